@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Create .venv and install stylora-tui with the trainer and test tools.
+#
+# torch: where a torch is already installed (a GPU rental's image), the venv sees it through
+# --system-site-packages and a constraint pins it, so pip can never swap it for another
+# build. Elsewhere the CPU build is installed with `pip install torch==2.13.0`; any other
+# torch request on a machine without torch would pull several GB of CUDA packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=.venv
+
+if [ ! -x "$VENV/bin/python" ]; then
+  if "$PY" -c "import torch" >/dev/null 2>&1; then
+    echo "bootstrap: reusing the installed torch $("$PY" -c 'import torch; print(torch.__version__)')"
+    "$PY" -m venv --system-site-packages "$VENV"
+  else
+    "$PY" -m venv "$VENV"
+  fi
+fi
+if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+  "$VENV/bin/pip" install --disable-pip-version-check -q "torch==2.13.0"
+fi
+"$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__)" > "$VENV/constraints.txt"
+"$VENV/bin/pip" install --disable-pip-version-check -q -c "$VENV/constraints.txt" -e ".[train,dev]"
+echo "bootstrap: ready ($("$VENV/bin/stylora-tui" --version))"

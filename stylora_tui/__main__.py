@@ -1,0 +1,3 @@
+from stylora_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""The `stylora-tui` command line.
+
+Startup is a feature over SSH: this module imports only the standard library at import
+time; each command imports what it needs when it runs, so `--help`, `check`, `trigger`
+and `runs` never load torch, and Textual loads only for the wizard and the monitor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from stylora_tui import __version__
+from stylora_tui.errors import StyloraError
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Train an SDXL art-style LoCon adapter from a terminal wizard.
+
+Run without a command to open the wizard. Runs keep training when the terminal
+closes; come back with `stylora-tui --resume NAME`."""
+
+EPILOG = """\
+exit codes: 0 success, 1 the input has errors (stderr says what and how to fix it),
+2 usage error.  Runs live in --runs-dir, else $STYLORA_RUNS_DIR, else ./runs."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that prints a one-line usage error with a hint (exit 2), no wall of usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {message}\nhint: see `{self.prog} --help`\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    """Import a command's module only when it runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        module = importlib.import_module(f"stylora_tui.commands.{name}")
+        return module.run(args)
+
+    return run
+
+
+def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs-dir", metavar="DIR", help="runs root (default: $STYLORA_RUNS_DIR, else ./runs)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="stylora-tui",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"stylora-tui {__version__}")
+    parser.add_argument("--demo", action="store_true", help="open the wizard pre-filled with the embedded demo")
+    parser.add_argument("--resume", metavar="RUN", help="reattach to a live run, or resume a stopped one")
+    parser.add_argument("--headless", action="store_true", help="with --resume or --demo: a plain Rich view, no TUI")
+    _add_runs_dir(parser)
+    parser.set_defaults(handler=lambda args: (parser.print_help(), EXIT_OK)[1])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("runs", help="list runs and their status", description="List runs and their status.")
+    _add_runs_dir(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_command("runs"))
+
+    p = sub.add_parser("presets", help="list presets, or show one", description="List shipped and user presets, or show one.")
+    p.add_argument("name", nargs="?", help="a preset to show")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_command("presets"))
+
+    p = sub.add_parser(
+        "import-kohya",
+        help="convert a kohya_ss GUI preset (.json) to a stylora preset",
+        description="Convert a kohya_ss GUI LoRA preset (.json) into a stylora-tui preset (.toml).",
+    )
+    p.add_argument("file", metavar="FILE.json")
+    p.add_argument("-o", "--output", metavar="OUT.toml", required=True, help="where to write the preset")
+    p.add_argument("--force", action="store_true", help="overwrite OUT.toml if it exists")
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.set_defaults(handler=_command("kohya"))
+
+    p = sub.add_parser(
+        "export-kohya",
+        help="write sd-scripts config files that reproduce a run",
+        description="Write sd-scripts --config_file and --dataset_config TOMLs for a run or a config file.",
+    )
+    p.add_argument("source", metavar="RUN_OR_CONFIG")
+    p.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for the two TOML files")
+    _add_runs_dir(p)
+    p.set_defaults(handler=_command("kohya_export"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except StyloraError as exc:
+        sys.stderr.write(f"error: {exc.message}\n")
+        if exc.hint:
+            sys.stderr.write(f"hint: {exc.hint}\n")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # `stylora-tui runs --json | head` closes the pipe early; that is not an error.
+        return EXIT_OK

@@ -1,0 +1,36 @@
+"""`stylora-tui import-kohya FILE.json -o OUT.toml`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stylora_tui.adapters.kohya import import_kohya, import_to_toml
+from stylora_tui.commands.output import console, print_json
+from stylora_tui.core.atomic import write_text_atomic
+from stylora_tui.errors import KohyaImportError
+
+
+def run(args) -> int:
+    output = Path(args.output)
+    if output.suffix != ".toml":
+        raise KohyaImportError(f"{output} does not end in .toml", "name the output like my-style.toml")
+    if output.exists() and not args.force:
+        raise KohyaImportError(f"{output} already exists", "choose another name, or pass --force to overwrite it")
+    result = import_kohya(Path(args.file))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(output, import_to_toml(result))
+    if args.json:
+        print_json({**result.to_json(), "output": str(output)})
+        return 0
+    out = console()
+    out.print(f"Imported [bold]{Path(args.file).name}[/] → {output}")
+    for note in result.notes:
+        out.print(f"  note: {note}")
+    if result.unmapped:
+        out.print("[yellow]Not carried over (no equivalent):[/]")
+        for key, value, reason in result.unmapped:
+            out.print(f"  {key} = {value!r}: {reason}")
+    if result.automatic:
+        out.print("[dim]Handled by stylora-tui itself: " + ", ".join(k for k, _, _ in result.automatic) + "[/]")
+    out.print(f"Use it with `stylora-tui train --preset {output}` or pick it in the wizard.")
+    return 0

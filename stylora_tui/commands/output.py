@@ -1,0 +1,16 @@
+"""Shared output helpers: JSON to stdout, Rich for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)

@@ -1,0 +1,1 @@
+"""Pure core: stdlib plus lazily imported Pillow and tomlkit. Never torch, never Textual."""

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import run_cli
+
+HEAVY = ("torch", "diffusers", "textual", "lycoris", "accelerate", "transformers")
+
+
+def imported_modules(*argv: str) -> set[str]:
+    code = (
+        "import sys, runpy\n"
+        f"sys.argv = ['stylora-tui', *{list(argv)!r}]\n"
+        "try:\n    runpy.run_module('stylora_tui', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('MODULES', ' '.join(sorted(m.split('.')[0] for m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    line = [l for l in out.stdout.splitlines() if l.startswith("MODULES")][-1]
+    return set(line.split()[1:])
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("runs", "--json"), ("presets",), ("runs", "--help")])
+def test_light_commands_import_no_heavy_library(argv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    loaded = imported_modules(*argv)
+    assert not loaded & set(HEAVY), f"{argv} imported {loaded & set(HEAVY)}"
+
+
+def test_every_command_has_help():
+    from stylora_tui.cli import build_parser
+
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    commands = list(subparsers.choices)
+    assert all(c in proc.stdout for c in commands)
+    assert {"runs", "presets", "import-kohya", "export-kohya"} <= set(commands)
+    for command in commands:
+        sub = run_cli(command, "--help")
+        assert sub.returncode == 0 and "usage: stylora-tui" in sub.stdout
+
+
+def test_usage_error_exits_2_without_traceback():
+    proc = run_cli("runs", "--frobnicate")
+    assert proc.returncode == 2 and proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
+
+
+def test_runs_json_on_empty_and_populated_root(tmp_path):
+    proc = run_cli("runs", "--json", "--runs-dir", str(tmp_path / "nothing"))
+    assert proc.returncode == 0 and json.loads(proc.stdout) == []
+    (tmp_path / "r" / "run-01").mkdir(parents=True)
+    (tmp_path / "r" / "run-01" / "status.json").write_text(json.dumps({"state": "finished", "step": 40, "total_steps": 40}))
+    proc = run_cli("runs", "--json", env={"STYLORA_RUNS_DIR": str(tmp_path / "r")})
+    rows = json.loads(proc.stdout)
+    assert rows == [{"name": "run-01", "status": "finished", "step": 40, "total_steps": 40, "pid": None, "outputs": [], "reason": ""}]
+
+
+def test_unknown_preset_is_one_clear_error():
+    proc = run_cli("presets", "pony-styel")
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["error: no preset named 'pony-styel'", proc.stderr.splitlines()[1]]
+    assert "did you mean 'pony-style'" in proc.stderr
