@@ -15,6 +15,8 @@ from stylora_tui import __version__
 from stylora_tui.errors import StyloraError
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
+# Kept in step with core.families (a test checks) so --help needs no import beyond the stdlib.
+FAMILY_NAMES = ("pony", "animagine", "other")
 
 DESCRIPTION = """\
 Train an SDXL art-style LoCon adapter from a terminal wizard.
@@ -70,6 +72,42 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs_dir(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_command("runs"))
+
+    p = sub.add_parser(
+        "check",
+        help="check a dataset: broken images, captions, aspect ratios, buckets, steps",
+        description="Check a dataset before training. Exit 1 when any finding is an error.",
+    )
+    p.add_argument("dataset", metavar="DATASET", help="the image folder (kohya <repeats>_<name> subfolders work)")
+    p.add_argument("--family", choices=FAMILY_NAMES, help="base model family (default: animagine)")
+    p.add_argument("--trigger", help="the trigger word the captions should start with")
+    p.add_argument("--preset", help="preset name or .toml file (default: the family's style preset)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_command("check"))
+
+    p = sub.add_parser(
+        "crop",
+        help="write a copy of a dataset cropped to one aspect ratio",
+        description="Write center-cropped copies (and captions) to a new folder. The dataset is never touched.",
+    )
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--aspect", required=True, metavar="W:H", help="e.g. 2:3 (the practice's portrait) or 1:1")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the cropped copy")
+    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
+    p.set_defaults(handler=_command("crop"))
+
+    p = sub.add_parser(
+        "trigger",
+        help="check a trigger word against the CLIP tokenizer",
+        description="Check a trigger word against the real CLIP tokenizer. Exit 1 on an error verdict.",
+    )
+    p.add_argument("word", metavar="WORD")
+    p.add_argument("--family", choices=FAMILY_NAMES, default="animagine", help="base model family (default: animagine)")
+    p.add_argument("--dataset", metavar="DIR", help="also check the trigger against this dataset's captions")
+    p.add_argument("--caption-extension", default=".txt", help="caption extension in --dataset (default: .txt)")
+    p.add_argument("--model", metavar="PATH", help="use this diffusers folder's own tokenizers")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_command("trigger"))
 
     p = sub.add_parser("presets", help="list presets, or show one", description="List shipped and user presets, or show one.")
     p.add_argument("name", nargs="?", help="a preset to show")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,13 @@ def imported_modules(*argv: str) -> set[str]:
     return set(line.split()[1:])
 
 
-@pytest.mark.parametrize("argv", [("--help",), ("runs", "--json"), ("presets",), ("runs", "--help")])
+DEMO = str(Path(__file__).resolve().parent.parent / "stylora_tui" / "examples" / "demo-style")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("--help",), ("runs", "--json"), ("presets",), ("runs", "--help"), ("check", DEMO, "--json"), ("trigger", "mystyle", "--json")],
+)
 def test_light_commands_import_no_heavy_library(argv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     loaded = imported_modules(*argv)
@@ -64,3 +71,10 @@ def test_unknown_preset_is_one_clear_error():
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == ["error: no preset named 'pony-styel'", proc.stderr.splitlines()[1]]
     assert "did you mean 'pony-style'" in proc.stderr
+
+
+def test_cli_family_names_match_core():
+    from stylora_tui.cli import FAMILY_NAMES
+    from stylora_tui.core.families import FAMILIES
+
+    assert set(FAMILY_NAMES) == set(FAMILIES)

@@ -103,3 +103,18 @@ def save_user_preset(
     directory.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, text)
     return target
+
+
+FAMILY_PRESETS = {"pony": "pony-style", "animagine": "animagine-style", "other": "sdxl-style"}
+
+
+def preset_for(family: str | None, preset: str | None, edits: dict | None = None) -> Config:
+    """The config a check or a launch starts from: the given preset, else the family's
+    best-recipe preset; then the family and `edits` ({section: {key: value}}) on top."""
+    name = preset or FAMILY_PRESETS.get(family or "animagine", "animagine-style")
+    layers = [load_preset_data(name)]
+    if family:
+        layers.append({"model": {"family": family}})
+    if edits:
+        layers.append(edits)
+    return build_config(*layers, source=f"preset {name}")

@@ -1,0 +1,1 @@
+"""Thin edges over optional libraries (tokenizers, NVML, processes); never torch or Textual."""

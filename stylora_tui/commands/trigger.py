@@ -1,0 +1,38 @@
+"""`stylora-tui trigger WORD [--family F] [--dataset DIR] [--json]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stylora_tui.commands.output import console, print_json
+from stylora_tui.core.families import FAMILIES, get_family
+from stylora_tui.core.tokens import check_trigger
+
+
+def dataset_captions(folder: Path, caption_extension: str) -> list[str]:
+    from stylora_tui.core.dataset import list_dataset, read_caption
+
+    entries, _ = list_dataset(folder, caption_extension, 1)
+    return [read_caption(caption).text for _, _, caption in entries if caption is not None]
+
+
+def run(args) -> int:
+    from stylora_tui.adapters.clip_tokenizer import load_for_model
+
+    tokenizer, _ = load_for_model(args.model)
+    captions = dataset_captions(Path(args.dataset), args.caption_extension) if args.dataset else None
+    report = check_trigger(args.word, tokenizer, get_family(args.family), FAMILIES, captions)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        out = console()
+        style = {"ok": "bold green", "warn": "bold yellow", "error": "bold red"}[report.verdict]
+        out.print(f"[{style}]{report.verdict}[/] {args.word!r}: {len(report.tokens.ids)} token(s)")
+        pieces = " ".join(f"{p}({i})" for p, i in zip(report.tokens.pieces, report.tokens.ids))
+        out.print(f"  pieces: {pieces}", markup=False)
+        for finding in report.findings:
+            out.print(f"  {finding.severity.value} {finding.code}: {finding.message}", markup=False)
+            out.print(f"    hint: {finding.hint}", markup=False, style="dim")
+        if report.suggestions:
+            out.print("  try: " + ", ".join(report.suggestions))
+    return 1 if report.verdict == "error" else 0
