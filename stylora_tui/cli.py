@@ -49,8 +49,36 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def _top_level(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        if args.resume:
+            return _command("resume")(args)
+        parser.print_help()
+        return EXIT_OK
+
+    return run
+
+
 def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", metavar="DIR", help="runs root (default: $STYLORA_RUNS_DIR, else ./runs)")
+
+
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="PATH|demo", help="SDXL .safetensors file, diffusers folder, or 'demo'")
+    parser.add_argument("--dataset", metavar="DIR", help="image folder with captions")
+    parser.add_argument("--trigger", help="the trigger word, first in every caption")
+    parser.add_argument("--family", choices=FAMILY_NAMES, help="base model family")
+    parser.add_argument("--preset", metavar="NAME|FILE", help="preset name or .toml file (default: the family's style preset)")
+    parser.add_argument("--run", metavar="NAME", help="run name (default: the next run-NN)")
+    _add_runs_dir(parser)
+    parser.add_argument("--resolution", metavar="PX", help="training resolution, 1024 or 1024x1536")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--repeats", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--max-steps", type=int)
+    parser.add_argument("--save-every", type=int, metavar="N", help="save an adapter every N epochs")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config key, e.g. --set network.dim=32 (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,8 +93,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", metavar="RUN", help="reattach to a live run, or resume a stopped one")
     parser.add_argument("--headless", action="store_true", help="with --resume or --demo: a plain Rich view, no TUI")
     _add_runs_dir(parser)
-    parser.set_defaults(handler=lambda args: (parser.print_help(), EXIT_OK)[1])
+    parser.set_defaults(handler=_top_level(parser))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser(
+        "train",
+        help="start a training run without the wizard (Rich progress, or --detach)",
+        description="Start a training run. Without --detach, shows progress; Ctrl-C stops it cleanly (a checkpoint is saved).",
+    )
+    _add_train_options(p)
+    p.add_argument("--detach", action="store_true", help="return at once; the run keeps training")
+    p.set_defaults(handler=_command("train"))
+
+    p = sub.add_parser(
+        "plan",
+        help="what a config will train: modules, parameters, file size, steps",
+        description="Show what a config trains: kohya module names, trainable parameters, output size, steps. Needs no weights.",
+    )
+    _add_train_options(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_command("plan"))
+
+    p = sub.add_parser("stop", help="ask a running trainer to save and stop", description="Ask a running trainer to save a checkpoint and stop at the next step.")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--wait", action="store_true", help="follow the run until it has stopped")
+    _add_runs_dir(p)
+    p.set_defaults(handler=_command("stop"))
+
+    p = sub.add_parser(
+        "demo-model",
+        help="write the tiny SDXL-shaped demo model as a diffusers folder",
+        description="Write the embedded demo model (tiny SDXL architecture, random weights from a fixed seed) as a diffusers folder.",
+    )
+    p.add_argument("dir", metavar="DIR")
+    p.set_defaults(handler=_command("demo_model"))
 
     p = sub.add_parser("runs", help="list runs and their status", description="List runs and their status.")
     _add_runs_dir(p)

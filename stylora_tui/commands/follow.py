@@ -1,0 +1,115 @@
+"""The headless view: follow a run's events with Rich until it ends (or the user detaches).
+
+The same reducer as the monitor; works without a terminal (plain lines when not a TTY).
+Ctrl-C asks the trainer to stop cleanly (it saves a checkpoint); a second Ctrl-C detaches.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+from stylora_tui.commands.output import console
+from stylora_tui.core import control
+from stylora_tui.core.events import EventTailer
+from stylora_tui.core.rundir import RUNNING, RunDir, run_status
+from stylora_tui.core.state import RunState, reduce
+
+POLL_S = 0.5
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def describe(state: RunState) -> str:
+    parts = [f"step {state.step}/{state.total_steps or '?'}", f"epoch {state.epoch}/{state.total_epochs or '?'}"]
+    if state.loss is not None:
+        parts.append(f"loss {state.loss:.4f} (avg {state.loss_avg:.4f})")
+    if state.it_per_s:
+        parts.append(f"{state.it_per_s:.2f} it/s")
+    parts.append(f"ETA {_fmt_eta(state.eta_s)}")
+    if state.gpu:
+        used, total = state.gpu.get("memory_used_mib"), state.gpu.get("memory_total_mib")
+        if used and total:
+            parts.append(f"GPU {state.gpu.get('utilization_pct', '?')}% {used / 1024:.1f}/{total / 1024:.1f} GiB")
+    return "  ".join(parts)
+
+
+def follow(run: RunDir, *, stop_on_interrupt: bool = True) -> RunState:
+    out = console()
+    tailer = EventTailer(run.events)
+    state = RunState(name=run.name)
+    interrupts = {"count": 0}
+
+    def on_interrupt(_signum, _frame):
+        interrupts["count"] += 1
+        if interrupts["count"] == 1 and stop_on_interrupt:
+            control.request(run, control.STOP)
+            out.print("[yellow]stop requested: the trainer saves a checkpoint at the next step (Ctrl-C again to detach)[/]")
+        else:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    interactive = sys.stdout.isatty()
+    last_line = 0.0
+    quiet_since = time.time()
+    try:
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                            console=out, disable=not interactive, transient=False)
+        with progress:
+            task = progress.add_task(run.name, total=None, info="waiting for the trainer")
+            while True:
+                new = tailer.read_new()
+                for event in new:
+                    state = reduce(state, event)
+                    if event["type"] in ("output.saved", "checkpoint.saved", "run.failed", "run.stopped", "run.finished", "log", "train.skipped"):
+                        progress.console.print(f"  {state.log[-1] if state.log else event['type']}", markup=False)
+                if new:
+                    quiet_since = time.time()
+                if state.phase == "caching" and state.cache_total:
+                    progress.update(task, total=state.cache_total, completed=state.cache_done, info=f"caching latents {state.cache_done}/{state.cache_total}")
+                elif state.total_steps:
+                    progress.update(task, total=state.total_steps, completed=state.step, info=describe(state))
+                if not interactive and new and time.time() - last_line > 5:
+                    out.print(describe(state), markup=False)
+                    last_line = time.time()
+                if state.finished:
+                    break
+                # A trainer that died without a final event (kill -9, OOM killer).
+                if time.time() - quiet_since > 3 and run_status(run).status != RUNNING:
+                    tailer_rest = tailer.read_all_new()
+                    for event in tailer_rest:
+                        state = reduce(state, event)
+                    if not state.finished:
+                        out.print(f"[bold red]the trainer is gone without a final event[/]; see {run.trainer_log}")
+                        break
+                    break
+                time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        out.print(f"detached: training continues; `stylora-tui --resume {run.name}` to come back")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    summarize(state, run)
+    return state
+
+
+def summarize(state: RunState, run: RunDir) -> None:
+    out = console()
+    if state.phase == "finished":
+        out.print(f"[green]finished[/] {run.name} at step {state.step}; outputs in {run.output}:")
+        for name in run.outputs():
+            out.print(f"  {name}")
+    elif state.phase == "stopped":
+        out.print(f"[yellow]stopped[/] at step {state.step}; continue with `stylora-tui --resume {run.name}`")
+    elif state.phase == "failed":
+        status = run.read_status()
+        out.print(f"[red]failed[/]: {state.reason}")
+        if status.get("hint"):
+            out.print(f"hint: {status['hint']}")

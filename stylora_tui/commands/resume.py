@@ -1,0 +1,54 @@
+"""`stylora-tui --resume RUN`: attach to a live run, restart a stopped one, or summarise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stylora_tui.adapters.launcher import TrainerLauncher
+from stylora_tui.commands.follow import follow
+from stylora_tui.commands.output import console
+from stylora_tui.core.dataset import scan_dataset
+from stylora_tui.core.launch import frozen_config
+from stylora_tui.core.manifest import drift, read_manifest
+from stylora_tui.core.modelhash import model_hash
+from stylora_tui.core.rundir import FAILED, FINISHED, NEW, RUNNING, RunDir, existing_run, run_status, runs_root
+from stylora_tui.errors import RunError
+
+
+def check_unchanged(run: RunDir) -> None:
+    """Refuse, with the reasons, when the dataset or base model changed since launch."""
+    config = frozen_config(run)
+    manifest = read_manifest(run)
+    scan = scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats)
+    reasons = drift(manifest, scan, model_hash(config.model.path))
+    if reasons:
+        raise RunError(
+            f"run {run.name!r} cannot resume: " + "; ".join(reasons),
+            "put the dataset and model back as they were, or start a new run with the changed data",
+        )
+
+
+def restart(run: RunDir, launcher: TrainerLauncher | None = None):
+    check_unchanged(run)
+    return (launcher or TrainerLauncher()).launch(run)
+
+
+def run(args) -> int:
+    target = existing_run(runs_root(args.runs_dir), args.resume)
+    summary = run_status(target)
+    out = console()
+    if summary.status == FINISHED:
+        out.print(f"[green]{target.name} finished[/] at step {summary.step}; outputs in {target.output}:")
+        for name in summary.outputs:
+            out.print(f"  {name}")
+        return 0
+    if summary.status == RUNNING:
+        out.print(f"attaching to {target.name} (pid {summary.pid}); Ctrl-C stops it cleanly, twice detaches")
+    else:
+        if not target.config.is_file():
+            raise RunError(f"run {target.name!r} was never configured", "start a new run with `stylora-tui` or `stylora-tui train`")
+        why = {NEW: "never started", FAILED: f"failed ({summary.reason})"}.get(summary.status, summary.status)
+        launched = restart(target)
+        out.print(f"resuming {target.name} ({why}) from its last complete checkpoint (pid {launched.pid})")
+    state = follow(target)
+    return 1 if state.phase == "failed" else 0

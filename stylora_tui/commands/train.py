@@ -1,0 +1,68 @@
+"""`stylora-tui train ...`: the run without the wizard."""
+
+from __future__ import annotations
+
+from stylora_tui.adapters.launcher import TrainerLauncher
+from stylora_tui.commands.follow import follow
+from stylora_tui.commands.output import console
+from stylora_tui.core.config import parse_override
+from stylora_tui.core.launch import prepare_run
+from stylora_tui.core.presets import preset_for
+from stylora_tui.core.rundir import runs_root
+
+
+def _merge(target: dict, layer: dict) -> None:
+    for section, values in layer.items():
+        target.setdefault(section, {}).update(values)
+
+
+def edits_from_args(args) -> dict:
+    edits: dict = {}
+    simple = {
+        ("model", "path"): args.model,
+        ("dataset", "path"): args.dataset,
+        ("captions", "trigger"): args.trigger,
+        ("training", "epochs"): args.epochs,
+        ("dataset", "repeats"): args.repeats,
+        ("training", "batch_size"): args.batch_size,
+        ("training", "max_steps"): args.max_steps,
+        ("saving", "every_n_epochs"): args.save_every,
+        ("training", "seed"): args.seed,
+    }
+    for (section, key), value in simple.items():
+        if value is not None:
+            _merge(edits, {section: {key: value}})
+    if args.resolution:
+        sides = [int(s) for s in args.resolution.lower().replace(",", "x").split("x")]
+        _merge(edits, {"dataset": {"resolution_px": sides if len(sides) == 2 else sides[0]}})
+    for assignment in args.set or []:
+        _merge(edits, parse_override(assignment))
+    return edits
+
+
+def start(args, config, launcher: TrainerLauncher | None = None) -> int:
+    from stylora_tui.adapters.clip_tokenizer import load_shipped
+
+    prepared = prepare_run(config, runs_root(args.runs_dir), args.run, load_shipped())
+    run = prepared.run
+    launched = (launcher or TrainerLauncher()).launch(run)
+    out = console()
+    steps = prepared.report.steps
+    out.print(f"started [bold]{run.name}[/] (pid {launched.pid}): {steps.total_steps} steps, {steps.epochs} epochs, log {launched.log}")
+    if args.detach:
+        out.print(f"training continues without this terminal; watch it with `stylora-tui --resume {run.name}`")
+        return 0
+    state = follow(run)
+    return 1 if state.phase == "failed" else 0
+
+
+def run(args) -> int:
+    try:
+        edits = edits_from_args(args)
+    except ValueError:
+        from stylora_tui.errors import ConfigError
+
+        raise ConfigError(f"--resolution {args.resolution!r} is not a number or WxH", "write it like 1024 or 1024x1536") from None
+    family = args.family
+    config = preset_for(family, args.preset, edits)
+    return start(args, config)

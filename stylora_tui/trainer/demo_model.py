@@ -1,0 +1,85 @@
+"""The embedded demo model: a tiny SDXL-architecture pipeline with random weights.
+
+Same block structure as SDXL (three UNet levels with two resnets each, cross-attention
+transformers in the lower two, a text-time added embedding, two CLIP text encoders of
+different widths, an 8x VAE), so the module names, the kohya key mapping and diffusers'
+LoRA loader behave exactly as on the real model; small enough to train on a CPU.
+Weights come from a fixed seed, so every machine builds the same model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stylora_tui.core import paths
+from stylora_tui.trainer.sdxl_layout import write_layout
+
+DEMO_VERSION = 1
+SEED = 20240501
+TE1_WIDTH, TE2_WIDTH, TIME_DIM = 32, 64, 8
+
+OVERRIDES = {
+    "unet": {
+        "block_out_channels": [32, 64, 64],
+        "attention_head_dim": [2, 4, 4],
+        "transformer_layers_per_block": [1, 1, 1],
+        "cross_attention_dim": TE1_WIDTH + TE2_WIDTH,
+        "addition_time_embed_dim": TIME_DIM,
+        "projection_class_embeddings_input_dim": 6 * TIME_DIM + TE2_WIDTH,
+        "norm_num_groups": 8,
+        "sample_size": 32,
+    },
+    "vae": {
+        "block_out_channels": [16, 16, 32, 32],
+        "layers_per_block": 1,
+        "norm_num_groups": 8,
+        "sample_size": 256,
+    },
+    "text_encoder": {
+        "hidden_size": TE1_WIDTH,
+        "intermediate_size": 64,
+        "num_attention_heads": 2,
+        "num_hidden_layers": 2,
+        "projection_dim": TE1_WIDTH,
+    },
+    "text_encoder_2": {
+        "hidden_size": TE2_WIDTH,
+        "intermediate_size": 128,
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+        "projection_dim": TE2_WIDTH,
+    },
+}
+
+
+def build_demo_model(folder: Path) -> Path:
+    """Write the demo pipeline as a diffusers folder that StableDiffusionXLPipeline loads."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    folder = Path(folder)
+    write_layout(folder, OVERRIDES)
+    torch.manual_seed(SEED)
+    unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(folder / "unet"))
+    vae = AutoencoderKL.from_config(AutoencoderKL.load_config(folder / "vae"))
+    te1 = CLIPTextModel(CLIPTextConfig.from_pretrained(folder / "text_encoder"))
+    te2 = CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(folder / "text_encoder_2"))
+    for name, model in (("unet", unet), ("vae", vae), ("text_encoder", te1), ("text_encoder_2", te2)):
+        model.save_pretrained(folder / name, safe_serialization=True)
+    return folder
+
+
+def demo_model_dir() -> Path:
+    """The demo model, built once into the cache and reused."""
+    folder = paths.cache_dir() / f"demo-model-v{DEMO_VERSION}"
+    if (folder / "unet" / "diffusion_pytorch_model.safetensors").is_file():
+        return folder
+    staging = folder.with_name(f"{folder.name}.tmp")
+    if staging.exists():
+        import shutil
+
+        shutil.rmtree(staging)
+    build_demo_model(staging)
+    staging.rename(folder)
+    return folder

@@ -1,0 +1,507 @@
+"""The training run: read top to bottom.
+
+One process per run, holding the run's lock. State goes out as events and status.json;
+intents come in through control/ files and signals (SIGTERM, SIGHUP, SIGINT mean "save
+and stop" and are honoured at the next optimizer-step boundary, never mid-write).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from stylora_tui.core import control
+from stylora_tui.core import events as ev
+from stylora_tui.core.atomic import write_json_atomic
+from stylora_tui.core.buckets import plan_steps
+from stylora_tui.core.config import Config, build_config, parse_toml
+from stylora_tui.core.dataset import scan_dataset
+from stylora_tui.core.metadata import TrainingFacts, adapter_metadata, tag_frequency
+from stylora_tui.core.modelhash import model_hash
+from stylora_tui.core.rundir import RunDir
+from stylora_tui.errors import StyloraError
+from stylora_tui.trainer import checkpoint as ckpt
+from stylora_tui.trainer.data import (
+    LatentCache,
+    build_items,
+    caption_for_step,
+    captions_are_static,
+    encode_latents,
+    epoch_batches,
+    load_pixels,
+    vae_fingerprint,
+)
+from stylora_tui.trainer.loading import load_base_model
+from stylora_tui.trainer.network import LoConNetwork, trains_text_encoders
+from stylora_tui.trainer.optim import build_optimizer, build_scheduler, warmup_steps
+from stylora_tui.trainer.output import DTYPES, save_adapter, verify_adapter
+from stylora_tui.trainer.text import TextConditioner
+
+NONFINITE_LIMIT = 5
+STATUS_EVERY_S = 5.0
+GPU_EVERY_S = 2.0
+
+
+class StopRequested(Exception):
+    """Internal: unwinds to the run's end once a stop has been saved."""
+
+
+@dataclass
+class Flags:
+    stop_signal: str = ""
+
+
+class Run:
+    def __init__(self, run: RunDir, events: ev.EventWriter, flags: Flags) -> None:
+        self.run = run
+        self.events = events
+        self.flags = flags
+        self.config: Config = build_config(parse_toml(run.config.read_text(encoding="utf-8"), str(run.config)), source=str(run.config))
+        self.status: dict = {"state": "running", "pid": os.getpid(), "step": 0, "total_steps": 0, "epoch": 0}
+        self._status_written = 0.0
+
+    # ------------------------------------------------------------ status and intents
+
+    def write_status(self, force: bool = False, **fields) -> None:
+        self.status.update(fields, updated=time.time())
+        if force or time.time() - self._status_written >= STATUS_EVERY_S:
+            write_json_atomic(self.run.status_file, self.status)
+            self._status_written = time.time()
+
+    def stop_requested(self) -> str:
+        """Why to stop now ('' = keep going): a signal, or a stop file from a viewer."""
+        if self.flags.stop_signal:
+            return f"{self.flags.stop_signal} received"
+        if control.STOP in control.pending(self.run):
+            return "stop requested"
+        return ""
+
+    # ------------------------------------------------------------ the run
+
+    def execute(self) -> None:
+        config = self.config
+        tr = config.training
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        mixed = tr.mixed_precision if device.type == "cuda" else "no"
+        if mixed == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            mixed = "fp16"
+        weight_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed, torch.float32)
+        from accelerate import Accelerator
+
+        accelerator = Accelerator(mixed_precision=mixed)
+        device = accelerator.device
+        torch.manual_seed(tr.seed)
+
+        # The base model, frozen.
+        base = load_base_model(config.model.path, config.model.vae)
+        for model in (base.unet, base.vae, base.text_encoder, base.text_encoder_2):
+            model.requires_grad_(False)
+            model.eval()
+        base_hash = model_hash(config.model.path) if config.model.path == "demo" else model_hash(base.source)
+
+        # The data: buckets, captions, cached latents.
+        scan = scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats)
+        items = build_items(scan, config)
+        if not items:
+            raise StyloraError("no usable image in the dataset", f"run `stylora-tui check {config.dataset.path}`")
+        plan = plan_steps([(i.bucket, i.repeats) for i in items], tr.batch_size, tr.epochs, tr.gradient_accumulation_steps, tr.max_steps)
+        total_steps = plan.total_steps
+        self.write_status(force=True, total_steps=total_steps)
+        # The VAE runs in fp32, or bf16 where the run uses it: never fp16 (NaN on SDXL).
+        vae_dtype = torch.bfloat16 if weight_dtype == torch.bfloat16 else torch.float32
+        base.vae.to(device, vae_dtype)
+        cache = LatentCache(vae_fingerprint(base.vae))
+        if not config.dataset.random_crop:
+            self.cache_latents(items, cache, base.vae, vae_dtype)
+            base.vae.to("cpu")
+
+        # The network.
+        base.unet.to(device, weight_dtype)
+        train_te = trains_text_encoders(config.network)
+        te_dtype = torch.float32 if train_te and device.type == "cpu" else weight_dtype
+        base.text_encoder.to(device, te_dtype)
+        base.text_encoder_2.to(device, te_dtype)
+        network = LoConNetwork(base.unet, base.text_encoder, base.text_encoder_2, config.network)
+        network.apply_to()
+        network.to(device, torch.float32)
+        if tr.gradient_checkpointing:
+            base.unet.enable_gradient_checkpointing()
+            base.unet.train()
+            if train_te:
+                for encoder in (base.text_encoder, base.text_encoder_2):
+                    encoder.gradient_checkpointing_enable()
+                    encoder.train()
+        optimizer = build_optimizer(config, network.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
+        scheduler = build_scheduler(config, optimizer, total_steps)
+        network, optimizer = accelerator.prepare(network, optimizer)
+        adapter = accelerator.unwrap_model(network)
+        conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2,
+                                      config.captions.max_token_length, base.pad_id_2)
+        static_text = {}
+        if captions_are_static(config) and not train_te:
+            with torch.no_grad():
+                for item in items:
+                    static_text[item.index] = conditioner.encode([item.caption.text()], device, weight_dtype)
+
+        # Where to start: a fresh run, or the newest complete checkpoint.
+        generator = torch.Generator("cpu").manual_seed(tr.seed)
+        position = ckpt.Position(0, 1, 0)
+        previous = {}
+        latest = ckpt.latest_checkpoint(self.run.checkpoints)
+        if latest is not None:
+            position, previous = ckpt.load_checkpoint(latest, adapter, optimizer, scheduler, generator)
+        facts = TrainingFacts(
+            run_name=self.run.name,
+            session_id=previous.get("session_id") or TrainingFacts(self.run.name).session_id,
+            started_at=previous.get("started_at") or time.time(),
+            num_images=sum(i.repeats for i in items),
+            batches_per_epoch=plan.batches_per_epoch,
+            total_steps=total_steps,
+            warmup_steps=warmup_steps(config, total_steps),
+            base_model_name=Path(str(config.model.path)).name,
+            base_model_hash=base_hash,
+            vae_name=Path(config.model.vae).name if config.model.vae else "",
+            tag_frequency=tag_frequency([(_folder(i.rel, scan.root), i.caption.text if i.caption else "") for i in scan.usable]),
+            buckets=tuple((b.width, b.height, b.count) for b in plan.buckets),
+            dataset_dirs=_dataset_dirs(scan),
+        )
+        self.events.emit(
+            ev.RUN_RESUMED if latest is not None else ev.RUN_STARTED,
+            run=self.run.name, step=position.step, epoch=position.epoch, total_steps=total_steps, epochs=tr.epochs,
+            steps_per_epoch=plan.steps_per_epoch, images=len(items), device=str(device), mixed_precision=mixed,
+            modules=len(adapter.modules_by_key), trainable_params=adapter.trainable_parameters(),
+            checkpoint=str(latest.name) if latest else None,
+        )
+        self.write_status(force=True, step=position.step, epoch=position.epoch)
+
+        loop = Loop(self, accelerator, base, adapter, network, optimizer, scheduler, generator, items, cache, conditioner,
+                    static_text, weight_dtype, device, total_steps, facts)
+        loop.train(position)
+
+    def cache_latents(self, items, cache: LatentCache, vae, dtype) -> None:
+        total = len(items)
+        last_emit = 0.0
+        for done, item in enumerate(items, start=1):
+            if self.stop_requested():
+                raise StopRequested(self.stop_requested())
+            crop = item.center_crop
+            if cache.get(item, crop) is None:
+                pixels = load_pixels(item, crop).unsqueeze(0)
+                cache.put(item, crop, encode_latents(vae, pixels, dtype)[0])
+            if done == total or time.time() - last_emit > 1.0:
+                self.events.emit(ev.CACHE_PROGRESS, done=done, total=total)
+                last_emit = time.time()
+
+
+def _folder(rel: str, root: Path) -> str:
+    return rel.split("/", 1)[0] if "/" in rel else root.name
+
+
+def _dataset_dirs(scan) -> dict:
+    dirs: dict[str, dict] = {}
+    for image in scan.usable:
+        entry = dirs.setdefault(_folder(image.rel, scan.root), {"n_repeats": image.repeats, "img_count": 0})
+        entry["img_count"] += 1
+    return dirs
+
+
+class Loop:
+    """The step loop and its saves."""
+
+    def __init__(self, owner: Run, accelerator, base, adapter, network, optimizer, scheduler, generator, items, cache,
+                 conditioner, static_text, weight_dtype, device, total_steps, facts) -> None:
+        self.owner, self.config, self.events, self.run = owner, owner.config, owner.events, owner.run
+        self.accelerator, self.base, self.adapter, self.network = accelerator, base, adapter, network
+        self.optimizer, self.scheduler, self.generator = optimizer, scheduler, generator
+        self.items, self.cache, self.conditioner, self.static_text = items, cache, conditioner, static_text
+        self.weight_dtype, self.device, self.total_steps, self.facts = weight_dtype, device, total_steps, facts
+        self.train_te = trains_text_encoders(self.config.network)
+        self.alphas_cumprod = base.noise_scheduler.alphas_cumprod.to(device)
+        self.expected_shapes = _expected_shapes(adapter)
+        self.last_checkpoint_time = time.time()
+
+    # ------------------------------------------------------------ predicates
+
+    def needs_output(self, epoch: int) -> bool:
+        every = self.config.saving.every_n_epochs
+        return bool(every) and epoch % every == 0 and epoch < self.config.training.epochs
+
+    def needs_timed_checkpoint(self) -> bool:
+        minutes = self.config.saving.checkpoint_every_minutes
+        return bool(minutes) and time.time() - self.last_checkpoint_time >= minutes * 60
+
+    # ------------------------------------------------------------ the loop
+
+    def train(self, position: ckpt.Position) -> None:
+        tr = self.config.training
+        step, train_s = position.step, position.train_s
+        nonfinite = 0
+        rate = None
+        for epoch in range(position.epoch, tr.epochs + 1):
+            batches = epoch_batches(self.items, tr.batch_size, tr.seed, epoch)
+            start = position.batch if epoch == position.epoch else 0
+            index = start
+            while index < len(batches):
+                reason = self.owner.stop_requested()
+                if reason:
+                    self.stop(ckpt.Position(step, epoch, index, train_s), reason)
+                self.handle_intents(ckpt.Position(step, epoch, index, train_s), epoch)
+                began = time.perf_counter()
+                losses = []
+                # One optimizer step: up to `gradient_accumulation_steps` batches. Counted
+                # here rather than by accelerate, whose counter a checkpoint does not hold.
+                micro_steps = min(tr.gradient_accumulation_steps, len(batches) - index)
+                for micro in range(micro_steps):
+                    last = micro == micro_steps - 1
+                    with contextlib.nullcontext() if last else self.accelerator.no_sync(self.network):
+                        loss = self.compute_loss(batches[index], epoch, index)
+                        if torch.isfinite(loss):
+                            self.accelerator.backward(loss / micro_steps)
+                            losses.append(loss.detach().item())
+                        else:
+                            losses.append(float("nan"))
+                    index += 1
+                self.optimizer_step(all(math.isfinite(l) for l in losses))
+                if not all(math.isfinite(l) for l in losses):
+                    nonfinite += 1
+                    self.events.emit(ev.STEP_SKIPPED, step=step + 1, epoch=epoch, reason="the loss was not finite (NaN or inf)")
+                    if nonfinite >= NONFINITE_LIMIT:
+                        self.roll_back_and_fail(step)
+                    continue
+                nonfinite = 0
+                step += 1
+                elapsed = time.perf_counter() - began
+                train_s += elapsed
+                rate = 1 / elapsed if rate is None else 0.9 * rate + 0.1 / elapsed
+                self.report_step(step, epoch, sum(losses) / len(losses), rate, train_s)
+                if step >= self.total_steps:
+                    break
+                if self.needs_timed_checkpoint():
+                    self.checkpoint(ckpt.Position(step, epoch, index, train_s))
+            if step >= self.total_steps or epoch == tr.epochs:
+                break
+            self.events.emit(ev.EPOCH_FINISHED, epoch=epoch, step=step)
+            if self.needs_output(epoch):
+                self.save_output(epoch, step, f"{self.run.name}-e{epoch:04d}.safetensors")
+                self.checkpoint(ckpt.Position(step, epoch + 1, 0, train_s))
+        self.finish(step, train_s)
+
+    def compute_loss(self, batch: list[int], epoch: int, batch_index: int) -> torch.Tensor:
+        tr = self.config.training
+        items = [self.items[i] for i in batch]
+        latents = torch.stack([self.latents_for(item) for item in items]).to(self.device, self.weight_dtype)
+        time_ids = torch.tensor([item.time_ids(item.center_crop) for item in items], device=self.device, dtype=self.weight_dtype)
+        if self.static_text:
+            hidden = torch.cat([self.static_text[i][0] for i in batch])
+            pooled = torch.cat([self.static_text[i][1] for i in batch])
+        else:
+            captions = [caption_for_step(item, self.config, tr.seed, epoch, batch_index, slot) for slot, item in enumerate(items)]
+            with torch.set_grad_enabled(self.train_te), self.accelerator.autocast():
+                hidden, pooled = self.conditioner.encode(captions, self.device, self.weight_dtype)
+        # Noise and timesteps come from the run's own generator (saved in checkpoints),
+        # drawn on the CPU so a resumed run draws exactly the same numbers.
+        noise = torch.randn(latents.shape, generator=self.generator, dtype=torch.float32)
+        if tr.noise_offset:
+            noise += tr.noise_offset * torch.randn((latents.shape[0], latents.shape[1], 1, 1), generator=self.generator)
+        timesteps = torch.randint(0, self.base.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=self.generator)
+        noise, timesteps = noise.to(self.device, latents.dtype), timesteps.to(self.device)
+        noisy = self.base.noise_scheduler.add_noise(latents, noise, timesteps)
+        with self.accelerator.autocast():
+            prediction = self.base.unet(noisy, timesteps, hidden, added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids}).sample
+        if self.base.noise_scheduler.config.prediction_type == "v_prediction":
+            target = self.base.noise_scheduler.get_velocity(latents, noise, timesteps)
+        else:
+            target = noise
+        loss = torch.nn.functional.mse_loss(prediction.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
+        if tr.min_snr_gamma:
+            snr = self.alphas_cumprod[timesteps] / (1 - self.alphas_cumprod[timesteps])
+            # min(SNR, gamma) / SNR for epsilon targets, / (SNR + 1) for v targets.
+            denominator = snr + 1 if target is not noise else snr
+            loss = loss * torch.clamp(snr, max=tr.min_snr_gamma) / denominator
+        return loss.mean()
+
+    def latents_for(self, item) -> torch.Tensor:
+        crop = item.center_crop
+        cached = self.cache.get(item, crop)
+        if cached is not None:
+            return cached
+        # Random crops (or a damaged cache entry) are encoded on the fly.
+        vae = self.base.vae.to(self.device)
+        return encode_latents(vae, load_pixels(item, crop).unsqueeze(0), next(vae.parameters()).dtype)[0]
+
+    def optimizer_step(self, finite: bool) -> None:
+        if finite:
+            if self.config.optimizer.max_grad_norm:
+                self.accelerator.clip_grad_norm_(self.network.parameters(), self.config.optimizer.max_grad_norm)
+            self.optimizer.step()
+            self.scheduler.step()
+            if self.config.training.scale_weight_norms:
+                self.adapter.apply_max_norm(self.config.training.scale_weight_norms)
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def report_step(self, step: int, epoch: int, loss: float, rate: float, train_s: float) -> None:
+        memory = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+        batch = self.config.training.batch_size * self.config.training.gradient_accumulation_steps
+        self.events.emit(
+            ev.TRAIN_STEP, step=step, epoch=epoch, total_steps=self.total_steps, loss=round(loss, 6),
+            lr=self.scheduler.get_last_lr()[0], it_per_s=round(rate, 4), images_per_s=round(rate * batch, 4),
+            memory_mib=round(memory, 1) if memory is not None else None, train_s=round(train_s, 3),
+        )
+        self.owner.write_status(step=step, epoch=epoch)
+
+    # ------------------------------------------------------------ intents, saves, ends
+
+    def handle_intents(self, position: ckpt.Position, epoch: int) -> None:
+        wanted = control.pending(self.run)
+        if control.SAVE_NOW in wanted:
+            control.consume(self.run, control.SAVE_NOW)
+            self.events.emit(ev.CONTROL_RECEIVED, intent=control.SAVE_NOW, step=position.step)
+            self.save_output(epoch, position.step, f"{self.run.name}-s{position.step:06d}.safetensors")
+            self.checkpoint(position)
+        if control.SAMPLE_NOW in wanted:
+            control.consume(self.run, control.SAMPLE_NOW)
+            self.events.emit(ev.LOG, message="sample images are not available in this version; the request was dropped")
+
+    def checkpoint(self, position: ckpt.Position) -> Path | None:
+        needed = ckpt.estimated_bytes(self.adapter)
+        free = shutil.disk_usage(self.run.path).free
+        if free < 2 * needed:
+            self.events.emit(ev.LOG, message=f"checkpoint skipped: {free >> 20} MiB free, {2 * needed >> 20} MiB needed; free disk space")
+            return None
+        path = ckpt.save_checkpoint(
+            self.run.checkpoints, position, self.adapter, self.optimizer, self.scheduler, self.generator,
+            self.config.saving.keep_checkpoints, {"session_id": self.facts.session_id, "started_at": self.facts.started_at},
+        )
+        self.last_checkpoint_time = time.time()
+        self.events.emit(ev.CHECKPOINT_SAVED, step=position.step, epoch=position.epoch, path=str(path.relative_to(self.run.path)))
+        return path
+
+    def save_output(self, epoch: int, step: int, name: str) -> Path:
+        dtype = DTYPES[self.config.saving.precision]
+        metadata = adapter_metadata(self.config, self.facts, epoch=epoch, step=step)
+        path = save_adapter(self.adapter.kohya_state_dict(dtype), metadata, self.run.output / name)
+        modules = verify_adapter(path, self.expected_shapes)
+        self.events.emit(ev.OUTPUT_SAVED, epoch=epoch, step=step, path=str(path.relative_to(self.run.path)), modules=modules,
+                         bytes=path.stat().st_size)
+        return path
+
+    def stop(self, position: ckpt.Position, reason: str) -> None:
+        self.events.emit(ev.CONTROL_RECEIVED, intent=control.STOP, step=position.step, reason=reason)
+        saved = self.checkpoint(position)
+        control.consume(self.run, control.STOP)
+        self.owner.write_status(force=True, state="stopped", step=position.step, epoch=position.epoch, reason=reason)
+        self.events.emit(ev.RUN_STOPPED, step=position.step, epoch=position.epoch, reason=reason,
+                         checkpoint=str(saved.relative_to(self.run.path)) if saved else None)
+        raise StopRequested(reason)
+
+    def roll_back_and_fail(self, step: int) -> None:
+        latest = ckpt.latest_checkpoint(self.run.checkpoints)
+        where = "no checkpoint to roll back to"
+        if latest is not None:
+            ckpt.restore_weights(latest, self.adapter)
+            where = f"the weights were rolled back to {latest.name}"
+        raise StyloraError(
+            f"the loss was not finite for {NONFINITE_LIMIT} steps in a row at step {step} ({where})",
+            "lower optimizer.unet_lr, use bf16 instead of fp16, or check the dataset for broken images",
+        )
+
+    def finish(self, step: int, train_s: float) -> None:
+        epoch = self.config.training.epochs
+        path = self.save_output(epoch, step, f"{self.run.name}.safetensors")
+        self.owner.write_status(force=True, state="finished", step=step, epoch=epoch)
+        self.events.emit(ev.RUN_FINISHED, step=step, epoch=epoch, output=str(path.relative_to(self.run.path)), train_s=round(train_s, 3))
+
+
+def _expected_shapes(adapter: LoConNetwork) -> dict:
+    """(down, up) shapes each module must have, from the base model's own module."""
+    shapes = {}
+    for key, module in adapter.modules_by_key.items():
+        original = module.lora.org_module[0]
+        rank = module.lora.lora_dim
+        if isinstance(original, torch.nn.Conv2d):
+            kernel = tuple(original.kernel_size)
+            shapes[key] = ((rank, original.in_channels, *kernel), (original.out_channels, rank, 1, 1))
+        else:
+            shapes[key] = ((rank, original.in_features), (original.out_features, rank))
+    return shapes
+
+
+def _install_signals(flags: Flags) -> None:
+    def handler(signum, _frame):
+        flags.stop_signal = signal.Signals(signum).name
+
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
+def oom_hint(config: Config) -> str:
+    tr = config.training
+    lower = [f"training.batch_size (now {tr.batch_size})", f"dataset.resolution_px (now {config.dataset.resolution_px[0]}x{config.dataset.resolution_px[1]})"]
+    if not tr.gradient_checkpointing:
+        lower.insert(0, "turn on training.gradient_checkpointing")
+    lower.append(f"network.dim (now {config.network.dim})")
+    if config.network.train_text_encoders:
+        lower.append("set network.train_text_encoders = false")
+    return "lower: " + ", ".join(lower) + "; then resume"
+
+
+def main(run_path: str) -> int:
+    from stylora_tui.core.rundir import acquire_lock
+
+    run = RunDir(Path(run_path).absolute())
+    try:
+        lock = acquire_lock(run)
+    except StyloraError as exc:
+        print(f"error: {exc.message}\nhint: {exc.hint}", flush=True)
+        return 2
+    flags = Flags()
+    _install_signals(flags)
+    events = ev.EventWriter(run.events)
+    telemetry = None
+    owner = None
+    try:
+        from stylora_tui.trainer.telemetry import GpuTelemetry
+
+        telemetry = GpuTelemetry(events, GPU_EVERY_S)
+        telemetry.start()
+        owner = Run(run, events, flags)
+        owner.write_status(force=True)
+        owner.execute()
+        return 0
+    except StopRequested as stop:
+        if owner is not None and owner.status.get("state") != "stopped":
+            # Stopped before training began (while caching): nothing new to save.
+            owner.write_status(force=True, state="stopped", reason=str(stop))
+            events.emit(ev.RUN_STOPPED, step=owner.status.get("step", 0), reason=str(stop), checkpoint=None)
+        return 0
+    except Exception as exc:  # the run failed: say why in the events, keep the traceback in the log
+        traceback.print_exc()
+        reason, hint = _failure(exc, owner.config if owner else None)
+        events.emit(ev.RUN_FAILED, reason=reason, hint=hint)
+        status = {"state": "failed", "pid": os.getpid(), "reason": reason, "hint": hint, "updated": time.time()}
+        if owner is not None:
+            status = {**owner.status, **status}
+        write_json_atomic(run.status_file, status)
+        return 1
+    finally:
+        if telemetry is not None:
+            telemetry.stop()
+        events.close()
+        os.close(lock)
+
+
+def _failure(exc: Exception, config: Config | None) -> tuple[str, str]:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return "CUDA out of memory", oom_hint(config) if config else "lower the batch size or resolution"
+    if isinstance(exc, StyloraError):
+        return exc.message, exc.hint
+    return f"{type(exc).__name__}: {exc}", "see logs/trainer.log for the traceback; resume with stylora-tui --resume once fixed"

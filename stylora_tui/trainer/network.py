@@ -1,0 +1,148 @@
+"""The LoCon network: lycoris-lora modules on kohya's target sets, named the kohya way.
+
+kohya's LoCon "full" on SDXL: 722 transformer Linear + 66 resnet/down/upsample modules
++ 72 TE1 + 192 TE2. lycoris's own "full" preset and its kohya wrapper do not give that
+set on a diffusers UNet (FIELD-NOTES), so each model gets its own target preset by
+module class. `LycorisNetwork.apply_preset` sets process-global class attributes; every
+key is set on every call so one model's preset never leaks into the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from stylora_tui.core.config import NetworkConfig
+from stylora_tui.core.kohya_names import text_encoder_key, unet_key
+
+TRANSFORMER = ["Transformer2DModel"]
+CONV_BLOCKS = ["ResnetBlock2D", "Downsample2D", "Upsample2D"]
+TEXT_BLOCKS = ["CLIPAttention", "CLIPMLP"]
+
+
+def unet_targets(net: NetworkConfig) -> list[str]:
+    # Standard LoRA (kohya's "Standard") never touches the convolution blocks.
+    if net.preset == "full" and net.algo == "locon":
+        return TRANSFORMER + CONV_BLOCKS
+    return TRANSFORMER
+
+
+def trains_text_encoders(net: NetworkConfig) -> bool:
+    return net.train_text_encoders and net.preset != "unet-transformer-only"
+
+
+@dataclass
+class AdapterModule:
+    """One trained module: its lycoris module and its kohya key prefix."""
+
+    key: str
+    lora: torch.nn.Module
+    component: str  # unet, te1, te2
+
+
+def _lycoris(model: torch.nn.Module, targets: list[str], net: NetworkConfig):
+    import logging
+
+    from lycoris import LycorisNetwork
+
+    # lycoris logs every module at INFO to stdout, which would corrupt `plan --json`.
+    logging.getLogger("LyCORIS").setLevel(logging.WARNING)
+
+    LycorisNetwork.apply_preset(
+        {
+            "enable_conv": True,
+            "target_module": targets,
+            "target_name": [],
+            "module_algo_map": {},
+            "name_algo_map": {},
+            "use_fnmatch": False,
+            "exclude_name": [],
+            "lora_prefix": "lycoris",
+        }
+    )
+    return LycorisNetwork(
+        model,
+        multiplier=1.0,
+        lora_dim=net.dim,
+        conv_lora_dim=net.conv_dim if net.algo == "locon" else 0,
+        alpha=net.alpha,
+        conv_alpha=net.conv_alpha,
+        network_module="locon",
+        # Bypass: y = W x + up(down(x)) * scale, without materialising W + dW each step
+        # (about half the FLOPs of the merged-weight forward on the full SDXL UNet).
+        bypass_mode=True,
+        warn_on_unmatched=False,
+    )
+
+
+class LoConNetwork(torch.nn.Module):
+    """The adapter over the UNet and (optionally) both text encoders."""
+
+    def __init__(self, unet, text_encoder, text_encoder_2, net: NetworkConfig) -> None:
+        super().__init__()
+        self.config = net
+        self.parts = torch.nn.ModuleDict()
+        self.modules_by_key: dict[str, AdapterModule] = {}
+        components = [("unet", unet, unet_targets(net), None)]
+        if trains_text_encoders(net):
+            components += [("te1", text_encoder, TEXT_BLOCKS, 1), ("te2", text_encoder_2, TEXT_BLOCKS, 2)]
+        for component, model, targets, te_index in components:
+            network = _lycoris(model, targets, net)
+            names = {id(module): name for name, module in model.named_modules()}
+            for lora in network.loras:
+                path = names[id(lora.org_module[0])]
+                key = unet_key(path) if te_index is None else text_encoder_key(path, te_index)
+                self.modules_by_key[key] = AdapterModule(key, lora, component)
+            self.parts[component] = network
+        for module in self.modules_by_key.values():
+            module.lora.requires_grad_(True)
+
+    def apply_to(self) -> None:
+        for network in self.parts.values():
+            network.apply_to()
+
+    def param_groups(self, unet_lr: float, text_encoder_lr: float) -> list[dict]:
+        groups = []
+        for component in self.parts:
+            params = [p for m in self.modules_by_key.values() if m.component == component for p in m.lora.parameters() if p.requires_grad]
+            if params:
+                groups.append({"params": params, "lr": unet_lr if component == "unet" else text_encoder_lr, "name": component})
+        return groups
+
+    def kohya_state_dict(self, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+        """Only `lora_down.weight`, `lora_up.weight` and `alpha` per module, kohya names."""
+        state = {}
+        for key, module in sorted(self.modules_by_key.items()):
+            lora = module.lora
+            for suffix, tensor in (
+                ("lora_down.weight", lora.lora_down.weight),
+                ("lora_up.weight", lora.lora_up.weight),
+                ("alpha", lora.alpha),
+            ):
+                value = tensor.detach().to("cpu")
+                state[f"{key}.{suffix}"] = (value.to(dtype) if dtype is not None else value).contiguous()
+        return state
+
+    def trainable_parameters(self) -> int:
+        return sum(p.numel() for m in self.modules_by_key.values() for p in m.lora.parameters() if p.requires_grad)
+
+    @torch.no_grad()
+    def apply_max_norm(self, max_norm: float) -> int:
+        """kohya's scale_weight_norms: per module W = up @ down * alpha/rank; if ||W|| > m,
+        scale up and down by sqrt(m / ||W||). Returns how many modules were scaled."""
+        scaled = 0
+        for module in self.modules_by_key.values():
+            lora = module.lora
+            down = lora.lora_down.weight
+            up = lora.lora_up.weight
+            weight = up.flatten(1).float() @ down.flatten(1).float() * float(lora.scale)
+            norm = torch.clamp(weight.norm(), min=max_norm / 2)
+            desired = torch.clamp(norm, max=max_norm)
+            ratio = float(desired / norm)
+            if ratio < 1.0:
+                root = ratio**0.5
+                down.mul_(root)
+                up.mul_(root)
+                scaled += 1
+        return scaled

@@ -1,0 +1,38 @@
+"""The trainer's GPU sampler thread: NVML readings into `gpu.sample` events.
+
+Written by the trainer (not the viewer) so a viewer that attaches later sees history.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from stylora_tui.adapters.nvml import NvmlSampler
+from stylora_tui.core import events as ev
+
+
+class GpuTelemetry:
+    def __init__(self, events: ev.EventWriter, every_s: float) -> None:
+        self.events = events
+        self.every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gpu-telemetry", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        sampler = NvmlSampler()
+        try:
+            if not sampler.available:
+                self.events.emit(ev.GPU_SAMPLE, gpus=[], error=sampler.error)
+                return
+            while not self._stop.is_set():
+                self.events.emit(ev.GPU_SAMPLE, gpus=[r.to_json() for r in sampler.sample()])
+                self._stop.wait(self.every_s)
+        finally:
+            sampler.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -1,0 +1,65 @@
+"""Captions to SDXL conditioning, the way kohya's sd-scripts does it.
+
+Captions are tokenised into `max_token_length / 75` chunks of 75 content tokens, each
+wrapped as BOS + chunk + EOS + padding (77), encoded separately by both CLIP encoders
+(penultimate hidden states, concatenated to 2048 features), then joined back as
+BOS + every chunk's content + EOS. The pooled embedding is text_encoder_2's projection of
+the first chunk. Tags past the limit are cut (the dataset check reports which).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from stylora_tui.core.tokens import BOS_ID, CHUNK_TOKENS, EOS_ID
+
+CHUNK = CHUNK_TOKENS + 2
+
+
+def chunk_ids(ids: list[int], chunks: int, pad_id: int) -> list[list[int]]:
+    content = ids[: CHUNK_TOKENS * chunks]
+    rows = []
+    for index in range(chunks):
+        part = content[index * CHUNK_TOKENS : (index + 1) * CHUNK_TOKENS]
+        row = [BOS_ID, *part, EOS_ID]
+        rows.append(row + [pad_id] * (CHUNK - len(row)))
+    return rows
+
+
+class TextConditioner:
+    """Both tokenizers and both encoders; `encode(captions)` -> (hidden, pooled)."""
+
+    def __init__(self, tokenizer, tokenizer_2, text_encoder, text_encoder_2, max_token_length: int, pad_id_2: int) -> None:
+        self.tokenizers = (tokenizer, tokenizer_2)
+        self.encoders = (text_encoder, text_encoder_2)
+        self.chunks = max_token_length // CHUNK_TOKENS
+        self.pad_ids = (EOS_ID, pad_id_2)
+
+    def input_ids(self, captions: list[str], which: int, device) -> torch.Tensor:
+        tokenizer, pad = self.tokenizers[which], self.pad_ids[which]
+        rows = [row for caption in captions for row in chunk_ids(list(tokenizer.encode(caption).ids), self.chunks, pad)]
+        return torch.tensor(rows, dtype=torch.long, device=device)
+
+    def encode(self, captions: list[str], device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = len(captions)
+        hidden_states = []
+        pooled = None
+        for which, encoder in enumerate(self.encoders):
+            ids = self.input_ids(captions, which, device)
+            output = encoder(ids, output_hidden_states=True)
+            states = output.hidden_states[-2]  # (batch * chunks, 77, width)
+            if which == 1:
+                pooled = output.text_embeds.view(batch, self.chunks, -1)[:, 0]
+            states = states.reshape(batch, self.chunks * CHUNK, -1)
+            hidden_states.append(_join_chunks(states, self.chunks))
+        return torch.cat(hidden_states, dim=-1).to(dtype), pooled.to(dtype)
+
+
+def _join_chunks(states: torch.Tensor, chunks: int) -> torch.Tensor:
+    if chunks == 1:
+        return states
+    parts = [states[:, :1]]
+    for start in range(1, chunks * CHUNK, CHUNK):
+        parts.append(states[:, start : start + CHUNK_TOKENS])
+    parts.append(states[:, -1:])
+    return torch.cat(parts, dim=1)
