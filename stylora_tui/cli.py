@@ -53,6 +53,8 @@ def _top_level(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace]
     def run(args: argparse.Namespace) -> int:
         if args.resume:
             return _command("resume")(args)
+        if args.demo:
+            return _command("demo")(args)
         parser.print_help()
         return EXIT_OK
 

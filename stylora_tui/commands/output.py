@@ -13,4 +13,5 @@ def print_json(data: object) -> None:
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    # Soft wrap: a printed command or path must stay copy-pasteable, never split at 80 columns.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)

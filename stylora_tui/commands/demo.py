@@ -1,0 +1,45 @@
+"""`stylora-tui --demo --headless`: the whole product on the embedded demo, no terminal UI.
+
+The same path the wizard walks (dataset check, trigger check, plan, launch, monitor),
+printed as it goes: for CI, a pipe, or a terminal that cannot run the wizard.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from stylora_tui.commands.check import render
+from stylora_tui.commands.output import console
+from stylora_tui.commands.train import start
+from stylora_tui.core.config import config_to_dict
+from stylora_tui.core.dataset import scan_dataset
+from stylora_tui.core.doctor import examine
+from stylora_tui.core.families import FAMILIES, get_family
+from stylora_tui.core.launch import with_defaults
+from stylora_tui.core.presets import load_preset
+from stylora_tui.core.tokens import check_trigger
+from pathlib import Path
+
+
+def run(args) -> int:
+    from stylora_tui.adapters.clip_tokenizer import load_shipped
+
+    out = console()
+    config = with_defaults(load_preset("demo"))
+    tokenizer = load_shipped()
+    out.rule("1. base model")
+    out.print(f"family {config.model.family}: {get_family(config.model.family).summary}")
+    out.print("model: the embedded demo (a tiny SDXL-shaped model, built once into the cache)")
+    out.rule("2. dataset")
+    report = examine(scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats), config, tokenizer)
+    render(report, config)
+    out.rule("3. trigger")
+    trigger = check_trigger(config.captions.trigger, tokenizer, get_family(config.model.family), FAMILIES)
+    out.print(f"{trigger.trigger!r}: {trigger.verdict} ({len(trigger.tokens.ids)} tokens: {' '.join(trigger.tokens.pieces)})", markup=False)
+    out.rule("4. preset")
+    data = config_to_dict(config)
+    for key in ("network", "optimizer", "training"):
+        out.print(f"[{key}] " + ", ".join(f"{k}={v}" for k, v in data[key].items() if not isinstance(v, dict)), markup=False)
+    out.rule("5. launch")
+    options = SimpleNamespace(runs_dir=args.runs_dir, run=None, detach=False)
+    return start(options, config)

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stylora_tui.core.config import build_config
+from stylora_tui.core.launch import prepare_run
+from stylora_tui.core.paths import examples_dir
+from stylora_tui.core.rundir import RunDir
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One cache for the session: the demo model and latents are built once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def cache_env(shared_cache, monkeypatch) -> dict:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared_cache))
+    return {"XDG_CACHE_HOME": str(shared_cache)}
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Path:
+    """A copy of the demo dataset, so tests can check it is never modified."""
+    import shutil
+
+    target = tmp_path / "data"
+    shutil.copytree(examples_dir() / "demo-style", target)
+    return target
+
+
+def demo_config(dataset: Path, **sections) -> object:
+    data = {
+        "model": {"path": "demo", "family": "animagine"},
+        "dataset": {"path": str(dataset), "repeats": 1, "resolution_px": [128, 192], "min_bucket_px": 64, "max_bucket_px": 256, "bucket_step_px": 32},
+        "captions": {"trigger": "stylorademostyle"},
+        "network": {"dim": 4, "alpha": 2, "conv_dim": 4, "conv_alpha": 2},
+        "optimizer": {"unet_lr": 1e-3, "text_encoder_lr": 5e-4},
+        "scheduler": {"warmup_ratio": 0.1},
+        "training": {"epochs": 2, "mixed_precision": "no", "gradient_checkpointing": False, "seed": 7},
+        "saving": {"every_n_epochs": 1, "precision": "fp32", "checkpoint_every_minutes": 0},
+    }
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    return build_config(data)
+
+
+def prepare(tmp_path: Path, config, name: str) -> RunDir:
+    return prepare_run(config, tmp_path / "runs", name).run
+
+
+def trainer(run: RunDir, env: dict, wait: bool = True) -> subprocess.Popen | subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "stylora_tui.trainer", str(run.path)]
+    full_env = {**os.environ, **env}
+    if wait:
+        return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=600)
+    return subprocess.Popen(command, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def events(run: RunDir) -> list[dict]:
+    if not run.events.exists():
+        return []
+    return [json.loads(line) for line in run.events.read_text().splitlines() if line.strip()]
+
+
+def wait_for(predicate, timeout: float = 120, every: float = 0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
