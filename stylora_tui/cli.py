@@ -51,12 +51,18 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
 
 def _top_level(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.headless
         if args.resume:
-            return _command("resume")(args)
-        if args.demo:
+            return _command("monitor" if interactive else "resume")(args)
+        if args.demo and not interactive:
             return _command("demo")(args)
-        parser.print_help()
-        return EXIT_OK
+        if not interactive:
+            sys.stderr.write(
+                "error: the wizard needs an interactive terminal\n"
+                "hint: use `stylora-tui train ...` (see --help), or `stylora-tui --demo --headless`\n"
+            )
+            return EXIT_INPUT
+        return _command("wizard")(args)
 
     return run
 

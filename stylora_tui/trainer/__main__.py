@@ -1,8 +1,21 @@
 import sys
+from pathlib import Path
 
-from stylora_tui.trainer.loop import main
+from stylora_tui.core.rundir import RunDir, acquire_lock
+from stylora_tui.errors import StyloraError
 
 if len(sys.argv) != 2:
     sys.stderr.write("usage: python -m stylora_tui.trainer RUN_DIR\n")
     raise SystemExit(2)
-raise SystemExit(main(sys.argv[1]))
+run = RunDir(Path(sys.argv[1]).absolute())
+# The lock comes first, before torch is imported (seconds): from the moment this process
+# exists, `runs` and the monitor see the run as running, and a second trainer is refused.
+try:
+    lock = acquire_lock(run)
+except StyloraError as exc:
+    print(f"error: {exc.message}\nhint: {exc.hint}", flush=True)
+    raise SystemExit(2) from None
+
+from stylora_tui.trainer.loop import main  # noqa: E402  (after the lock, on purpose)
+
+raise SystemExit(main(run, lock))

@@ -454,15 +454,8 @@ def oom_hint(config: Config) -> str:
     return "lower: " + ", ".join(lower) + "; then resume"
 
 
-def main(run_path: str) -> int:
-    from stylora_tui.core.rundir import acquire_lock
-
-    run = RunDir(Path(run_path).absolute())
-    try:
-        lock = acquire_lock(run)
-    except StyloraError as exc:
-        print(f"error: {exc.message}\nhint: {exc.hint}", flush=True)
-        return 2
+def main(run: RunDir, lock: int) -> int:
+    """The trainer process; `lock` is the run's lock, already held (see __main__)."""
     flags = Flags()
     _install_signals(flags)
     events = ev.EventWriter(run.events)

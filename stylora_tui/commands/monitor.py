@@ -1,0 +1,18 @@
+"""`stylora-tui --resume RUN` in a terminal: the monitor (with a resume offer if stopped)."""
+
+from __future__ import annotations
+
+import sys
+
+from stylora_tui.core.rundir import existing_run, runs_root
+
+
+def run(args) -> int:
+    from stylora_tui.tui.app import StyloraApp, default_services
+
+    root = runs_root(args.runs_dir)
+    target = existing_run(root, args.resume)
+    message = StyloraApp(default_services(root), monitor=target).run()
+    if message:
+        sys.stdout.write(message + "\n")
+    return 0

@@ -1,0 +1,1 @@
+"""The Textual wizard and monitor: renders state and posts intents; logic lives in core/."""

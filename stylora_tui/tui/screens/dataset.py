@@ -1,0 +1,149 @@
+"""Step 2: the dataset doctor, in a worker, with the bucket chart and the crop offer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, Label, ProgressBar, Static
+
+from stylora_tui.core.buckets import aspect_label
+from stylora_tui.core.crop import crop_dataset
+from stylora_tui.core.dataset import scan_dataset
+from stylora_tui.core.doctor import examine
+from stylora_tui.errors import StyloraError
+from stylora_tui.tui.messages import DatasetScanned, ScanProgressed
+from stylora_tui.tui.screens.step import WizardStepScreen
+from stylora_tui.tui.widgets.bucket_chart import BucketChart
+from stylora_tui.tui.widgets.findings import FindingsView
+
+
+class DatasetScreen(WizardStepScreen):
+    STEP = "dataset"
+    BINDINGS = [*WizardStepScreen.BINDINGS, Binding("ctrl+r", "scan", "Check again")]
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("Dataset folder (images with .txt captions; <repeats>_<name> subfolders work):")
+        yield Input(self.wizard.dataset_path, placeholder="~/datasets/mystyle", id="dataset")
+        yield ProgressBar(id="scan-progress", show_eta=False)
+        yield Static("", id="summary")
+        yield BucketChart(id="buckets")
+        with Horizontal(id="crop-offer", classes="offer"):
+            yield Input(placeholder="folder for cropped copies", id="crop-out")
+            yield Button("Crop", id="crop")
+        yield FindingsView(id="findings")
+
+    def on_mount(self) -> None:
+        self.query_one("#crop-offer").display = False
+        self.query_one("#scan-progress").display = False
+        self.query_one("#dataset", Input).focus()
+        if self.app.report is not None and str(self.app.report.scan.root) == str(Path(self.wizard.dataset_path).expanduser().absolute()):
+            self.show_report(self.app.report)
+        elif self.wizard.dataset_path:
+            self.action_scan()
+
+    @on(Input.Submitted, "#dataset")
+    def submitted(self) -> None:
+        self.action_scan()
+
+    def action_scan(self) -> None:
+        path = self.query_one("#dataset", Input).value.strip()
+        if not path:
+            self.show_error("type the dataset folder, then press Enter")
+            return
+        self.keep()
+        self.show_error("")
+        bar = self.query_one("#scan-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
+        self.query_one("#summary", Static).update("checking every image...")
+        self.scan(path)
+
+    @work(thread=True, exclusive=True, group="scan")
+    def scan(self, path: str) -> None:
+        try:
+            config = self.wizard.config()
+            scan = scan_dataset(
+                Path(path).expanduser(),
+                config.dataset.caption_extension,
+                config.dataset.repeats,
+                progress=lambda done, total: self.post_message(ScanProgressed(done, total)),
+            )
+            tokenizer, _ = self.app.tokenizers()
+            self.post_message(DatasetScanned(examine(scan, config, tokenizer)))
+        except StyloraError as exc:
+            self.post_message(DatasetScanned(None, f"{exc.message} ({exc.hint})"))
+
+    @on(ScanProgressed)
+    def progressed(self, message: ScanProgressed) -> None:
+        self.query_one("#scan-progress", ProgressBar).update(total=message.total, progress=message.done)
+
+    @on(DatasetScanned)
+    def scanned(self, message: DatasetScanned) -> None:
+        self.query_one("#scan-progress").display = False
+        if message.error:
+            self.query_one("#summary", Static).update(f"[red]{message.error}[/]")
+            self.app.report = None
+            return
+        self.app.report = message.report
+        self.show_report(message.report)
+
+    def show_report(self, report) -> None:
+        errors = sum(1 for f in report.findings if f.severity.value == "error")
+        warnings = sum(1 for f in report.findings if f.severity.value == "warning")
+        steps = report.steps
+        summary = (
+            f"{len(report.scan.images)} images, {len(report.scan.usable)} usable · "
+            f"images x repeats x epochs = {sum(b.samples for b in steps.buckets)} x {steps.epochs} → {steps.total_steps} steps · "
+            f"{'[red]' if errors else '[green]'}{errors} error(s)[/], {warnings} warning(s)"
+        )
+        self.query_one("#summary", Static).update(summary)
+        self.query_one("#buckets", BucketChart).show(steps)
+        self.query_one("#findings", FindingsView).show(report.findings)
+        mixed = any(f.code == "aspect-ratio-mix" for f in report.findings)
+        offer = self.query_one("#crop-offer")
+        offer.display = mixed
+        if mixed and steps.buckets:
+            dominant = steps.buckets[0]
+            ratio = aspect_label(dominant.width, dominant.height)
+            self.crop_ratio = ratio if ":" in ratio else "2:3"
+            self.query_one("#crop", Button).label = f"Crop all to {self.crop_ratio}"
+            target = self.query_one("#crop-out", Input)
+            if not target.value:
+                target.value = f"{report.scan.root}-{self.crop_ratio.replace(':', 'x')}"
+
+    @on(Button.Pressed, "#crop")
+    def crop_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        output = self.query_one("#crop-out", Input).value.strip()
+        self.query_one("#summary", Static).update(f"cropping to {self.crop_ratio} into {output}...")
+        self.crop(self.wizard.dataset_path, output, self.crop_ratio)
+
+    @work(thread=True, exclusive=True, group="scan")
+    def crop(self, source: str, output: str, ratio: str) -> None:
+        from stylora_tui.core.crop import parse_aspect
+
+        try:
+            crop_dataset(Path(source).expanduser(), Path(output).expanduser(), parse_aspect(ratio), self.wizard.config().dataset.caption_extension)
+        except StyloraError as exc:
+            self.app.call_from_thread(self.show_error, f"{exc.message} ({exc.hint})")
+            return
+        self.app.call_from_thread(self.use_cropped, output)
+
+    def use_cropped(self, output: str) -> None:
+        self.query_one("#dataset", Input).value = output
+        self.action_scan()
+
+    def keep(self) -> None:
+        self.app.update_wizard(dataset_path=self.query_one("#dataset", Input).value.strip())
+
+    def ready(self) -> str:
+        report = self.app.report
+        if report is None or str(report.scan.root) != str(Path(self.wizard.dataset_path).expanduser().absolute()):
+            return "check the dataset first (Enter in the folder field)"
+        if report.has_errors:
+            return "the dataset has errors: fix them (see the list), then check again with ctrl+r"
+        return ""

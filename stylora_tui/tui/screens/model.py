@@ -1,0 +1,95 @@
+"""Step 1: the base model family and checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DirectoryTree, Input, Label, RadioButton, RadioSet, Static
+
+from stylora_tui.core.families import FAMILIES, detect_family
+from stylora_tui.core.modelpath import check_model_path
+from stylora_tui.errors import StyloraError
+from stylora_tui.tui.screens.step import WizardStepScreen
+
+
+class ModelScreen(WizardStepScreen):
+    STEP = "model"
+    BINDINGS = [*WizardStepScreen.BINDINGS, Binding("ctrl+o", "browse", "Browse files")]
+
+    def compose_body(self) -> ComposeResult:
+        yield Label("Which family will you generate with?")
+        with RadioSet(id="family"):
+            for family in FAMILIES.values():
+                yield RadioButton(family.label, value=family.name == self.wizard.family, name=family.name)
+        yield Static(FAMILIES[self.wizard.family].summary, id="family-help", classes="help")
+        yield Label("Checkpoint (.safetensors file, diffusers folder, or demo):")
+        yield Input(self.wizard.model_path, placeholder="~/models/animagine-xl-3.1.safetensors", id="model")
+        yield Static("", id="model-check", classes="help")
+        tree = DirectoryTree(str(Path.home()), id="browser")
+        tree.display = False
+        yield tree
+
+    def on_mount(self) -> None:
+        self.query_one("#model", Input).focus()
+        self.check_model(self.wizard.model_path)
+
+    def selected_family(self) -> str:
+        pressed = self.query_one("#family", RadioSet).pressed_button
+        return pressed.name if pressed is not None else self.wizard.family
+
+    @on(RadioSet.Changed, "#family")
+    def family_changed(self) -> None:
+        self.query_one("#family-help", Static).update(FAMILIES[self.selected_family()].summary)
+        self.check_model(self.query_one("#model", Input).value)
+
+    @on(Input.Changed, "#model")
+    def model_changed(self, event: Input.Changed) -> None:
+        self.check_model(event.value)
+
+    def check_model(self, value: str) -> str:
+        """Show what is wrong with the path, or the family it looks like; return the problem."""
+        view = self.query_one("#model-check", Static)
+        value = value.strip()
+        if not value:
+            view.update("type a path, press ctrl+o to browse, or type demo for the embedded demo model")
+            return "choose a checkpoint first"
+        try:
+            check_model_path(value)
+        except StyloraError as exc:
+            view.update(f"[red]{exc.message}[/]\n{exc.hint}")
+            return exc.message
+        guessed = detect_family(value)
+        family = self.selected_family()
+        if guessed and guessed != family:
+            view.update(f"[yellow]the file name looks like {FAMILIES[guessed].label}, but {FAMILIES[family].label} is selected[/]")
+        else:
+            view.update("[green]ok[/]")
+        return ""
+
+    def action_browse(self) -> None:
+        tree = self.query_one("#browser", DirectoryTree)
+        tree.display = not tree.display
+        if tree.display:
+            tree.focus()
+
+    @on(DirectoryTree.FileSelected)
+    def file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        field = self.query_one("#model", Input)
+        field.value = str(event.path)
+        event.control.display = False
+        field.focus()
+
+    @on(DirectoryTree.DirectorySelected)
+    def folder_selected(self, event: DirectoryTree.DirectorySelected) -> None:
+        if (Path(event.path) / "unet").is_dir():
+            self.query_one("#model", Input).value = str(event.path)
+            event.control.display = False
+
+    def keep(self) -> None:
+        self.app.update_wizard(family=self.selected_family(), model_path=self.query_one("#model", Input).value.strip())
+
+    def ready(self) -> str:
+        return self.check_model(self.wizard.model_path)

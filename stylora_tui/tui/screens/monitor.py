@@ -1,0 +1,191 @@
+"""The live monitor: progress, loss, GPU, outputs, log; stop / save / sample / detach.
+
+A worker thread tails the run's events (through the injected run source), reduces them
+to frozen RunState snapshots and posts them at most a few times a second, so an SSH link
+never carries a redraw of numbers that did not change.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, ProgressBar, Sparkline, Static
+from textual.worker import get_current_worker
+
+from stylora_tui.core import control
+from stylora_tui.core.rundir import NEW, RESUMABLE, RUNNING, RunDir, run_status
+from stylora_tui.core.state import RunState, reduce
+from stylora_tui.tui.dialogs.confirm import ConfirmDialog
+from stylora_tui.tui.messages import RunStateChanged
+from stylora_tui.tui.widgets.gpu_panel import GpuPanel
+
+POLL_S = 0.2
+POST_EVERY_S = 0.25
+LIVENESS_EVERY_S = 1.0
+STARTUP_GRACE_S = 60.0
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class MonitorScreen(Screen):
+    BINDINGS = [
+        Binding("s", "stop", "Stop"),
+        Binding("v", "save_now", "Save now"),
+        Binding("p", "sample_now", "Sample now"),
+        Binding("r", "resume", "Resume"),
+        Binding("q", "detach", "Quit (training continues)"),
+    ]
+
+    def __init__(self, run: RunDir, launched_at: float | None = None) -> None:
+        super().__init__()
+        self.run = run
+        # A run this app just launched counts as alive while its process starts up.
+        self.launched_at = launched_at
+        self.state = RunState(name=run.name)
+        self.alive = True
+        self.offered_resume = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"stylora-tui · monitor · {self.run.name}", classes="step-title", id="title")
+        yield ProgressBar(id="progress", show_eta=False)
+        yield Static("waiting for the trainer...", id="stats")
+        with Horizontal(id="loss-row"):
+            yield Sparkline([], id="loss")
+        yield Static("", id="loss-info")
+        yield GpuPanel(id="gpu")
+        yield Static("", id="outputs")
+        yield Static("", id="log", classes="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.follow()
+
+    @work(thread=True, exclusive=True, group="follow")
+    def follow(self) -> None:
+        worker = get_current_worker()
+        source = self.app.services.run_source(self.run)
+        state = RunState(name=self.run.name)
+        posted_state, posted_alive = None, None
+        last_post = last_check = 0.0
+        alive = True
+        while not worker.is_cancelled:
+            for event in source.read_new():
+                state = reduce(state, event)
+            now = time.monotonic()
+            if now - last_check >= LIVENESS_EVERY_S:
+                status = run_status(self.run).status
+                starting = status == NEW and self.launched_at is not None and time.time() - self.launched_at < STARTUP_GRACE_S
+                alive = status == RUNNING or starting
+                last_check = now
+            if (state is not posted_state or alive != posted_alive) and now - last_post >= POST_EVERY_S:
+                self.post_message(RunStateChanged(state, alive))
+                posted_state, posted_alive, last_post = state, alive, now
+            time.sleep(POLL_S)
+
+    @on(RunStateChanged)
+    def state_changed(self, message: RunStateChanged) -> None:
+        self.state, self.alive = message.state, message.trainer_alive
+        state = message.state
+        bar = self.query_one("#progress", ProgressBar)
+        if state.phase == "caching" and state.cache_total:
+            bar.update(total=state.cache_total, progress=state.cache_done)
+        elif state.total_steps:
+            bar.update(total=state.total_steps, progress=state.step)
+        phase = state.phase
+        if not self.alive and not state.finished and phase != "waiting":
+            phase = "crashed (the trainer is gone)"
+        rate = f"{state.it_per_s:.2f} it/s" if state.it_per_s else "-- it/s"
+        self.query_one("#stats", Static).update(
+            f"[bold]{phase}[/] · step {state.step}/{state.total_steps or '?'} · epoch {state.epoch}/{state.total_epochs or '?'}\n"
+            f"{rate} · elapsed {fmt_duration(state.train_s)} · ETA {fmt_duration(state.eta_s)}"
+        )
+        losses = [loss for _, loss in state.losses[-120:]]
+        self.query_one("#loss", Sparkline).data = losses
+        if state.loss is not None:
+            lr = f" · lr {state.lr:.2e}" if state.lr is not None else ""
+            skipped = f" · {state.skipped_steps} skipped" if state.skipped_steps else ""
+            self.query_one("#loss-info", Static).update(f"loss {state.loss:.4f} · average {state.loss_avg:.4f}{lr}{skipped}")
+        self.query_one("#gpu", GpuPanel).show(state.gpu, state.gpu_error)
+        latest = state.outputs[-1] if state.outputs else "none yet"
+        checkpoint = state.checkpoints[-1] if state.checkpoints else "none yet"
+        self.query_one("#outputs", Static).update(f"latest output: {latest}\nlatest checkpoint: {checkpoint}")
+        tail = list(state.log[-5:])
+        if state.reason and state.phase == "failed":
+            hint = self.run.read_status().get("hint", "")
+            tail.append(f"[red]failed: {state.reason}[/]" + (f"\nhint: {hint}" if hint else ""))
+        self.query_one("#log", Static).update("\n".join(tail))
+        self.maybe_offer_resume()
+
+    def maybe_offer_resume(self) -> None:
+        if self.offered_resume or self.alive:
+            return
+        status = run_status(self.run)
+        if status.status in RESUMABLE:
+            self.offered_resume = True
+            self.app.push_screen(
+                ConfirmDialog(f"{self.run.name} is {status.status} at step {status.step}.\nResume from its last complete checkpoint?", yes="Resume", no="Not now"),
+                self.resume_answered,
+            )
+
+    def resume_answered(self, yes: bool | None) -> None:
+        if yes:
+            self.action_resume()
+
+    def action_resume(self) -> None:
+        if self.alive:
+            self.notify("the run is training already")
+            return
+        self.restart()
+
+    @work(thread=True, exclusive=True, group="restart")
+    def restart(self) -> None:
+        from stylora_tui.commands.resume import check_unchanged
+        from stylora_tui.errors import StyloraError
+
+        try:
+            check_unchanged(self.run)
+            self.app.services.launcher.launch(self.run)
+        except StyloraError as exc:
+            self.app.call_from_thread(self.notify, f"{exc.message}: {exc.hint}", severity="error", timeout=15)
+            return
+        self.app.call_from_thread(self.notify, f"resuming {self.run.name}")
+
+    def action_stop(self) -> None:
+        if not self.alive:
+            self.notify("the run is not training")
+            return
+        self.app.push_screen(
+            ConfirmDialog(f"Stop {self.run.name}?\nThe trainer saves a checkpoint first; resume later with stylora-tui --resume {self.run.name}.", yes="Stop"),
+            self.stop_answered,
+        )
+
+    def stop_answered(self, yes: bool | None) -> None:
+        if yes:
+            control.request(self.run, control.STOP)
+            self.notify("stop requested: saving a checkpoint at the next step")
+
+    def action_save_now(self) -> None:
+        if self.alive:
+            control.request(self.run, control.SAVE_NOW)
+            self.notify("save requested: an adapter and a checkpoint at the next step")
+
+    def action_sample_now(self) -> None:
+        if self.alive:
+            control.request(self.run, control.SAMPLE_NOW)
+            self.notify("sample requested")
+
+    def action_detach(self) -> None:
+        if self.alive and not self.state.finished:
+            self.app.exit(f"training continues; stylora-tui --resume {self.run.name} to come back")
+        else:
+            self.app.exit(f"{self.run.name}: {run_status(self.run).status}")

@@ -1,0 +1,84 @@
+"""Step 5: everything on one screen, then launch the detached trainer."""
+
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import Input, Label, Static
+
+from stylora_tui.core.estimate import estimate
+from stylora_tui.core.findings import Severity
+from stylora_tui.core.launch import prepare_run
+from stylora_tui.core.rundir import next_run_name
+from stylora_tui.errors import StyloraError
+from stylora_tui.tui.screens.step import WizardStepScreen
+
+
+class ReviewScreen(WizardStepScreen):
+    STEP = "review"
+
+    def next_label(self) -> str:
+        return "Launch ▶ (ctrl+n)"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="summary")
+        yield Label("Run name:")
+        yield Input(self.wizard.run_name, placeholder=next_run_name(self.app.services.runs_root), id="run-name")
+
+    def on_mount(self) -> None:
+        self.query_one("#summary", Static).update(self.summary())
+        self.launching = False
+
+    def summary(self):
+        try:
+            config = self.wizard.config()
+        except StyloraError as exc:
+            return f"[red]{exc.message}[/]"
+        report = self.app.report
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        net, opt, tr = config.network, config.optimizer, config.training
+        table.add_row("model", f"{config.model.path} ({config.model.family})")
+        if report is not None:
+            table.add_row("dataset", f"{config.dataset.path}: {len(report.scan.usable)} images, {len(report.steps.buckets)} bucket(s)")
+            table.add_row("steps", f"{report.steps.steps_per_epoch}/epoch x {report.steps.epochs} epochs = {report.steps.total_steps}")
+        table.add_row("trigger", config.captions.trigger + (f" + {', '.join(config.quality_tags)}" if config.quality_tags else ""))
+        table.add_row("network", f"{net.algo} {net.preset}, dim {net.dim}/alpha {net.alpha:g}, conv {net.conv_dim}/{net.conv_alpha:g}, TEs {'on' if net.train_text_encoders else 'off'}")
+        table.add_row("optimizer", f"{opt.name} lr {opt.unet_lr:g} (TE {opt.text_encoder_lr:g}), {config.scheduler.name}, wd {opt.weight_decay:g}")
+        table.add_row("training", f"{tr.epochs} epochs x {config.dataset.repeats} repeats, batch {tr.batch_size}, {config.resolution[0]}x{config.resolution[1]}, {tr.mixed_precision}")
+        table.add_row("saving", f"every {config.saving.every_n_epochs} epochs at {config.saving.precision}")
+        size = estimate(config)
+        table.add_row("output", f"{size.modules} modules, {size.trainable_params / 1e6:.1f} M parameters, about {size.output_bytes / 2**20:.0f} MiB per file")
+        if report is not None:
+            warnings = sorted({f.code for f in report.findings if f.severity is Severity.WARNING})
+            table.add_row("warnings", ", ".join(warnings) if warnings else "none")
+        return table
+
+    def keep(self) -> None:
+        self.app.update_wizard(run_name=self.query_one("#run-name", Input).value.strip())
+
+    def finish(self) -> None:
+        if self.launching:
+            return
+        self.launching = True
+        self.show_error("checking and launching...")
+        self.launch()
+
+    @work(thread=True, exclusive=True, group="launch")
+    def launch(self) -> None:
+        try:
+            tokenizer, _ = self.app.tokenizers()
+            prepared = prepare_run(self.wizard.config(), self.app.services.runs_root, self.wizard.run_name or None, tokenizer)
+            self.app.services.launcher.launch(prepared.run)
+        except StyloraError as exc:
+            self.app.call_from_thread(self.failed, f"{exc.message} ({exc.hint})")
+            return
+        self.app.call_from_thread(self.app.open_monitor, prepared.run, time.time())
+
+    def failed(self, message: str) -> None:
+        self.launching = False
+        self.show_error(f"[red]{message}[/]")

@@ -1,0 +1,83 @@
+"""What every wizard step shares: its title, Back/Next (buttons and keys), the footer."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+
+from stylora_tui.core.wizard import STEPS
+
+TITLES = {"model": "Base model", "dataset": "Dataset", "trigger": "Trigger word", "preset": "Preset", "review": "Review and launch"}
+
+
+class WizardStepScreen(Screen):
+    STEP = "model"
+    BINDINGS = [
+        Binding("ctrl+n", "next", "Next"),
+        Binding("ctrl+b", "back", "Back"),
+        Binding("ctrl+q", "app.quit", "Quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        index = STEPS.index(self.STEP)
+        yield Static(f"stylora-tui · step {index + 1}/{len(STEPS)} · {TITLES[self.STEP]}", classes="step-title")
+        with VerticalScroll(classes="step-body"):
+            yield from self.compose_body()
+        yield Static("", id="step-error", classes="step-error")
+        with Horizontal(classes="step-nav"):
+            yield Button("◀ Back (ctrl+b)", id="back", disabled=index == 0)
+            yield Button(self.next_label(), id="next", variant="primary")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def next_label(self) -> str:
+        return "Next ▶ (ctrl+n)"
+
+    @property
+    def wizard(self):
+        return self.app.wizard
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#step-error", Static).update(message)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "next":
+            event.stop()
+            self.action_next()
+        elif event.button.id == "back":
+            event.stop()
+            self.action_back()
+
+    def keep(self) -> None:
+        """Store this step's fields in the wizard state (on leaving, either way)."""
+
+    def ready(self) -> str:
+        """'' when the step may be left forward, else why not."""
+        return ""
+
+    def action_next(self) -> None:
+        self.keep()
+        problem = self.ready()
+        if problem:
+            self.show_error(problem)
+            return
+        index = STEPS.index(self.STEP)
+        if index + 1 < len(STEPS):
+            self.app.show_step(STEPS[index + 1])
+        else:
+            self.finish()
+
+    def action_back(self) -> None:
+        index = STEPS.index(self.STEP)
+        if index == 0:
+            return
+        self.keep()
+        self.app.show_step(STEPS[index - 1])
+
+    def finish(self) -> None:
+        """The last step's forward action."""

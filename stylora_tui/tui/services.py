@@ -1,0 +1,37 @@
+"""What the TUI talks to, passed in through the app's constructor so tests can fake it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stylora_tui.core.rundir import RunDir
+
+
+def _tokenizers(model_path: str | None):
+    from stylora_tui.adapters.clip_tokenizer import load_for_model
+
+    return load_for_model(model_path if model_path and model_path != "demo" else None)
+
+
+def _launcher():
+    from stylora_tui.adapters.launcher import TrainerLauncher
+
+    return TrainerLauncher()
+
+
+def _tailer(run: RunDir):
+    from stylora_tui.core.events import EventTailer
+
+    return EventTailer(run.events)
+
+
+@dataclass
+class Services:
+    runs_root: Path
+    # (model path or None) -> (tokenizer, tokenizer_2), both TokenizerLike
+    tokenizers: Callable = _tokenizers
+    launcher: object = field(default_factory=_launcher)
+    # RunDir -> an object with read_new() -> list[event dict]
+    run_source: Callable = _tailer

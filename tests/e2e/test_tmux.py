@@ -1,0 +1,81 @@
+"""One real-terminal end-to-end: wizard -> launch on the demo -> quit -> still training -> --resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
+
+CLI = f"{sys.executable} -m stylora_tui"
+
+
+class Terminal:
+    def __init__(self, command: str, env: dict, cwd: Path) -> None:
+        self.name = f"stylora-{uuid.uuid4().hex[:8]}"
+        exports = " ".join(f"export {k}={v};" for k, v in env.items())
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", "-c", str(cwd),
+                        f"{exports} export TERM=xterm-256color; {command}; sleep 600"], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def test_wizard_launch_quit_keeps_training_and_resume_shows_it(tmp_path, cache_env):
+    root = tmp_path / "runs"
+    env = {**cache_env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    wizard = Terminal(f"{CLI} --demo --runs-dir {root}", env, tmp_path)
+    try:
+        wizard.wait_for("step 1/5 · Base model")
+        wizard.keys("C-n")
+        wizard.wait_for("8 images, 8 usable")
+        wizard.keys("C-n")
+        wizard.wait_for("OK")
+        wizard.keys("C-n")
+        wizard.wait_for("step 4/5 · Preset")
+        wizard.keys("C-n")
+        screen = wizard.wait_for("step 5/5 · Review and launch")
+        assert "221 modules" in screen and "= 32" in screen
+        wizard.keys("C-n")
+        wizard.wait_for("monitor · run-01")
+        wizard.keys("q")
+        wizard.wait_for("training continues; stylora-tui --resume run-01 to come back")
+    finally:
+        wizard.close()
+    rows = json.loads(run_cli("runs", "--json", "--runs-dir", str(root), env=cache_env).stdout)
+    assert rows[0]["name"] == "run-01" and rows[0]["status"] in ("running", "finished")
+    if rows[0]["status"] == "running":
+        assert isinstance(rows[0]["pid"], int)
+    monitor = Terminal(f"{CLI} --resume run-01 --runs-dir {root}", env, tmp_path)
+    try:
+        screen = monitor.wait_for("monitor · run-01")
+        screen = monitor.wait_for("step 32/32", timeout=120)
+        assert "finished" in screen or "training" in screen
+        monitor.keys("q")
+        monitor.wait_for("run-01")
+    finally:
+        monitor.close()

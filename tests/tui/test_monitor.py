@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from textual.widgets import ProgressBar
+
+from stylora_tui.core.rundir import acquire_lock, create_run
+from stylora_tui.tui.app import StyloraApp
+from stylora_tui.tui.services import Services
+from tests.tui.fakes import ScriptedSource, training_events
+from tests.tui.test_wizard import text_of, wait_until
+
+pytestmark = pytest.mark.asyncio
+
+
+def live_run(root):
+    run = create_run(root, "run-01")
+    run.config.write_text("schema_version = 1\n")
+    run.status_file.write_text(json.dumps({"state": "running", "pid": os.getpid(), "step": 40, "total_steps": 100}))
+    return run, acquire_lock(run)
+
+
+async def test_monitor_shows_progress_loss_gpu_and_outputs(services):
+    run, lock = live_run(services.runs_root)
+    try:
+        app = StyloraApp(services, monitor=run)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: "step 40/100" in text_of(app, "#stats"))
+            stats = text_of(app, "#stats")
+            assert "training" in stats and "epoch 5/10" in stats and "1.00 it/s" in stats and "ETA 0:01:00" in stats
+            assert app.screen.query_one("#progress", ProgressBar).progress == 40
+            assert "loss" in text_of(app, "#loss-info") and "lr 1.00e-04" in text_of(app, "#loss-info")
+            gpu = text_of(app, "#gpu")
+            assert "H100" in gpu and "97%" in gpu and "20.0/79.6 GiB" in gpu and "61°C" in gpu
+            assert "run-01-e0002.safetensors" in text_of(app, "#outputs")
+    finally:
+        os.close(lock)
+
+
+async def test_no_gpu_is_a_state_not_an_error(tmp_path, tokenizer):
+    services = Services(tmp_path / "runs", tokenizers=lambda _p: (tokenizer, tokenizer), launcher=None,
+                        run_source=lambda run: ScriptedSource(training_events(gpu=False)))
+    run, lock = live_run(services.runs_root)
+    try:
+        app = StyloraApp(services, monitor=run)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: "no NVIDIA GPU found" in text_of(app, "#gpu"))
+    finally:
+        os.close(lock)
+
+
+async def test_stop_asks_first_then_requests_through_control(services):
+    run, lock = live_run(services.runs_root)
+    try:
+        app = StyloraApp(services, monitor=run)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
+            await pilot.press("s")
+            assert type(app.screen).__name__ == "ConfirmDialog"
+            await pilot.press("n")
+            assert not (run.control / "stop").exists()
+            await pilot.press("s")
+            await pilot.press("y")
+            assert (run.control / "stop").exists()
+            await pilot.press("v")
+            assert (run.control / "save-now").exists()
+    finally:
+        os.close(lock)
+
+
+async def test_quit_only_detaches_and_says_so(services):
+    run, lock = live_run(services.runs_root)
+    try:
+        app = StyloraApp(services, monitor=run)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
+            await pilot.press("q")
+        assert app.return_value == "training continues; stylora-tui --resume run-01 to come back"
+        assert not (run.control / "stop").exists()
+    finally:
+        os.close(lock)
+
+
+async def test_stopped_run_gets_a_resume_offer(services, tmp_path):
+    run = create_run(services.runs_root, "run-02")
+    run.status_file.write_text(json.dumps({"state": "stopped", "step": 40, "total_steps": 100}))
+    app = StyloraApp(services, monitor=run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        assert "run-02 is stopped at step 40" in str(app.screen.query_one("Static").content)
+        await pilot.press("n")
+        assert services.launcher.launched == []

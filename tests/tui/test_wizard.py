@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Static
+
+from stylora_tui.core.wizard import WizardState, demo_state
+from stylora_tui.tui.app import StyloraApp
+
+pytestmark = pytest.mark.asyncio
+
+
+def text_of(app, selector: str) -> str:
+    """What a Static shows, as plain text (tables and markup rendered)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    content = app.screen.query_one(selector, Static).content
+    buffer = StringIO()
+    Console(file=buffer, width=78, color_system=None).print(content)
+    return buffer.getvalue()
+
+
+async def wait_until(pilot, predicate, tries: int = 100):
+    for _ in range(tries):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition never became true")
+
+
+async def test_demo_walks_every_step_and_launches(services):
+    app = StyloraApp(services, demo_state())
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert type(app.screen).__name__ == "ModelScreen"
+        assert "ok" in text_of(app, "#model-check")
+        await pilot.press("ctrl+n")
+        assert type(app.screen).__name__ == "DatasetScreen"
+        await wait_until(pilot, lambda: app.report is not None)
+        await pilot.pause(0.1)
+        assert "8 images, 8 usable" in text_of(app, "#summary")
+        assert "128x192" in text_of(app, "#buckets")
+        await pilot.press("ctrl+n")
+        assert type(app.screen).__name__ == "TriggerScreen"
+        await wait_until(pilot, lambda: "OK" in text_of(app, "#verdict"))
+        assert "CLIP ViT-L" in text_of(app, "#tokens") and "stylorademostyle" in text_of(app, "#preview")
+        await pilot.press("ctrl+n")
+        assert type(app.screen).__name__ == "PresetScreen"
+        await pilot.press("ctrl+n")
+        assert type(app.screen).__name__ == "ReviewScreen"
+        summary = text_of(app, "#summary")
+        assert "221 modules" in summary and "32" in summary
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "MonitorScreen")
+        assert services.launcher.launched[0].name == "run-01"
+        run = services.launcher.launched[0]
+        assert run.config.is_file() and run.dataset_manifest.is_file()
+
+
+async def test_back_keeps_what_was_typed(services):
+    app = StyloraApp(services, WizardState())
+    async with app.run_test(size=(80, 24)) as pilot:
+        field = app.screen.query_one("#model", Input)
+        field.value = "demo"
+        await pilot.press("ctrl+n")
+        assert type(app.screen).__name__ == "DatasetScreen"
+        app.screen.query_one("#dataset", Input).value = "/some/where"
+        await pilot.press("ctrl+b")
+        assert type(app.screen).__name__ == "ModelScreen"
+        assert app.screen.query_one("#model", Input).value == "demo"
+        await pilot.press("ctrl+n")
+        assert app.screen.query_one("#dataset", Input).value == "/some/where"
+
+
+async def test_bad_model_path_blocks_next_with_reason(services, tmp_path):
+    (tmp_path / "model.ckpt").write_bytes(b"x")
+    app = StyloraApp(services, WizardState(model_path=str(tmp_path / "model.ckpt")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "pickle" in text_of(app, "#model-check")
+        await pilot.press("ctrl+n")
+        assert type(app.screen).__name__ == "ModelScreen"
+        assert "pickle" in text_of(app, "#step-error")
+
+
+async def test_family_mismatch_warns(services, tmp_path):
+    (tmp_path / "ponyDiffusionV6XL.safetensors").write_bytes(b"x")
+    app = StyloraApp(services, WizardState(family="animagine", model_path=str(tmp_path / "ponyDiffusionV6XL.safetensors")))
+    async with app.run_test(size=(80, 24)):
+        assert "looks like Pony" in text_of(app, "#model-check")
+
+
+async def test_trigger_error_blocks_and_suggests(services):
+    app = StyloraApp(services, demo_state())
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_step("trigger")
+        await pilot.pause(0.1)
+        field = app.screen.query_one("#trigger", Input)
+        field.value = "score_9"
+        await wait_until(pilot, lambda: "ERROR" in text_of(app, "#verdict"))
+        assert "try:" in text_of(app, "#verdict")
+        await pilot.press("ctrl+n")
+        assert type(app.screen).__name__ == "TriggerScreen" and "quality tags" in text_of(app, "#step-error")
+
+
+async def test_preset_field_marked_invalid_as_you_type(services):
+    app = StyloraApp(services, demo_state())
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_step("preset")
+        await pilot.pause(0.1)
+        dim = app.screen.query_one("#f-network-alpha", Input)
+        dim.value = "500"
+        await pilot.pause(0.1)
+        assert dim.has_class("-invalid") and "alpha" in text_of(app, "#step-error")
+        dim.value = "3"
+        await pilot.pause(0.1)
+        assert not dim.has_class("-invalid")
+        assert "network.alpha: 2 → 3" in text_of(app, "#changed")
+        assert app.wizard.edits == {"network.alpha": 3}
