@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Snapshots and Pilot tests must not depend on animation timing; Textual reads this at import.
+os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
