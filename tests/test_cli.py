@@ -78,3 +78,22 @@ def test_cli_family_names_match_core():
     from stylora_tui.core.families import FAMILIES
 
     assert set(FAMILY_NAMES) == set(FAMILIES)
+
+
+def test_the_tui_process_never_imports_torch():
+    code = (
+        "import sys\n"
+        "from stylora_tui.tui.app import StyloraApp\n"
+        "import stylora_tui.tui.screens.model, stylora_tui.tui.screens.dataset, stylora_tui.tui.screens.trigger\n"
+        "import stylora_tui.tui.screens.preset, stylora_tui.tui.screens.review, stylora_tui.tui.screens.monitor\n"
+        "import stylora_tui.commands.resume, stylora_tui.commands.train\n"
+        "print(' '.join(m for m in ('torch', 'diffusers', 'lycoris', 'accelerate', 'transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
+
+
+def test_wizard_without_a_terminal_says_what_to_do():
+    proc = run_cli()
+    assert proc.returncode == 1 and "needs an interactive terminal" in proc.stderr and "--demo --headless" in proc.stderr

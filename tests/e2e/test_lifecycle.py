@@ -93,3 +93,26 @@ def test_run_names_escaping_the_root_are_refused(tmp_path, name):
     proc = run_cli("train", *DEMO, "--runs-dir", str(tmp_path / "runs"), "--run", name)
     assert proc.returncode == 1 and "not allowed" in proc.stderr
     assert not (tmp_path / "escape").exists()
+
+
+def test_sigterm_means_save_and_stop(tmp_path, cache_env):
+    root = tmp_path / "runs"
+    assert run_cli("train", *DEMO, "--epochs", "30", "--runs-dir", str(root), "--detach", env=cache_env).returncode == 0
+    run = RunDir(root / "run-01")
+    wait_for(lambda: any(e["type"] == "train.step" for e in events(run)), timeout=180)
+    os.kill(runs_json(root, cache_env)[0]["pid"], signal.SIGTERM)
+    wait_for(lambda: runs_json(root, cache_env)[0]["status"] == "stopped", timeout=120)
+    stopped = next(e for e in events(run) if e["type"] == "run.stopped")
+    assert stopped["reason"] == "SIGTERM received" and stopped["checkpoint"]
+
+
+def test_demo_model_command_writes_a_loadable_pipeline(tmp_path):
+    proc = run_cli("demo-model", str(tmp_path / "demo"))
+    assert proc.returncode == 0, proc.stderr
+    from diffusers import StableDiffusionXLPipeline
+
+    pipe = StableDiffusionXLPipeline.from_pretrained(tmp_path / "demo", local_files_only=True)
+    assert pipe.text_encoder.config.hidden_size != pipe.text_encoder_2.config.hidden_size
+    assert len(pipe.tokenizer) == 49408
+    again = run_cli("demo-model", str(tmp_path / "demo"))
+    assert again.returncode == 1 and "not empty" in again.stderr
