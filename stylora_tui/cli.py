@@ -129,6 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_command("stop"))
 
     p = sub.add_parser(
+        "resize",
+        help="shrink an adapter by SVD, keeping its effect",
+        description="Shrink a LoRA/LoCon file by SVD per module (3x3 convs included); alpha is rescaled so the effect is unchanged.",
+    )
+    p.add_argument("input", metavar="IN", help="a .safetensors LoRA/LoCon in kohya's layout")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the resized file")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--rank", type=int, metavar="N", help="keep rank N in every module")
+    size.add_argument("--fro", type=float, metavar="P", help="per module, keep the smallest rank holding P of the Frobenius norm (e.g. 0.9)")
+    p.add_argument("--verbose", action="store_true", help="one line per module")
+    p.set_defaults(handler=_command("resize"))
+
+    p = sub.add_parser(
         "demo-model",
         help="write the tiny SDXL-shaped demo model as a diffusers folder",
         description="Write the embedded demo model (tiny SDXL architecture, random weights from a fixed seed) as a diffusers folder.",

@@ -1,0 +1,31 @@
+"""`stylora-tui resize IN -o OUT (--rank N | --fro P)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stylora_tui.commands.output import console
+
+
+def run(args) -> int:
+    from stylora_tui.trainer.resize import resize_file
+
+    result = resize_file(Path(args.input), Path(args.output), args.rank, args.fro)
+    out = console()
+    from rich.table import Table
+
+    if args.verbose:
+        table = Table(show_edge=False)
+        for column in ("module", "rank", "kept ||W||"):
+            table.add_column(column, justify="left" if column == "module" else "right")
+        for m in result.modules:
+            table.add_row(m.key, f"{m.old_rank} → {m.new_rank}", f"{m.retained_fro:.1%}")
+        out.print(table)
+    kept = [m.retained_fro for m in result.modules]
+    ranks = sorted({m.new_rank for m in result.modules})
+    rank_text = str(ranks[0]) if len(ranks) == 1 else f"{ranks[0]}-{ranks[-1]} (dynamic)"
+    worst = min(result.modules, key=lambda m: m.retained_fro)
+    out.print(f"{len(result.modules)} modules resized to rank {rank_text}")
+    out.print(f"Frobenius norm kept per module: mean {sum(kept) / len(kept):.1%}, lowest {worst.retained_fro:.1%} ({worst.key})")
+    out.print(f"size {result.bytes_before / 2**20:.1f} MiB → {result.bytes_after / 2**20:.1f} MiB: {result.output}")
+    return 0
