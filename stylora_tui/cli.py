@@ -129,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_command("stop"))
 
     p = sub.add_parser(
+        "compare",
+        help="a sheet of every epoch's samples; choose the best epoch",
+        description="Write a labelled grid of the run's samples (epochs x prompts, with validation loss), and/or choose an epoch.",
+    )
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("-o", "--output", metavar="SHEET.png", help="where to write the comparison sheet")
+    p.add_argument("--best", type=int, metavar="EPOCH", help="copy that epoch's adapter to output/RUN-best.safetensors")
+    _add_runs_dir(p)
+    p.set_defaults(handler=_command("compare"))
+
+    p = sub.add_parser(
         "resize",
         help="shrink an adapter by SVD, keeping its effect",
         description="Shrink a LoRA/LoCon file by SVD per module (3x3 convs included); alpha is rescaled so the effect is unchanged.",

@@ -166,6 +166,14 @@ class SampleConfig:
     seed: int = spec(1234, "fixed seed so epochs are comparable", min=0, max=2**32 - 1)
 
 
+@dataclass(frozen=True)
+class ValidationConfig:
+    holdout_images: int = spec(
+        0, "images held out of training; their loss at each saved epoch (fixed noise and timesteps) shows the best epoch; 0 = off",
+        min=0, max=1000,
+    )
+
+
 SECTIONS: dict[str, type] = {
     "model": ModelConfig,
     "dataset": DatasetConfig,
@@ -176,6 +184,7 @@ SECTIONS: dict[str, type] = {
     "training": TrainingConfig,
     "saving": SavingConfig,
     "samples": SampleConfig,
+    "validation": ValidationConfig,
 }
 
 SECTION_HELP = {
@@ -188,6 +197,7 @@ SECTION_HELP = {
     "training": "training loop",
     "saving": "adapters and checkpoints",
     "samples": "preview images",
+    "validation": "held-out validation loss",
 }
 
 
@@ -203,6 +213,7 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     saving: SavingConfig = field(default_factory=SavingConfig)
     samples: SampleConfig = field(default_factory=SampleConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
 
     def get(self, dotted: str) -> Any:
         section, key = dotted.split(".", 1)

@@ -14,6 +14,7 @@ from stylora_tui.core.captions import same_tag, split_tags, training_caption
 from stylora_tui.core.config import Config
 from stylora_tui.core.dataset import DatasetImage, DatasetScan
 from stylora_tui.core.findings import Finding, Severity
+from stylora_tui.core.holdout import holdout
 from stylora_tui.core.tokens import TokenizerLike, caption_budgets
 
 NEAR_DUPLICATE_BITS = 4  # of 64 dHash bits: a resize or recompression stays well under
@@ -59,8 +60,12 @@ def examine(scan: DatasetScan, config: Config, tokenizer: TokenizerLike | None =
     usable = scan.usable
     assigner = BucketAssigner(bucket_spec(config))
     placements = {i.rel: assigner.place(i.info.width, i.info.height) for i in usable}
+    held = holdout([i.rel for i in usable], config.validation.holdout_images, config.training.seed)
+    if usable and len(held) >= len(usable):
+        add(_f(Severity.ERROR, "holdout-too-large", "", f"validation.holdout_images ({config.validation.holdout_images}) leaves no image to train on",
+               "hold out a few images at most (2-3 of 30), or set validation.holdout_images = 0"))
     steps = plan_steps(
-        [(placements[i.rel].bucket, i.repeats) for i in usable],
+        [(placements[i.rel].bucket, i.repeats) for i in usable if i.rel not in held],
         config.training.batch_size,
         config.training.epochs,
         config.training.gradient_accumulation_steps,

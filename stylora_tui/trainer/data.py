@@ -24,6 +24,7 @@ from stylora_tui.core.captions import TrainingCaption, training_caption
 from stylora_tui.core.config import Config
 from stylora_tui.core.dataset import DatasetScan
 from stylora_tui.core.doctor import bucket_spec
+from stylora_tui.core.holdout import holdout
 
 LATENT_CACHE_VERSION = 1
 
@@ -52,11 +53,14 @@ class TrainItem:
         return [self.size[1], self.size[0], crop[1], crop[0], self.bucket[1], self.bucket[0]]
 
 
-def build_items(scan: DatasetScan, config: Config) -> list[TrainItem]:
+def build_items(scan: DatasetScan, config: Config) -> tuple[list[TrainItem], list[TrainItem]]:
+    """(training items, held-out validation items)."""
     assigner = BucketAssigner(bucket_spec(config))
     caps = config.captions
-    items = []
-    for index, image in enumerate(scan.usable):
+    held = holdout([i.rel for i in scan.usable], config.validation.holdout_images, config.training.seed)
+    items: list[TrainItem] = []
+    validation: list[TrainItem] = []
+    for image in scan.usable:
         placement = assigner.place(image.info.width, image.info.height)
         text = image.caption.text if image.caption is not None else ""
         arranged = training_caption(
@@ -66,11 +70,12 @@ def build_items(scan: DatasetScan, config: Config) -> list[TrainItem]:
             keep_tokens=caps.keep_tokens,
             keep_tokens_separator=caps.keep_tokens_separator,
         )
-        items.append(
-            TrainItem(index, image.path, image.rel, image.info.sha256, image.repeats, (image.info.width, image.info.height),
+        target = validation if image.rel in held else items
+        target.append(
+            TrainItem(len(target), image.path, image.rel, image.info.sha256, image.repeats, (image.info.width, image.info.height),
                       placement.bucket, placement.resized, arranged)
         )
-    return items
+    return items, validation
 
 
 def load_pixels(item: TrainItem, crop: tuple[int, int]) -> torch.Tensor:

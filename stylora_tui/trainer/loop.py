@@ -43,6 +43,8 @@ from stylora_tui.trainer.data import (
 from stylora_tui.trainer.loading import load_base_model
 from stylora_tui.trainer.network import LoConNetwork, trains_text_encoders
 from stylora_tui.trainer.optim import build_optimizer, build_scheduler, warmup_steps
+from stylora_tui.trainer.sampler import Sampler
+from stylora_tui.trainer.validation import Validator
 from stylora_tui.trainer.output import DTYPES, save_adapter, verify_adapter
 from stylora_tui.trainer.text import TextConditioner
 
@@ -110,7 +112,7 @@ class Run:
 
         # The data: buckets, captions, cached latents.
         scan = scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats)
-        items = build_items(scan, config)
+        items, validation_items = build_items(scan, config)
         if not items:
             raise StyloraError("no usable image in the dataset", f"run `stylora-tui check {config.dataset.path}`")
         plan = plan_steps([(i.bucket, i.repeats) for i in items], tr.batch_size, tr.epochs, tr.gradient_accumulation_steps, tr.max_steps)
@@ -121,8 +123,8 @@ class Run:
         base.vae.to(device, vae_dtype)
         cache = LatentCache(vae_fingerprint(base.vae))
         if not config.dataset.random_crop:
-            self.cache_latents(items, cache, base.vae, vae_dtype)
-            base.vae.to("cpu")
+            self.cache_latents(items + validation_items, cache, base.vae, vae_dtype)
+        base.vae.to("cpu")
 
         # The network.
         base.unet.to(device, weight_dtype)
@@ -185,6 +187,10 @@ class Run:
 
         loop = Loop(self, accelerator, base, adapter, network, optimizer, scheduler, generator, items, cache, conditioner,
                     static_text, weight_dtype, device, total_steps, facts)
+        dominant_bucket = (plan.buckets[0].width, plan.buckets[0].height)
+        loop.sampler = Sampler(self, base, conditioner, device, weight_dtype, dominant_bucket)
+        if validation_items:
+            loop.validator = Validator(validation_items, loop.latents_for, conditioner, base, device, weight_dtype, tr.seed)
         loop.train(position)
 
     def cache_latents(self, items, cache: LatentCache, vae, dtype) -> None:
@@ -228,12 +234,21 @@ class Loop:
         self.alphas_cumprod = base.noise_scheduler.alphas_cumprod.to(device)
         self.expected_shapes = _expected_shapes(adapter)
         self.last_checkpoint_time = time.time()
+        self.sampler: Sampler | None = None
+        self.validator: Validator | None = None
 
     # ------------------------------------------------------------ predicates
 
     def needs_output(self, epoch: int) -> bool:
         every = self.config.saving.every_n_epochs
         return bool(every) and epoch % every == 0 and epoch < self.config.training.epochs
+
+    def needs_samples(self, epoch: int) -> bool:
+        every = self.config.samples.every_n_epochs
+        return bool(every) and (epoch % every == 0 or epoch == self.config.training.epochs)
+
+    def needs_validation(self, epoch: int) -> bool:
+        return self.validator is not None and (self.needs_output(epoch) or epoch == self.config.training.epochs)
 
     def needs_timed_checkpoint(self) -> bool:
         minutes = self.config.saving.checkpoint_every_minutes
@@ -292,8 +307,11 @@ class Loop:
             self.events.emit(ev.EPOCH_FINISHED, epoch=epoch, step=step)
             if self.needs_output(epoch):
                 self.save_output(epoch, step, f"{self.run.name}-e{epoch:04d}.safetensors")
+                self.evaluate(epoch, step)
                 self.checkpoint(ckpt.Position(step, epoch + 1, 0, train_s))
-        self.finish(step, train_s)
+            if self.needs_samples(epoch):
+                self.sample(f"e{epoch:04d}", epoch, step)
+        self.finish(step, train_s, epoch)
 
     def compute_loss(self, batch: list[int], epoch: int, batch_index: int) -> torch.Tensor:
         tr = self.config.training
@@ -369,7 +387,17 @@ class Loop:
             self.checkpoint(position)
         if control.SAMPLE_NOW in wanted:
             control.consume(self.run, control.SAMPLE_NOW)
-            self.events.emit(ev.LOG, message="sample images are not available in this version; the request was dropped")
+            self.events.emit(ev.CONTROL_RECEIVED, intent=control.SAMPLE_NOW, step=position.step)
+            self.sample(f"s{position.step:06d}", epoch, position.step)
+
+    def sample(self, label: str, epoch: int, step: int) -> None:
+        if self.sampler is not None:
+            self.sampler.render(label, epoch, step)
+
+    def evaluate(self, epoch: int, step: int) -> None:
+        if self.validator is not None:
+            loss = self.validator.loss()
+            self.events.emit(ev.VALIDATION, epoch=epoch, step=step, loss=round(loss, 6), images=len(self.validator.items))
 
     def checkpoint(self, position: ckpt.Position) -> Path | None:
         needed = ckpt.estimated_bytes(self.adapter)
@@ -414,9 +442,11 @@ class Loop:
             "lower optimizer.unet_lr, use bf16 instead of fp16, or check the dataset for broken images",
         )
 
-    def finish(self, step: int, train_s: float) -> None:
-        epoch = self.config.training.epochs
+    def finish(self, step: int, train_s: float, epoch: int) -> None:
         path = self.save_output(epoch, step, f"{self.run.name}.safetensors")
+        self.evaluate(epoch, step)
+        if self.needs_samples(epoch):
+            self.sample(f"e{epoch:04d}", epoch, step)
         self.owner.write_status(force=True, state="finished", step=step, epoch=epoch)
         self.events.emit(ev.RUN_FINISHED, step=step, epoch=epoch, output=str(path.relative_to(self.run.path)), train_s=round(train_s, 3))
 

@@ -139,3 +139,14 @@ def test_every_key_documented():
     for key in all_keys():
         section, name = key.split(".")
         assert name in data[section] or config.get(key) is None
+
+
+def test_config_doc_is_current():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gen_config_doc", root / "scripts" / "gen_config_doc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (root / "docs" / "CONFIG.md").read_text() == module.render(), "run python scripts/gen_config_doc.py"

@@ -113,3 +113,26 @@ def test_pickle_model_is_refused(tmp_path, dataset):
     with pytest.raises(ModelError) as info:
         prepare_run(demo_config(dataset, model={"path": str(tmp_path / "model.ckpt")}), tmp_path / "runs", None)
     assert "pickle" in info.value.message
+
+
+def test_samples_and_validation_per_saved_epoch_and_a_sheet(tmp_path, dataset, cache_env):
+    config = demo_config(dataset, training={"epochs": 3}, samples={"every_n_epochs": 1, "steps": 2}, validation={"holdout_images": 2})
+    run = prepare(tmp_path, config, "picks")
+    result = trainer(run, cache_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(run.outputs()) == ["picks-e0001.safetensors", "picks-e0002.safetensors", "picks.safetensors"]
+    for epoch in (1, 2, 3):
+        folder = run.samples / f"e{epoch:04d}"
+        assert sorted(p.name for p in folder.glob("*.png")) == ["01.png", "02.png", "03.png"]
+        assert json.loads((folder / "prompts.json").read_text())["prompts"][0].startswith("stylorademostyle, ")
+    log = events(run)
+    validation = [e for e in log if e["type"] == "validation.loss"]
+    assert [e["epoch"] for e in validation] == [1, 2, 3] and all(e["images"] == 2 for e in validation)
+    started = next(e for e in log if e["type"] == "run.started")
+    assert started["images"] == 6, "held-out images are not trained on"
+    sheet = tmp_path / "sheet.png"
+    from tests.conftest import run_cli
+
+    proc = run_cli("compare", "picks", "-o", str(sheet), "--best", "2", "--runs-dir", str(tmp_path / "runs"), env=cache_env)
+    assert proc.returncode == 0, proc.stderr
+    assert (run.output / "picks-best.safetensors").read_bytes() == (run.output / "picks-e0002.safetensors").read_bytes()

@@ -43,6 +43,7 @@ class MonitorScreen(Screen):
         Binding("v", "save_now", "Save now"),
         Binding("p", "sample_now", "Sample now"),
         Binding("r", "resume", "Resume"),
+        Binding("e", "epochs", "Epochs"),
         Binding("q", "detach", "Quit (training continues)"),
     ]
 
@@ -114,7 +115,8 @@ class MonitorScreen(Screen):
         if state.loss is not None:
             lr = f" · lr {state.lr:.2e}" if state.lr is not None else ""
             skipped = f" · {state.skipped_steps} skipped" if state.skipped_steps else ""
-            self.query_one("#loss-info", Static).update(f"loss {state.loss:.4f} · average {state.loss_avg:.4f}{lr}{skipped}")
+            validation = f" · val {state.validation[-1][1]:.4f} (e{state.validation[-1][0]})" if state.validation else ""
+            self.query_one("#loss-info", Static).update(f"loss {state.loss:.4f} · avg {state.loss_avg:.4f}{lr}{validation}{skipped}")
         self.query_one("#gpu", GpuPanel).show(state.gpu, state.gpu_error)
         latest = state.outputs[-1] if state.outputs else "none yet"
         checkpoint = state.checkpoints[-1] if state.checkpoints else "none yet"
@@ -183,6 +185,11 @@ class MonitorScreen(Screen):
         if self.alive:
             control.request(self.run, control.SAMPLE_NOW)
             self.notify("sample requested")
+
+    def action_epochs(self) -> None:
+        from stylora_tui.tui.screens.epochs import EpochsScreen
+
+        self.app.push_screen(EpochsScreen(self.run))
 
     def action_detach(self) -> None:
         if self.alive and not self.state.finished:
