@@ -40,7 +40,7 @@ async def test_epochs_show_validation_and_choose_copies_the_adapter(services, mo
         await wait_until(pilot, lambda: type(app.screen).__name__ == "EpochsScreen")
         options = app.screen.query_one("#epochs")
         labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
-        assert labels == ["epoch 1  val 0.3100", "epoch 2  val 0.2700 ★"]
+        assert labels == ["epoch 1  0.3100", "epoch 2  0.2700 ★"]
         assert len(app.screen.query("#pictures > *")) == 2
         await pilot.press("up")
         await pilot.press("b")

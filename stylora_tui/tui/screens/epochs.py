@@ -64,7 +64,7 @@ class EpochsScreen(Screen):
         name = f"epoch {samples.epoch}" if samples.label.startswith("e") else f"step {samples.step}"
         if samples.validation_loss is not None:
             best = min(r.validation_loss for r in self.rows if r.validation_loss is not None)
-            name += f"  val {samples.validation_loss:.4f}" + (" ★" if samples.validation_loss == best else "")
+            name += f"  {samples.validation_loss:.4f}" + (" ★" if samples.validation_loss == best else "")
         return name
 
     def on_mount(self) -> None:
@@ -73,7 +73,12 @@ class EpochsScreen(Screen):
             return
         best_file = self.run.output / "best.json"
         if best_file.is_file():
-            self.query_one("#chosen", Static).update(f"chosen: {best_file.read_text().strip()}")
+            import json
+
+            chosen = json.loads(best_file.read_text())
+            self.query_one("#chosen", Static).update(f"chosen: epoch {chosen['epoch']} ({chosen['source']}) → {self.run.name}-best.safetensors")
+        else:
+            self.query_one("#chosen", Static).update("validation loss beside each epoch (★ lowest); b copies the highlighted epoch's adapter")
         listing = self.query_one("#epochs", OptionList)
         listing.highlighted = len(self.rows) - 1
         listing.focus()

@@ -41,10 +41,10 @@ class MonitorScreen(Screen):
     BINDINGS = [
         Binding("s", "stop", "Stop"),
         Binding("v", "save_now", "Save now"),
-        Binding("p", "sample_now", "Sample now"),
+        Binding("p", "sample_now", "Samples"),
         Binding("r", "resume", "Resume"),
         Binding("e", "epochs", "Epochs"),
-        Binding("q", "detach", "Quit (training continues)"),
+        Binding("q", "detach", "Quit (keeps training)"),
     ]
 
     def __init__(self, run: RunDir, launched_at: float | None = None) -> None:
