@@ -83,7 +83,9 @@ async def test_bad_model_path_blocks_next_with_reason(services, tmp_path):
 
 
 async def test_family_mismatch_warns(services, tmp_path):
-    (tmp_path / "ponyDiffusionV6XL.safetensors").write_bytes(b"x")
+    from tests.core.test_modelpath import SDXL, fake_safetensors
+
+    fake_safetensors(tmp_path / "ponyDiffusionV6XL.safetensors", SDXL)
     app = StyloraApp(services, WizardState(family="animagine", model_path=str(tmp_path / "ponyDiffusionV6XL.safetensors")))
     async with app.run_test(size=(80, 24)):
         assert "looks like Pony" in text_of(app, "#model-check")
