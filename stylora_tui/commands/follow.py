@@ -14,16 +14,9 @@ from stylora_tui.commands.output import console
 from stylora_tui.core import control
 from stylora_tui.core.events import EventTailer
 from stylora_tui.core.rundir import RUNNING, RunDir, run_status
-from stylora_tui.core.state import RunState, reduce
+from stylora_tui.core.state import RunState, format_duration, reduce
 
 POLL_S = 0.5
-
-
-def _fmt_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "--"
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def describe(state: RunState) -> str:
@@ -32,7 +25,7 @@ def describe(state: RunState) -> str:
         parts.append(f"loss {state.loss:.4f} (avg {state.loss_avg:.4f})")
     if state.it_per_s:
         parts.append(f"{state.it_per_s:.2f} it/s")
-    parts.append(f"ETA {_fmt_eta(state.eta_s)}")
+    parts.append(f"ETA {format_duration(state.eta_s)}")
     if state.gpu:
         used, total = state.gpu.get("memory_used_mib"), state.gpu.get("memory_total_mib")
         if used and total:

@@ -231,10 +231,6 @@ class Config:
         return tuple(self.dataset.resolution_px)  # type: ignore[return-value]
 
 
-def field_specs(section: str) -> list:
-    return list(fields(SECTIONS[section]))
-
-
 def all_keys() -> list[str]:
     return [f"{s}.{f.name}" for s in SECTIONS for f in fields(SECTIONS[s])]
 

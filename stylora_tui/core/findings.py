@@ -30,10 +30,3 @@ class Finding:
         data["severity"] = self.severity.value
         return data
 
-
-def has_errors(findings) -> bool:
-    return any(f.severity is Severity.ERROR for f in findings)
-
-
-def errors(findings) -> list[Finding]:
-    return [f for f in findings if f.severity is Severity.ERROR]

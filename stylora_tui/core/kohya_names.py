@@ -50,7 +50,3 @@ def text_encoder_key(diffusers_path: str, index: int) -> str:
     # CLIPTextModelWithProjection); kohya's names always carry it.
     inner = diffusers_path.removeprefix("text_model.")
     return f"{prefix}_text_model_{inner.replace('.', '_')}"
-
-
-def key_suffixes() -> tuple[str, ...]:
-    return (".lora_down.weight", ".lora_up.weight", ".alpha")

@@ -61,6 +61,14 @@ class RunState:
         return self.step / self.total_steps if self.total_steps else 0.0
 
 
+def format_duration(seconds: float | None) -> str:
+    """h:mm:ss, or --:-- when unknown (an ETA before the first steps)."""
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
 def _thin(points: tuple) -> tuple:
     """Halve the oldest half when full, so the chart keeps the whole run's shape."""
     if len(points) <= LOSS_POINTS:

@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 
 from stylora_tui.core import control
 from stylora_tui.core.rundir import NEW, RESUMABLE, RUNNING, RunDir, run_status
-from stylora_tui.core.state import RunState, reduce
+from stylora_tui.core.state import RunState, format_duration, reduce
 from stylora_tui.tui.dialogs.confirm import ConfirmDialog
 from stylora_tui.tui.messages import RunStateChanged
 from stylora_tui.tui.widgets.gpu_panel import GpuPanel
@@ -28,13 +28,6 @@ POLL_S = 0.2
 POST_EVERY_S = 0.25
 LIVENESS_EVERY_S = 1.0
 STARTUP_GRACE_S = 60.0
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 class MonitorScreen(Screen):
@@ -108,7 +101,7 @@ class MonitorScreen(Screen):
         rate = f"{state.it_per_s:.2f} it/s" if state.it_per_s else "-- it/s"
         self.query_one("#stats", Static).update(
             f"[bold]{phase}[/] · step {state.step}/{state.total_steps or '?'} · epoch {state.epoch}/{state.total_epochs or '?'}\n"
-            f"{rate} · elapsed {fmt_duration(state.train_s)} · ETA {fmt_duration(state.eta_s)}"
+            f"{rate} · elapsed {format_duration(state.train_s)} · ETA {format_duration(state.eta_s)}"
         )
         losses = [loss for _, loss in state.losses[-120:]]
         self.query_one("#loss", Sparkline).data = losses
