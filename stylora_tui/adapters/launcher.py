@@ -28,12 +28,21 @@ class TrainerLauncher:
         self.module = module
         self.python = python or sys.executable
 
-    def launch(self, run: RunDir) -> Launched:
+    def command(self, run: RunDir, processes: int) -> list[str]:
+        if processes <= 1:
+            return [self.python, "-m", self.module, str(run.path)]
+        # Several GPUs: accelerate starts one trainer per GPU; rank 0 holds the run's lock
+        # and writes its events, status and files.
+        return [self.python, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+                "--num_machines", "1", "--dynamo_backend", "no", "--mixed_precision", "no",
+                "-m", self.module, str(run.path)]
+
+    def launch(self, run: RunDir, processes: int = 1) -> Launched:
         run.logs.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(run.trainer_log, "ab") as log, open(os.devnull, "rb") as devnull:
             process = subprocess.Popen(
-                [self.python, "-m", self.module, str(run.path)],
+                self.command(run, processes),
                 stdin=devnull,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -30,7 +30,7 @@ def check_unchanged(run: RunDir) -> None:
 
 def restart(run: RunDir, launcher: TrainerLauncher | None = None):
     check_unchanged(run)
-    return (launcher or TrainerLauncher()).launch(run)
+    return (launcher or TrainerLauncher()).launch(run, frozen_config(run).training.gpus)
 
 
 def run(args) -> int:

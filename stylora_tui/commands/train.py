@@ -45,7 +45,7 @@ def start(args, config, launcher: TrainerLauncher | None = None) -> int:
 
     prepared = prepare_run(config, runs_root(args.runs_dir), args.run, load_shipped())
     run = prepared.run
-    launched = (launcher or TrainerLauncher()).launch(run)
+    launched = (launcher or TrainerLauncher()).launch(run, prepared.config.training.gpus)
     out = console()
     steps = prepared.report.steps
     out.print(f"started [bold]{run.name}[/] (pid {launched.pid}): {steps.total_steps} steps, {steps.epochs} epochs, log {launched.log}")

@@ -128,15 +128,21 @@ class StepPlan:
     epochs: int
     gradient_accumulation_steps: int
     max_steps: int
+    processes: int = 1
 
     @property
     def batches_per_epoch(self) -> int:
         return sum(b.steps for b in self.buckets)
 
     @property
+    def batches_per_process(self) -> int:
+        """Each GPU takes every n-th batch of the epoch."""
+        return math.ceil(self.batches_per_epoch / self.processes)
+
+    @property
     def steps_per_epoch(self) -> int:
-        """Optimizer steps per epoch (kohya: ceil(batches / accumulation))."""
-        return math.ceil(self.batches_per_epoch / self.gradient_accumulation_steps)
+        """Optimizer steps per epoch (kohya: ceil(batches per GPU / accumulation))."""
+        return math.ceil(self.batches_per_process / self.gradient_accumulation_steps)
 
     @property
     def total_steps(self) -> int:
@@ -150,6 +156,7 @@ class StepPlan:
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "gpus": self.processes,
             "images_per_epoch": sum(b.samples for b in self.buckets),
             "total": self.total_steps,
         }
@@ -161,6 +168,7 @@ def plan_steps(
     epochs: int,
     gradient_accumulation_steps: int = 1,
     max_steps: int = 0,
+    processes: int = 1,
 ) -> StepPlan:
     """Steps from (bucket, repeats) per image: Σ over buckets of ceil(images × repeats / batch)."""
     images: Counter = Counter()
@@ -172,7 +180,7 @@ def plan_steps(
         BucketRow(w, h, images[(w, h)], samples[(w, h)], math.ceil(samples[(w, h)] / batch_size))
         for (w, h) in sorted(images, key=lambda b: (-images[b], b))
     )
-    return StepPlan(rows, batch_size, epochs, gradient_accumulation_steps, max_steps)
+    return StepPlan(rows, batch_size, epochs, gradient_accumulation_steps, max_steps, processes)
 
 
 def aspect_label(width: int, height: int) -> str:

@@ -135,6 +135,7 @@ class SchedulerConfig:
 class TrainingConfig:
     epochs: int = spec(150, "passes over the dataset; 30 images x 2 repeats x 150 epochs was the best recipe", min=1, max=100000)
     batch_size: int = spec(1, "images per step (per GPU); batches form within one bucket", min=1, max=256)
+    gpus: int = spec(1, "GPUs to train on, data parallel (launched through accelerate); the batch size is per GPU", min=1, max=64)
     gradient_accumulation_steps: int = spec(1, "steps accumulated per optimizer update", min=1, max=1024)
     mixed_precision: str = spec("bf16", "bf16 on Ampere and newer, fp16 on older GPUs, no = fp32", choices=MIXED_PRECISIONS)
     gradient_checkpointing: bool = spec(True, "large VRAM saving for about a third more compute")

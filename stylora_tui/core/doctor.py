@@ -70,6 +70,7 @@ def examine(scan: DatasetScan, config: Config, tokenizer: TokenizerLike | None =
         config.training.epochs,
         config.training.gradient_accumulation_steps,
         config.training.max_steps,
+        config.training.gpus,
     )
     for image in usable:
         _image_findings(image, placements[image.rel], add)

@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -8,14 +9,18 @@ if len(sys.argv) != 2:
     sys.stderr.write("usage: python -m stylora_tui.trainer RUN_DIR\n")
     raise SystemExit(2)
 run = RunDir(Path(sys.argv[1]).absolute())
+# Under `accelerate launch` every GPU runs this; rank 0 speaks for the run.
+rank = int(os.environ.get("RANK", "0"))
 # The lock comes first, before torch is imported (seconds): from the moment this process
 # exists, `runs` and the monitor see the run as running, and a second trainer is refused.
-try:
-    lock = acquire_lock(run)
-except StyloraError as exc:
-    print(f"error: {exc.message}\nhint: {exc.hint}", flush=True)
-    raise SystemExit(2) from None
+lock = None
+if rank == 0:
+    try:
+        lock = acquire_lock(run)
+    except StyloraError as exc:
+        print(f"error: {exc.message}\nhint: {exc.hint}", flush=True)
+        raise SystemExit(2) from None
 
 from stylora_tui.trainer.loop import main  # noqa: E402  (after the lock, on purpose)
 
-raise SystemExit(main(run, lock))
+raise SystemExit(main(run, lock, rank))

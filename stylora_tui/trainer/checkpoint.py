@@ -49,24 +49,38 @@ def estimated_bytes(network: torch.nn.Module) -> int:
     return sum(p.numel() for p in network.parameters()) * 4 * 3 + (4 << 20)
 
 
-def save_checkpoint(folder: Path, position: Position, network, optimizer, scheduler, generator: torch.Generator, keep: int, extra: dict) -> Path:
+def rng_file(rank: int) -> str:
+    return "rng.pt" if rank == 0 else f"rng-{rank}.pt"
+
+
+def save_checkpoint(folder: Path, position: Position, network, optimizer, scheduler, generator: torch.Generator, keep: int,
+                    extra: dict, rank: int = 0, barrier=lambda: None) -> Path | None:
+    """Every process calls this; rank 0 writes the shared state, each rank its own RNG.
+
+    Returns the checkpoint on rank 0, None elsewhere.
+    """
     from safetensors.torch import save_file
 
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / checkpoint_name(position.step)
     tmp = folder / f"{final.name}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
-    save_file(state, str(tmp / "network.safetensors"))
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+    if rank == 0:
+        folder.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
+        save_file(state, str(tmp / "network.safetensors"))
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        (tmp / "state.json").write_text(json.dumps({**asdict(position), **extra}, indent=2), encoding="utf-8")
+    barrier()
     rng = {"generator": generator.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
-    torch.save(rng, tmp / "rng.pt")
-    (tmp / "state.json").write_text(json.dumps({**asdict(position), **extra}, indent=2), encoding="utf-8")
+    torch.save(rng, tmp / rng_file(rank))
+    barrier()
+    if rank != 0:
+        return None
     for file in tmp.iterdir():
         with open(file, "rb") as handle:
             os.fsync(handle.fileno())
@@ -80,13 +94,13 @@ def save_checkpoint(folder: Path, position: Position, network, optimizer, schedu
     return final
 
 
-def load_checkpoint(path: Path, network, optimizer, scheduler, generator: torch.Generator) -> tuple[Position, dict]:
+def load_checkpoint(path: Path, network, optimizer, scheduler, generator: torch.Generator, rank: int = 0) -> tuple[Position, dict]:
     from safetensors.torch import load_file
 
     network.load_state_dict(load_file(str(path / "network.safetensors")), strict=True)
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
-    rng = torch.load(path / "rng.pt", weights_only=True)
+    rng = torch.load(path / rng_file(rank), weights_only=True)
     generator.set_state(rng["generator"])
     torch.set_rng_state(rng["torch"])
     if "cuda" in rng and torch.cuda.is_available():

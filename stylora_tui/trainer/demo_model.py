@@ -73,13 +73,23 @@ def build_demo_model(folder: Path) -> Path:
 def demo_model_dir() -> Path:
     """The demo model, built once into the cache and reused."""
     folder = paths.cache_dir() / f"demo-model-v{DEMO_VERSION}"
-    if (folder / "unet" / "diffusion_pytorch_model.safetensors").is_file():
-        return folder
-    staging = folder.with_name(f"{folder.name}.tmp")
-    if staging.exists():
-        import shutil
-
-        shutil.rmtree(staging)
-    build_demo_model(staging)
-    staging.rename(folder)
+    if not (folder / "unet" / "diffusion_pytorch_model.safetensors").is_file():
+        publish_once(folder, build_demo_model)
     return folder
+
+
+def publish_once(folder: Path, build) -> None:
+    """Build into a private staging folder, then rename into place; when several
+    processes race (several GPUs on a first run), the first rename wins."""
+    import os
+    import shutil
+
+    staging = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    build(staging)
+    try:
+        staging.rename(folder)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not folder.is_dir():
+            raise

@@ -7,7 +7,6 @@ and stop" and are honoured at the next optimizer-step boundary, never mid-write)
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import shutil
@@ -40,7 +39,8 @@ from stylora_tui.trainer.data import (
     load_pixels,
     vae_fingerprint,
 )
-from stylora_tui.trainer.loading import load_base_model
+from stylora_tui.trainer.loading import load_base_model, resolve_model_path
+from stylora_tui.trainer.sdxl_layout import config_dir
 from stylora_tui.trainer.network import LoConNetwork, trains_text_encoders
 from stylora_tui.trainer.optim import build_optimizer, build_scheduler, warmup_steps
 from stylora_tui.trainer.sampler import Sampler
@@ -62,11 +62,22 @@ class Flags:
     stop_signal: str = ""
 
 
+class NullEvents:
+    """Events of ranks other than 0: only rank 0 writes the run's log."""
+
+    def emit(self, type_: str, **fields) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
 class Run:
-    def __init__(self, run: RunDir, events: ev.EventWriter, flags: Flags) -> None:
+    def __init__(self, run: RunDir, events, flags: Flags, rank: int = 0) -> None:
         self.run = run
         self.events = events
         self.flags = flags
+        self.rank = rank
         self.config: Config = build_config(parse_toml(run.config.read_text(encoding="utf-8"), str(run.config)), source=str(run.config))
         self.status: dict = {"state": "running", "pid": os.getpid(), "step": 0, "total_steps": 0, "epoch": 0}
         self._status_written = 0.0
@@ -75,7 +86,7 @@ class Run:
 
     def write_status(self, force: bool = False, **fields) -> None:
         self.status.update(fields, updated=time.time())
-        if force or time.time() - self._status_written >= STATUS_EVERY_S:
+        if self.rank == 0 and (force or time.time() - self._status_written >= STATUS_EVERY_S):
             write_json_atomic(self.run.status_file, self.status)
             self._status_written = time.time()
 
@@ -99,11 +110,19 @@ class Run:
         weight_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed, torch.float32)
         from accelerate import Accelerator
 
-        accelerator = Accelerator(mixed_precision=mixed)
+        # cpu=True on a machine without CUDA also makes accelerate join a gloo process
+        # group when several processes were launched (without it each trains alone).
+        accelerator = Accelerator(mixed_precision=mixed, cpu=device.type == "cpu")
         device = accelerator.device
-        torch.manual_seed(tr.seed)
+        world = accelerator.num_processes
 
-        # The base model, frozen.
+        # The base model, frozen. Rank 0 first: it builds what the cache lacks (the demo
+        # model, the SDXL config folder) before the others read it.
+        if accelerator.is_main_process:
+            resolve_model_path(config.model.path)
+            if Path(str(config.model.path)).is_file():
+                config_dir()
+        accelerator.wait_for_everyone()
         base = load_base_model(config.model.path, config.model.vae)
         for model in (base.unet, base.vae, base.text_encoder, base.text_encoder_2):
             model.requires_grad_(False)
@@ -115,7 +134,7 @@ class Run:
         items, validation_items = build_items(scan, config)
         if not items:
             raise StyloraError("no usable image in the dataset", f"run `stylora-tui check {config.dataset.path}`")
-        plan = plan_steps([(i.bucket, i.repeats) for i in items], tr.batch_size, tr.epochs, tr.gradient_accumulation_steps, tr.max_steps)
+        plan = plan_steps([(i.bucket, i.repeats) for i in items], tr.batch_size, tr.epochs, tr.gradient_accumulation_steps, tr.max_steps, world)
         total_steps = plan.total_steps
         self.write_status(force=True, total_steps=total_steps)
         # The VAE runs in fp32, or bf16 where the run uses it: never fp16 (NaN on SDXL).
@@ -123,7 +142,10 @@ class Run:
         base.vae.to(device, vae_dtype)
         cache = LatentCache(vae_fingerprint(base.vae))
         if not config.dataset.random_crop:
-            self.cache_latents(items + validation_items, cache, base.vae, vae_dtype)
+            # One process fills the shared cache; the others read it once it is complete.
+            if accelerator.is_main_process:
+                self.cache_latents(items + validation_items, cache, base.vae, vae_dtype, can_stop=world == 1)
+            accelerator.wait_for_everyone()
         base.vae.to("cpu")
 
         # The network.
@@ -132,9 +154,13 @@ class Run:
         te_dtype = torch.float32 if train_te and device.type == "cpu" else weight_dtype
         base.text_encoder.to(device, te_dtype)
         base.text_encoder_2.to(device, te_dtype)
-        network = LoConNetwork(base.unet, base.text_encoder, base.text_encoder_2, config.network)
-        network.apply_to()
-        network.to(device, torch.float32)
+        # Seeded here, right before the adapter's random init: anything earlier (building the
+        # demo model on a first run) may draw from the global RNG, and every GPU must start
+        # from the same weights.
+        torch.manual_seed(tr.seed)
+        adapter = LoConNetwork(base.unet, base.text_encoder, base.text_encoder_2, config.network)
+        adapter.apply_to()
+        adapter.to(device, torch.float32)
         if tr.gradient_checkpointing:
             base.unet.enable_gradient_checkpointing()
             base.unet.train()
@@ -142,10 +168,12 @@ class Run:
                 for encoder in (base.text_encoder, base.text_encoder_2):
                     encoder.gradient_checkpointing_enable()
                     encoder.train()
-        optimizer = build_optimizer(config, network.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
+        optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
         scheduler = build_scheduler(config, optimizer, total_steps)
-        network, optimizer = accelerator.prepare(network, optimizer)
-        adapter = accelerator.unwrap_model(network)
+        # The adapter is not wrapped in DistributedDataParallel: its forward runs inside the
+        # UNet, never through a wrapper's forward(), which is where DDP arms its gradient
+        # hooks. Gradients are all-reduced explicitly at each optimizer step instead.
+        optimizer = accelerator.prepare(optimizer)
         conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2,
                                       config.captions.max_token_length, base.pad_id_2)
         static_text = {}
@@ -155,12 +183,13 @@ class Run:
                     static_text[item.index] = conditioner.encode([item.caption.text()], device, weight_dtype)
 
         # Where to start: a fresh run, or the newest complete checkpoint.
-        generator = torch.Generator("cpu").manual_seed(tr.seed)
+        # Each GPU draws its own noise; rank 0 draws what a single-GPU run would.
+        generator = torch.Generator("cpu").manual_seed(tr.seed + self.rank)
         position = ckpt.Position(0, 1, 0)
         previous = {}
         latest = ckpt.latest_checkpoint(self.run.checkpoints)
         if latest is not None:
-            position, previous = ckpt.load_checkpoint(latest, adapter, optimizer, scheduler, generator)
+            position, previous = ckpt.load_checkpoint(latest, adapter, optimizer, scheduler, generator, self.rank)
         facts = TrainingFacts(
             run_name=self.run.name,
             session_id=previous.get("session_id") or TrainingFacts(self.run.name).session_id,
@@ -180,24 +209,26 @@ class Run:
             ev.RUN_RESUMED if latest is not None else ev.RUN_STARTED,
             run=self.run.name, step=position.step, epoch=position.epoch, total_steps=total_steps, epochs=tr.epochs,
             steps_per_epoch=plan.steps_per_epoch, images=len(items), device=str(device), mixed_precision=mixed,
-            modules=len(adapter.modules_by_key), trainable_params=adapter.trainable_parameters(),
+            modules=len(adapter.modules_by_key), trainable_params=adapter.trainable_parameters(), gpus=world,
             checkpoint=str(latest.name) if latest else None,
         )
         self.write_status(force=True, step=position.step, epoch=position.epoch)
 
-        loop = Loop(self, accelerator, base, adapter, network, optimizer, scheduler, generator, items, cache, conditioner,
+        loop = Loop(self, accelerator, base, adapter, optimizer, scheduler, generator, items, cache, conditioner,
                     static_text, weight_dtype, device, total_steps, facts)
         dominant_bucket = (plan.buckets[0].width, plan.buckets[0].height)
-        loop.sampler = Sampler(self, base, conditioner, device, weight_dtype, dominant_bucket)
-        if validation_items:
+        if accelerator.is_main_process:
+            loop.sampler = Sampler(self, base, conditioner, device, weight_dtype, dominant_bucket)
+        if validation_items and accelerator.is_main_process:
             loop.validator = Validator(validation_items, loop.latents_for, conditioner, base, device, weight_dtype, tr.seed)
         loop.train(position)
 
-    def cache_latents(self, items, cache: LatentCache, vae, dtype) -> None:
+    def cache_latents(self, items, cache: LatentCache, vae, dtype, can_stop: bool = True) -> None:
         total = len(items)
         last_emit = 0.0
         for done, item in enumerate(items, start=1):
-            if self.stop_requested():
+            # With several processes a stop waits for the training loop, where all agree on it.
+            if can_stop and self.stop_requested():
                 raise StopRequested(self.stop_requested())
             crop = item.center_crop
             if cache.get(item, crop) is None:
@@ -223,10 +254,10 @@ def _dataset_dirs(scan) -> dict:
 class Loop:
     """The step loop and its saves."""
 
-    def __init__(self, owner: Run, accelerator, base, adapter, network, optimizer, scheduler, generator, items, cache,
+    def __init__(self, owner: Run, accelerator, base, adapter, optimizer, scheduler, generator, items, cache,
                  conditioner, static_text, weight_dtype, device, total_steps, facts) -> None:
         self.owner, self.config, self.events, self.run = owner, owner.config, owner.events, owner.run
-        self.accelerator, self.base, self.adapter, self.network = accelerator, base, adapter, network
+        self.accelerator, self.base, self.adapter = accelerator, base, adapter
         self.optimizer, self.scheduler, self.generator = optimizer, scheduler, generator
         self.items, self.cache, self.conditioner, self.static_text = items, cache, conditioner, static_text
         self.weight_dtype, self.device, self.total_steps, self.facts = weight_dtype, device, total_steps, facts
@@ -236,6 +267,8 @@ class Loop:
         self.last_checkpoint_time = time.time()
         self.sampler: Sampler | None = None
         self.validator: Validator | None = None
+        self.rank, self.world = accelerator.process_index, accelerator.num_processes
+        self.is_main = accelerator.is_main_process
 
     # ------------------------------------------------------------ predicates
 
@@ -254,6 +287,37 @@ class Loop:
         minutes = self.config.saving.checkpoint_every_minutes
         return bool(minutes) and time.time() - self.last_checkpoint_time >= minutes * 60
 
+    # ------------------------------------------------------------ several GPUs
+
+    def barrier(self) -> None:
+        self.accelerator.wait_for_everyone()
+
+    def agree_any(self, flags: list[bool]) -> list[bool]:
+        """Each flag true on any process is true on all (one small all-reduce per step)."""
+        if self.world == 1:
+            return flags
+        import torch.distributed as dist
+
+        tensor = torch.tensor([1.0 if f else 0.0 for f in flags], device=self.device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return [bool(v) for v in tensor.tolist()]
+
+    def mean_across(self, value: float) -> float:
+        if self.world == 1:
+            return value
+        import torch.distributed as dist
+
+        tensor = torch.tensor([value], device=self.device)
+        dist.all_reduce(tensor)
+        return float(tensor.item()) / self.world
+
+    def shard(self, batches: list[list[int]]) -> list[list[int]]:
+        """This process's batches: every world-th one, wrapping so all take as many steps."""
+        if self.world == 1:
+            return batches
+        count = math.ceil(len(batches) / self.world)
+        return [batches[(i * self.world + self.rank) % len(batches)] for i in range(count)]
+
     # ------------------------------------------------------------ the loop
 
     def train(self, position: ckpt.Position) -> None:
@@ -262,31 +326,30 @@ class Loop:
         nonfinite = 0
         rate = None
         for epoch in range(position.epoch, tr.epochs + 1):
-            batches = epoch_batches(self.items, tr.batch_size, tr.seed, epoch)
+            batches = self.shard(epoch_batches(self.items, tr.batch_size, tr.seed, epoch))
             start = position.batch if epoch == position.epoch else 0
             index = start
             while index < len(batches):
-                reason = self.owner.stop_requested()
-                if reason:
-                    self.stop(ckpt.Position(step, epoch, index, train_s), reason)
-                self.handle_intents(ckpt.Position(step, epoch, index, train_s), epoch)
+                reason = self.owner.stop_requested() if self.is_main else ""
+                wanted = control.pending(self.run) if self.is_main else set()
+                stop, save_now, sample_now = self.agree_any([bool(reason), control.SAVE_NOW in wanted, control.SAMPLE_NOW in wanted])
+                if stop:
+                    self.stop(ckpt.Position(step, epoch, index, train_s), reason or "stop requested")
+                self.handle_intents(ckpt.Position(step, epoch, index, train_s), epoch, save_now, sample_now)
                 began = time.perf_counter()
                 losses = []
                 # One optimizer step: up to `gradient_accumulation_steps` batches. Counted
                 # here rather than by accelerate, whose counter a checkpoint does not hold.
                 micro_steps = min(tr.gradient_accumulation_steps, len(batches) - index)
-                for micro in range(micro_steps):
-                    last = micro == micro_steps - 1
-                    with contextlib.nullcontext() if last else self.accelerator.no_sync(self.network):
-                        loss = self.compute_loss(batches[index], epoch, index)
-                        if torch.isfinite(loss):
-                            self.accelerator.backward(loss / micro_steps)
-                            losses.append(loss.detach().item())
-                        else:
-                            losses.append(float("nan"))
+                for _ in range(micro_steps):
+                    loss = self.compute_loss(batches[index], epoch, index)
+                    if torch.isfinite(loss):
+                        self.accelerator.backward(loss / micro_steps)
+                    losses.append(loss.detach().item())
                     index += 1
-                self.optimizer_step(all(math.isfinite(l) for l in losses))
-                if not all(math.isfinite(l) for l in losses):
+                (nonfinite_here,) = self.agree_any([not all(math.isfinite(l) for l in losses)])
+                self.optimizer_step(not nonfinite_here)
+                if nonfinite_here:
                     nonfinite += 1
                     self.events.emit(ev.STEP_SKIPPED, step=step + 1, epoch=epoch, reason="the loss was not finite (NaN or inf)")
                     if nonfinite >= NONFINITE_LIMIT:
@@ -297,10 +360,11 @@ class Loop:
                 elapsed = time.perf_counter() - began
                 train_s += elapsed
                 rate = 1 / elapsed if rate is None else 0.9 * rate + 0.1 / elapsed
-                self.report_step(step, epoch, sum(losses) / len(losses), rate, train_s)
+                self.report_step(step, epoch, self.mean_across(sum(losses) / len(losses)), rate, train_s)
                 if step >= self.total_steps:
                     break
-                if self.needs_timed_checkpoint():
+                (timed,) = self.agree_any([self.needs_timed_checkpoint()])
+                if timed:
                     self.checkpoint(ckpt.Position(step, epoch, index, train_s))
             if step >= self.total_steps or epoch == tr.epochs:
                 break
@@ -356,10 +420,26 @@ class Loop:
         vae = self.base.vae.to(self.device)
         return encode_latents(vae, load_pixels(item, crop).unsqueeze(0), next(vae.parameters()).dtype)[0]
 
+    def sync_gradients(self) -> None:
+        """Average the adapter's gradients over all processes in one all-reduce."""
+        if self.world == 1:
+            return
+        import torch.distributed as dist
+        from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = _flatten_dense_tensors(grads)
+        dist.all_reduce(flat)
+        flat /= self.world
+        for param, synced in zip(params, _unflatten_dense_tensors(flat, grads)):
+            param.grad = synced
+
     def optimizer_step(self, finite: bool) -> None:
         if finite:
+            self.sync_gradients()
             if self.config.optimizer.max_grad_norm:
-                self.accelerator.clip_grad_norm_(self.network.parameters(), self.config.optimizer.max_grad_norm)
+                self.accelerator.clip_grad_norm_(self.adapter.parameters(), self.config.optimizer.max_grad_norm)
             self.optimizer.step()
             self.scheduler.step()
             if self.config.training.scale_weight_norms:
@@ -378,54 +458,68 @@ class Loop:
 
     # ------------------------------------------------------------ intents, saves, ends
 
-    def handle_intents(self, position: ckpt.Position, epoch: int) -> None:
-        wanted = control.pending(self.run)
-        if control.SAVE_NOW in wanted:
-            control.consume(self.run, control.SAVE_NOW)
-            self.events.emit(ev.CONTROL_RECEIVED, intent=control.SAVE_NOW, step=position.step)
+    def handle_intents(self, position: ckpt.Position, epoch: int, save_now: bool, sample_now: bool) -> None:
+        if save_now:
+            if self.is_main:
+                control.consume(self.run, control.SAVE_NOW)
+                self.events.emit(ev.CONTROL_RECEIVED, intent=control.SAVE_NOW, step=position.step)
             self.save_output(epoch, position.step, f"{self.run.name}-s{position.step:06d}.safetensors")
             self.checkpoint(position)
-        if control.SAMPLE_NOW in wanted:
-            control.consume(self.run, control.SAMPLE_NOW)
-            self.events.emit(ev.CONTROL_RECEIVED, intent=control.SAMPLE_NOW, step=position.step)
+        if sample_now:
+            if self.is_main:
+                control.consume(self.run, control.SAMPLE_NOW)
+                self.events.emit(ev.CONTROL_RECEIVED, intent=control.SAMPLE_NOW, step=position.step)
             self.sample(f"s{position.step:06d}", epoch, position.step)
 
     def sample(self, label: str, epoch: int, step: int) -> None:
         if self.sampler is not None:
             self.sampler.render(label, epoch, step)
+        self.barrier()
 
     def evaluate(self, epoch: int, step: int) -> None:
         if self.validator is not None:
             loss = self.validator.loss()
             self.events.emit(ev.VALIDATION, epoch=epoch, step=step, loss=round(loss, 6), images=len(self.validator.items))
+        self.barrier()
 
     def checkpoint(self, position: ckpt.Position) -> Path | None:
+        """Every process calls this (each saves its own RNG); rank 0 returns the folder."""
         needed = ckpt.estimated_bytes(self.adapter)
         free = shutil.disk_usage(self.run.path).free
-        if free < 2 * needed:
+        (short,) = self.agree_any([free < 2 * needed])
+        if short:
             self.events.emit(ev.LOG, message=f"checkpoint skipped: {free >> 20} MiB free, {2 * needed >> 20} MiB needed; free disk space")
             return None
         path = ckpt.save_checkpoint(
             self.run.checkpoints, position, self.adapter, self.optimizer, self.scheduler, self.generator,
             self.config.saving.keep_checkpoints, {"session_id": self.facts.session_id, "started_at": self.facts.started_at},
+            self.rank, self.barrier,
         )
         self.last_checkpoint_time = time.time()
-        self.events.emit(ev.CHECKPOINT_SAVED, step=position.step, epoch=position.epoch, path=str(path.relative_to(self.run.path)))
+        if path is not None:
+            self.events.emit(ev.CHECKPOINT_SAVED, step=position.step, epoch=position.epoch, path=str(path.relative_to(self.run.path)))
+        self.barrier()
         return path
 
-    def save_output(self, epoch: int, step: int, name: str) -> Path:
+    def save_output(self, epoch: int, step: int, name: str) -> Path | None:
+        """Rank 0 writes the adapter; the others wait for it."""
+        if not self.is_main:
+            self.barrier()
+            return None
         dtype = DTYPES[self.config.saving.precision]
         metadata = adapter_metadata(self.config, self.facts, epoch=epoch, step=step)
         path = save_adapter(self.adapter.kohya_state_dict(dtype), metadata, self.run.output / name)
         modules = verify_adapter(path, self.expected_shapes)
         self.events.emit(ev.OUTPUT_SAVED, epoch=epoch, step=step, path=str(path.relative_to(self.run.path)), modules=modules,
                          bytes=path.stat().st_size)
+        self.barrier()
         return path
 
     def stop(self, position: ckpt.Position, reason: str) -> None:
         self.events.emit(ev.CONTROL_RECEIVED, intent=control.STOP, step=position.step, reason=reason)
         saved = self.checkpoint(position)
-        control.consume(self.run, control.STOP)
+        if self.is_main:
+            control.consume(self.run, control.STOP)
         self.owner.write_status(force=True, state="stopped", step=position.step, epoch=position.epoch, reason=reason)
         self.events.emit(ev.RUN_STOPPED, step=position.step, epoch=position.epoch, reason=reason,
                          checkpoint=str(saved.relative_to(self.run.path)) if saved else None)
@@ -448,7 +542,8 @@ class Loop:
         if self.needs_samples(epoch):
             self.sample(f"e{epoch:04d}", epoch, step)
         self.owner.write_status(force=True, state="finished", step=step, epoch=epoch)
-        self.events.emit(ev.RUN_FINISHED, step=step, epoch=epoch, output=str(path.relative_to(self.run.path)), train_s=round(train_s, 3))
+        if path is not None:
+            self.events.emit(ev.RUN_FINISHED, step=step, epoch=epoch, output=str(path.relative_to(self.run.path)), train_s=round(train_s, 3))
 
 
 def _expected_shapes(adapter: LoConNetwork) -> dict:
@@ -484,24 +579,26 @@ def oom_hint(config: Config) -> str:
     return "lower: " + ", ".join(lower) + "; then resume"
 
 
-def main(run: RunDir, lock: int) -> int:
-    """The trainer process; `lock` is the run's lock, already held (see __main__)."""
+def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
+    """The trainer process; rank 0 holds the run's lock (taken in __main__) and writes
+    the events, status and files; other ranks (several GPUs) only train."""
     flags = Flags()
     _install_signals(flags)
-    events = ev.EventWriter(run.events)
+    events = ev.EventWriter(run.events) if rank == 0 else NullEvents()
     telemetry = None
     owner = None
     try:
         from stylora_tui.trainer.telemetry import GpuTelemetry
 
-        telemetry = GpuTelemetry(events, GPU_EVERY_S)
-        telemetry.start()
-        owner = Run(run, events, flags)
+        if rank == 0:
+            telemetry = GpuTelemetry(events, GPU_EVERY_S)
+            telemetry.start()
+        owner = Run(run, events, flags, rank)
         owner.write_status(force=True)
         owner.execute()
         return 0
     except StopRequested as stop:
-        if owner is not None and owner.status.get("state") != "stopped":
+        if rank == 0 and owner is not None and owner.status.get("state") != "stopped":
             # Stopped before training began (while caching): nothing new to save.
             owner.write_status(force=True, state="stopped", reason=str(stop))
             events.emit(ev.RUN_STOPPED, step=owner.status.get("step", 0), reason=str(stop), checkpoint=None)
@@ -510,16 +607,18 @@ def main(run: RunDir, lock: int) -> int:
         traceback.print_exc()
         reason, hint = _failure(exc, owner.config if owner else None)
         events.emit(ev.RUN_FAILED, reason=reason, hint=hint)
-        status = {"state": "failed", "pid": os.getpid(), "reason": reason, "hint": hint, "updated": time.time()}
-        if owner is not None:
-            status = {**owner.status, **status}
-        write_json_atomic(run.status_file, status)
+        if rank == 0:
+            status = {"state": "failed", "pid": os.getpid(), "reason": reason, "hint": hint, "updated": time.time()}
+            if owner is not None:
+                status = {**owner.status, **status}
+            write_json_atomic(run.status_file, status)
         return 1
     finally:
         if telemetry is not None:
             telemetry.stop()
         events.close()
-        os.close(lock)
+        if lock is not None:
+            os.close(lock)
 
 
 def _failure(exc: Exception, config: Config | None) -> tuple[str, str]:

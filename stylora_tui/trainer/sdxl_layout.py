@@ -59,9 +59,9 @@ def write_layout(folder: Path, overrides: dict[str, dict] | None = None) -> Path
 
 def config_dir() -> Path:
     """The standard SDXL layout, written once into the cache."""
+    from stylora_tui.trainer.demo_model import publish_once
+
     folder = paths.cache_dir() / f"sdxl-config-v{LAYOUT_VERSION}"
     if not (folder / "tokenizer_2" / "tokenizer_config.json").is_file():
-        staging = folder.with_name(folder.name + ".tmp")
-        write_layout(staging)
-        staging.replace(folder) if not folder.exists() else None
+        publish_once(folder, write_layout)
     return folder

@@ -11,7 +11,7 @@ from stylora_tui.adapters.launcher import Launched
 class RecordingLauncher:
     launched: list = field(default_factory=list)
 
-    def launch(self, run):
+    def launch(self, run, processes: int = 1):
         self.launched.append(run)
         return Launched(pid=4242, log=str(run.trainer_log))
 

@@ -145,11 +145,12 @@ class MonitorScreen(Screen):
     @work(thread=True, exclusive=True, group="restart")
     def restart(self) -> None:
         from stylora_tui.commands.resume import check_unchanged
+        from stylora_tui.core.launch import frozen_config
         from stylora_tui.errors import StyloraError
 
         try:
             check_unchanged(self.run)
-            self.app.services.launcher.launch(self.run)
+            self.app.services.launcher.launch(self.run, frozen_config(self.run).training.gpus)
         except StyloraError as exc:
             self.app.call_from_thread(self.notify, f"{exc.message}: {exc.hint}", severity="error", timeout=15)
             return

@@ -73,7 +73,7 @@ class ReviewScreen(WizardStepScreen):
         try:
             tokenizer, _ = self.app.tokenizers()
             prepared = prepare_run(self.wizard.config(), self.app.services.runs_root, self.wizard.run_name or None, tokenizer)
-            self.app.services.launcher.launch(prepared.run)
+            self.app.services.launcher.launch(prepared.run, prepared.config.training.gpus)
         except StyloraError as exc:
             self.app.call_from_thread(self.failed, f"{exc.message} ({exc.hint})")
             return
