@@ -30,14 +30,26 @@ class Estimate:
     output_bytes: int
 
 
-def estimate(config: Config) -> Estimate:
+def trained_groups(config: Config) -> set[str]:
+    """Which module groups a config trains: the trainer's rule, in table terms."""
     net = config.network
-    rows = _table()["demo" if config.model.path == "demo" else "sdxl"]
     groups = {"transformer"}
     if net.preset == "full" and net.algo == "locon":
         groups.add("conv-block")
     if net.train_text_encoders and net.preset != "unet-transformer-only":
         groups |= {"te1", "te2"}
+    return groups
+
+
+def estimate(config: Config) -> Estimate:
+    """From the shipped table of the standard SDXL (or the demo) architecture."""
+    return estimate_rows(_table()["demo" if config.model.path == "demo" else "sdxl"], config)
+
+
+def estimate_rows(rows, config: Config) -> Estimate:
+    """Rows are [kohya key, group, in, out, kernel (0 = linear)], every trainable module."""
+    net = config.network
+    groups = trained_groups(config)
     params = tensor_bytes = count = 0
     header = HEADER_BYTES
     for key, group, in_dim, out_dim, kernel in rows:

@@ -11,9 +11,6 @@ import torch
 from stylora_tui.core.config import Config
 from stylora_tui.core.modelhash import DEMO
 
-BYTES = {"fp16": 2, "bf16": 2, "fp32": 4}
-
-
 @dataclass(frozen=True)
 class NetworkPlan:
     modules: tuple[str, ...]
@@ -36,26 +33,42 @@ def _configs(model_path: str) -> tuple[dict, dict, dict]:
     return shipped_config("unet"), shipped_config("text_encoder"), shipped_config("text_encoder_2")
 
 
-def plan_network(config: Config) -> NetworkPlan:
+def module_rows(model_path: str) -> list[list]:
+    """[kohya key, group, in, out, kernel] of every module LoCon 'full' can train, from
+    the architecture built on the meta device (no weights)."""
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from stylora_tui.trainer.network import LoConNetwork
+    from stylora_tui.core.config import build_config
+    from stylora_tui.trainer.network import TRANSFORMER, LoConNetwork
 
-    unet_config, te1_config, te2_config = _configs(config.model.path)
+    unet_config, te1_config, te2_config = _configs(model_path)
     keep = lambda c: {k: v for k, v in c.items() if not k.startswith("_") and k != "architectures"}  # noqa: E731
+    everything = build_config({"network": {"preset": "full", "algo": "locon", "train_text_encoders": True}}).network
     with torch.device("meta"):
         unet = UNet2DConditionModel.from_config(unet_config)
-        te1 = CLIPTextModel(CLIPTextConfig(**keep(te1_config)))
-        te2 = CLIPTextModelWithProjection(CLIPTextConfig(**keep(te2_config)))
-        network = LoConNetwork(unet, te1, te2, config.network)
+        network = LoConNetwork(unet, CLIPTextModel(CLIPTextConfig(**keep(te1_config))),
+                               CLIPTextModelWithProjection(CLIPTextConfig(**keep(te2_config))), everything)
+    transformer_ids = {id(m) for block in unet.modules() if type(block).__name__ in TRANSFORMER for m in block.modules()}
+    rows = []
+    for key, module in sorted(network.modules_by_key.items()):
+        original = module.lora.org_module[0]
+        group = module.component if module.component != "unet" else ("transformer" if id(original) in transformer_ids else "conv-block")
+        if isinstance(original, torch.nn.Conv2d):
+            rows.append([key, group, original.in_channels, original.out_channels, original.kernel_size[0]])
+        else:
+            rows.append([key, group, original.in_features, original.out_features, 0])
+    return rows
+
+
+def plan_network(config: Config) -> NetworkPlan:
+    from stylora_tui.core.estimate import estimate_rows, trained_groups
+
+    groups = trained_groups(config)
+    rows = [row for row in module_rows(config.model.path) if row[1] in groups]
     counts: dict[str, int] = {}
-    size = BYTES[config.saving.precision]
-    tensor_bytes = 0
-    header = 8 + 10_000  # metadata with tag frequencies is a few kB
-    for key, module in network.modules_by_key.items():
-        counts[module.component] = counts.get(module.component, 0) + 1
-        lora = module.lora
-        tensor_bytes += (lora.lora_down.weight.numel() + lora.lora_up.weight.numel() + 1) * size
-        header += 3 * (len(key) + 90)
-    return NetworkPlan(tuple(sorted(network.modules_by_key)), counts, network.trainable_parameters(), tensor_bytes + header)
+    for _, group, *_rest in rows:
+        component = "unet" if group in ("transformer", "conv-block") else group
+        counts[component] = counts.get(component, 0) + 1
+    size = estimate_rows(rows, config)
+    return NetworkPlan(tuple(row[0] for row in rows), counts, size.trainable_params, size.output_bytes)
