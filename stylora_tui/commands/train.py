@@ -47,6 +47,9 @@ def start(args, config, launcher: TrainerLauncher | None = None) -> int:
     run = prepared.run
     launched = (launcher or TrainerLauncher()).launch(run, prepared.config.training.gpus)
     out = console()
+    warnings = sorted({f.code for f in prepared.report.findings if f.severity.value == "warning"})
+    if warnings:
+        out.print(f"[yellow]dataset warnings[/]: {', '.join(warnings)} (details: stylora-tui check {prepared.config.dataset.path})")
     steps = prepared.report.steps
     out.print(f"started [bold]{run.name}[/] (pid {launched.pid}): {steps.total_steps} steps, {steps.epochs} epochs, log {launched.log}")
     if args.detach:

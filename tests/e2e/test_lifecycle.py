@@ -116,3 +116,19 @@ def test_demo_model_command_writes_a_loadable_pipeline(tmp_path):
     assert len(pipe.tokenizer) == 49408
     again = run_cli("demo-model", str(tmp_path / "demo"))
     assert again.returncode == 1 and "not empty" in again.stderr
+
+
+def test_ctrl_c_on_foreground_train_stops_cleanly(tmp_path, cache_env):
+    root = tmp_path / "runs"
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "stylora_tui", "train", *DEMO, "--epochs", "30", "--runs-dir", str(root)],
+        env={**os.environ, **cache_env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    run = RunDir(root / "run-01")
+    wait_for(lambda: any(e["type"] == "train.step" for e in events(run)), timeout=180)
+    follower.send_signal(signal.SIGINT)
+    output, _ = follower.communicate(timeout=180)
+    assert follower.returncode == 0, output
+    assert "dataset warnings: few-images" in output
+    assert "stop requested" in output and "stopped at step" in output and "--resume run-01" in output
+    assert runs_json(root, cache_env)[0]["status"] == "stopped"
