@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -135,7 +136,8 @@ class LatentCache:
 
         path = self.path(item, crop)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        # Per-process temp name: two runs caching the same image never write one file.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         save_file({"latents": latents.detach().to("cpu", torch.float32).contiguous()}, tmp)
         tmp.replace(path)
 
