@@ -105,6 +105,42 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     p = sub.add_parser(
+        "check",
+        help="check a dataset: broken images, captions, aspect ratios, buckets, steps",
+        description="Check a dataset before training. Exit 1 when any finding is an error.",
+    )
+    p.add_argument("dataset", metavar="DATASET", help="the image folder (kohya <repeats>_<name> subfolders work)")
+    p.add_argument("--family", choices=FAMILY_NAMES, help="base model family (default: animagine)")
+    p.add_argument("--trigger", help="the trigger word the captions should start with")
+    p.add_argument("--preset", help="preset name or .toml file (default: the family's style preset)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_command("check"))
+
+    p = sub.add_parser(
+        "trigger",
+        help="check a trigger word against the CLIP tokenizer",
+        description="Check a trigger word against the real CLIP tokenizer. Exit 1 on an error verdict.",
+    )
+    p.add_argument("word", metavar="WORD")
+    p.add_argument("--family", choices=FAMILY_NAMES, default="animagine", help="base model family (default: animagine)")
+    p.add_argument("--dataset", metavar="DIR", help="also check the trigger against this dataset's captions")
+    p.add_argument("--caption-extension", default=".txt", help="caption extension in --dataset (default: .txt)")
+    p.add_argument("--model", metavar="PATH", help="use this diffusers folder's own tokenizers")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_command("trigger"))
+
+    p = sub.add_parser(
+        "crop",
+        help="write a copy of a dataset cropped to one aspect ratio",
+        description="Write center-cropped copies (and captions) to a new folder. The dataset is never touched.",
+    )
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--aspect", required=True, metavar="W:H", help="e.g. 2:3 (the practice's portrait) or 1:1")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the cropped copy")
+    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
+    p.set_defaults(handler=_command("crop"))
+
+    p = sub.add_parser(
         "train",
         help="start a training run without the wizard (Rich progress, or --detach)",
         description="Start a training run. Without --detach, shows progress; Ctrl-C stops it cleanly (a checkpoint is saved).",
@@ -112,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(p)
     p.add_argument("--detach", action="store_true", help="return at once; the run keeps training")
     p.set_defaults(handler=_command("train"))
+
+    p = sub.add_parser("runs", help="list runs and their status", description="List runs and their status.")
+    _add_runs_dir(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_command("runs"))
+
+    p = sub.add_parser("stop", help="ask a running trainer to save and stop", description="Ask a running trainer to save a checkpoint and stop at the next step.")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--wait", action="store_true", help="follow the run until it has stopped")
+    _add_runs_dir(p)
+    p.set_defaults(handler=_command("stop"))
 
     p = sub.add_parser(
         "plan",
@@ -121,12 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_command("plan"))
-
-    p = sub.add_parser("stop", help="ask a running trainer to save and stop", description="Ask a running trainer to save a checkpoint and stop at the next step.")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("--wait", action="store_true", help="follow the run until it has stopped")
-    _add_runs_dir(p)
-    p.set_defaults(handler=_command("stop"))
 
     p = sub.add_parser(
         "compare",
@@ -151,55 +192,6 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--fro", type=float, metavar="P", help="per module, keep the smallest rank holding P of the Frobenius norm (e.g. 0.9)")
     p.add_argument("--verbose", action="store_true", help="one line per module")
     p.set_defaults(handler=_command("resize"))
-
-    p = sub.add_parser(
-        "demo-model",
-        help="write the tiny SDXL-shaped demo model as a diffusers folder",
-        description="Write the embedded demo model (tiny SDXL architecture, random weights from a fixed seed) as a diffusers folder.",
-    )
-    p.add_argument("dir", metavar="DIR")
-    p.set_defaults(handler=_command("demo_model"))
-
-    p = sub.add_parser("runs", help="list runs and their status", description="List runs and their status.")
-    _add_runs_dir(p)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_command("runs"))
-
-    p = sub.add_parser(
-        "check",
-        help="check a dataset: broken images, captions, aspect ratios, buckets, steps",
-        description="Check a dataset before training. Exit 1 when any finding is an error.",
-    )
-    p.add_argument("dataset", metavar="DATASET", help="the image folder (kohya <repeats>_<name> subfolders work)")
-    p.add_argument("--family", choices=FAMILY_NAMES, help="base model family (default: animagine)")
-    p.add_argument("--trigger", help="the trigger word the captions should start with")
-    p.add_argument("--preset", help="preset name or .toml file (default: the family's style preset)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_command("check"))
-
-    p = sub.add_parser(
-        "crop",
-        help="write a copy of a dataset cropped to one aspect ratio",
-        description="Write center-cropped copies (and captions) to a new folder. The dataset is never touched.",
-    )
-    p.add_argument("dataset", metavar="DATASET")
-    p.add_argument("--aspect", required=True, metavar="W:H", help="e.g. 2:3 (the practice's portrait) or 1:1")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the cropped copy")
-    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
-    p.set_defaults(handler=_command("crop"))
-
-    p = sub.add_parser(
-        "trigger",
-        help="check a trigger word against the CLIP tokenizer",
-        description="Check a trigger word against the real CLIP tokenizer. Exit 1 on an error verdict.",
-    )
-    p.add_argument("word", metavar="WORD")
-    p.add_argument("--family", choices=FAMILY_NAMES, default="animagine", help="base model family (default: animagine)")
-    p.add_argument("--dataset", metavar="DIR", help="also check the trigger against this dataset's captions")
-    p.add_argument("--caption-extension", default=".txt", help="caption extension in --dataset (default: .txt)")
-    p.add_argument("--model", metavar="PATH", help="use this diffusers folder's own tokenizers")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_command("trigger"))
 
     p = sub.add_parser("presets", help="list presets, or show one", description="List shipped and user presets, or show one.")
     p.add_argument("name", nargs="?", help="a preset to show")
@@ -226,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for the two TOML files")
     _add_runs_dir(p)
     p.set_defaults(handler=_command("kohya_export"))
+
+    p = sub.add_parser(
+        "demo-model",
+        help="write the tiny SDXL-shaped demo model as a diffusers folder",
+        description="Write the embedded demo model (tiny SDXL architecture, random weights from a fixed seed) as a diffusers folder.",
+    )
+    p.add_argument("dir", metavar="DIR")
+    p.set_defaults(handler=_command("demo_model"))
     return parser
 
 
