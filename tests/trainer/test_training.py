@@ -136,3 +136,14 @@ def test_samples_and_validation_per_saved_epoch_and_a_sheet(tmp_path, dataset, c
     proc = run_cli("compare", "picks", "-o", str(sheet), "--best", "2", "--runs-dir", str(tmp_path / "runs"), env=cache_env)
     assert proc.returncode == 0, proc.stderr
     assert (run.output / "picks-best.safetensors").read_bytes() == (run.output / "picks-e0002.safetensors").read_bytes()
+
+
+def test_gradient_checkpointing_leaves_no_module_untrained(tmp_path, dataset, cache_env):
+    """With checkpointing (the presets' default) every adapter module gets gradients, except
+    TE1's last layer: SDXL conditions on TE1's penultimate layer, as in kohya's files."""
+    config = demo_config(dataset, training={"epochs": 1, "gradient_checkpointing": True, "scale_weight_norms": 0.0})
+    run = prepare(tmp_path, config, "ckpt")
+    assert trainer(run, cache_env).returncode == 0
+    state = load_file(str(run.output / "ckpt.safetensors"))
+    untrained = sorted(k for k, v in state.items() if k.endswith("lora_up.weight") and not v.abs().max() > 0)
+    assert untrained and all(k.startswith("lora_te1_text_model_encoder_layers_1_") for k in untrained)
