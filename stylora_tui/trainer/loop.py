@@ -13,6 +13,7 @@ import shutil
 import signal
 import time
 import traceback
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,7 +193,7 @@ class Run:
             position, previous = ckpt.load_checkpoint(latest, adapter, optimizer, scheduler, generator, self.rank)
         facts = TrainingFacts(
             run_name=self.run.name,
-            session_id=previous.get("session_id") or TrainingFacts(self.run.name).session_id,
+            session_id=previous.get("session_id") or uuid.uuid4().hex[:16],
             started_at=previous.get("started_at") or time.time(),
             num_images=sum(i.repeats for i in items),
             batches_per_epoch=plan.batches_per_epoch,

@@ -22,21 +22,25 @@ def live_run(root):
     return run, acquire_lock(run)
 
 
-async def test_monitor_shows_progress_loss_gpu_and_outputs(services):
+@pytest.fixture
+def running(services):
+    """A run whose lock this test holds, so the monitor sees a live trainer."""
     run, lock = live_run(services.runs_root)
-    try:
-        app = StyloraApp(services, monitor=run)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: "step 40/100" in text_of(app, "#stats"))
-            stats = text_of(app, "#stats")
-            assert "training" in stats and "epoch 5/10" in stats and "1.00 it/s" in stats and "ETA 0:01:00" in stats
-            assert app.screen.query_one("#progress", ProgressBar).progress == 40
-            assert "loss" in text_of(app, "#loss-info") and "lr 1.00e-04" in text_of(app, "#loss-info")
-            gpu = text_of(app, "#gpu")
-            assert "H100" in gpu and "97%" in gpu and "20.0/79.6 GiB" in gpu and "61°C" in gpu
-            assert "run-01-e0002.safetensors" in text_of(app, "#outputs")
-    finally:
-        os.close(lock)
+    yield run
+    os.close(lock)
+
+
+async def test_monitor_shows_progress_loss_gpu_and_outputs(services, running):
+    app = StyloraApp(services, monitor=running)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "step 40/100" in text_of(app, "#stats"))
+        stats = text_of(app, "#stats")
+        assert "training" in stats and "epoch 5/10" in stats and "1.00 it/s" in stats and "ETA 0:01:00" in stats
+        assert app.screen.query_one("#progress", ProgressBar).progress == 40
+        assert "loss" in text_of(app, "#loss-info") and "lr 1.00e-04" in text_of(app, "#loss-info")
+        gpu = text_of(app, "#gpu")
+        assert "H100" in gpu and "97%" in gpu and "20.0/79.6 GiB" in gpu and "61°C" in gpu
+        assert "run-01-e0002.safetensors" in text_of(app, "#outputs")
 
 
 async def test_no_gpu_is_a_state_not_an_error(tmp_path, tokenizer):
@@ -51,36 +55,28 @@ async def test_no_gpu_is_a_state_not_an_error(tmp_path, tokenizer):
         os.close(lock)
 
 
-async def test_stop_asks_first_then_requests_through_control(services):
-    run, lock = live_run(services.runs_root)
-    try:
-        app = StyloraApp(services, monitor=run)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
-            await pilot.press("s")
-            assert type(app.screen).__name__ == "ConfirmDialog"
-            await pilot.press("n")
-            assert not (run.control / "stop").exists()
-            await pilot.press("s")
-            await pilot.press("y")
-            assert (run.control / "stop").exists()
-            await pilot.press("v")
-            assert (run.control / "save-now").exists()
-    finally:
-        os.close(lock)
+async def test_stop_asks_first_then_requests_through_control(services, running):
+    app = StyloraApp(services, monitor=running)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
+        await pilot.press("s")
+        assert type(app.screen).__name__ == "ConfirmDialog"
+        await pilot.press("n")
+        assert not (running.control / "stop").exists()
+        await pilot.press("s")
+        await pilot.press("y")
+        assert (running.control / "stop").exists()
+        await pilot.press("v")
+        assert (running.control / "save-now").exists()
 
 
-async def test_quit_only_detaches_and_says_so(services):
-    run, lock = live_run(services.runs_root)
-    try:
-        app = StyloraApp(services, monitor=run)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
-            await pilot.press("q")
-        assert app.return_value == "training continues; stylora-tui --resume run-01 to come back"
-        assert not (run.control / "stop").exists()
-    finally:
-        os.close(lock)
+async def test_quit_only_detaches_and_says_so(services, running):
+    app = StyloraApp(services, monitor=running)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
+        await pilot.press("q")
+    assert app.return_value == "training continues; stylora-tui --resume run-01 to come back"
+    assert not (running.control / "stop").exists()
 
 
 async def test_stopped_run_gets_a_resume_offer(services, tmp_path):
