@@ -9,9 +9,11 @@ Unicode NFC normalisation, because zip tools and macOS leave decomposed (NFD) na
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import sqlite3
+import sys
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -256,5 +258,35 @@ def _probe_all(paths_: list[str], workers: int | None):
     # other threads (the TUI's workers) can deadlock, so then a clean forkserver is used.
     method = "fork" if threading.active_count() == 1 else "forkserver"
     context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context) as pool:
-        yield from pool.map(probe_image, paths_, chunksize=8)
+    try:
+        with _stderr_with_fd():
+            pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=context)
+            # map() submits every path now, so all workers start inside this block.
+            results = pool.map(probe_image, paths_, chunksize=8)
+    except (OSError, ValueError, NotImplementedError):
+        # No process pool here (no /dev/shm in some containers): probe in this process.
+        yield from map(probe_image, paths_)
+        return
+    with pool:
+        yield from results
+
+
+@contextlib.contextmanager
+def _stderr_with_fd():
+    """multiprocessing's start-up passes sys.stderr's file descriptor to its helper process;
+    inside a Textual app stderr is a capture object whose fileno() is -1, and the start
+    fails with 'bad value(s) in fds_to_keep'. Lend it /dev/null for that moment."""
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable:
+        yield
+        return
+    saved = sys.stderr
+    with open(os.devnull, "w") as devnull:
+        sys.stderr = devnull
+        try:
+            yield
+        finally:
+            sys.stderr = saved

@@ -118,3 +118,21 @@ async def test_preset_field_marked_invalid_as_you_type(services):
         assert not dim.has_class("-invalid")
         assert "network.alpha: 2 → 3" in text_of(app, "#changed")
         assert app.wizard.edits == {"network.alpha": 3}
+
+
+async def test_dataset_step_scans_a_practice_sized_folder_with_a_cold_cache(services, tmp_path):
+    # 40 images: above the size where the scan uses a process pool, whose start-up failed
+    # inside Textual (stderr without a file descriptor) and killed the wizard.
+    from tests.conftest import write_practice_dataset
+
+    folder = write_practice_dataset(tmp_path / "forty", 40)
+    app = StyloraApp(services, WizardState(model_path="demo", trigger="stylorapractice"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+n")
+        assert type(app.screen).__name__ == "DatasetScreen"
+        app.screen.query_one("#dataset", Input).value = str(folder)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.report is not None, tries=600)
+        await pilot.pause(0.1)
+        assert "40 images, 40 usable" in text_of(app, "#summary")
+        assert "1024x1536" in text_of(app, "#buckets")
