@@ -27,9 +27,9 @@ def build(demo: bool, device: torch.device, dtype: torch.dtype):
 
     config = shipped_config("unet")
     if demo:
-        from stylora_tui.trainer.demo_model import OVERRIDES
+        from stylora_tui.trainer.demo_model import DEMO_OVERRIDES
 
-        config = {**config, **OVERRIDES["unet"]}
+        config = {**config, **DEMO_OVERRIDES["unet"]}
     torch.manual_seed(0)
     unet = UNet2DConditionModel.from_config(config).to(device, dtype)
     unet.requires_grad_(False)

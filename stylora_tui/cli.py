@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_train_options(p)
     p.add_argument("--detach", action="store_true", help="return at once; the run keeps training")
+    p.add_argument("--allow-cpu", action="store_true", help="train a real model on a machine without an NVIDIA GPU (days, not hours)")
     p.set_defaults(handler=_command("train"))
 
     p = sub.add_parser("runs", help="list runs and their status", description="List runs and their status.")

@@ -53,3 +53,13 @@ class ModelError(StyloraError):
 
 class TokenizerError(StyloraError):
     title = "tokenizer error"
+
+
+class PreflightError(StyloraError):
+    """What would fail or waste hours once the trainer runs; `problems` lists every one."""
+
+    title = "pre-flight check"
+
+    def __init__(self, message: str, hint: str = "", problems: tuple = ()) -> None:
+        super().__init__(message, hint)
+        self.problems = tuple(problems)

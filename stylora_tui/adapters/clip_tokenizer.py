@@ -47,11 +47,25 @@ def _checked(tokenizer, source: str) -> ClipTokenizer:
     return ClipTokenizer(tokenizer, source)
 
 
+def shipped_spec() -> dict:
+    """The shipped tokenizer.json, in the form every tokenizers release we allow reads."""
+    with gzip.open(SHIPPED, "rt", encoding="utf-8") as handle:
+        return portable(json.loads(handle.read()))
+
+
+def portable(spec: dict) -> dict:
+    """tokenizers 0.20 writes BPE merges as pairs; 0.19 (beside transformers 4.40-4.44) reads
+    only the older "a b" strings, which every release reads. CLIP's merges hold no spaces."""
+    merges = spec.get("model", {}).get("merges")
+    if isinstance(merges, list):
+        spec["model"]["merges"] = [m if isinstance(m, str) else " ".join(m) for m in merges]
+    return spec
+
+
 def load_shipped() -> ClipTokenizer:
     from tokenizers import Tokenizer
 
-    with gzip.open(SHIPPED, "rt", encoding="utf-8") as handle:
-        return _checked(Tokenizer.from_str(handle.read()), "the shipped CLIP vocabulary")
+    return _checked(Tokenizer.from_str(json.dumps(shipped_spec())), "the shipped CLIP vocabulary")
 
 
 def load_from_folder(folder: Path) -> ClipTokenizer:
@@ -59,7 +73,12 @@ def load_from_folder(folder: Path) -> ClipTokenizer:
     from tokenizers import Tokenizer
 
     if (folder / "tokenizer.json").is_file():
-        return _checked(Tokenizer.from_file(str(folder / "tokenizer.json")), str(folder))
+        try:
+            spec = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise TokenizerError(f"{folder / 'tokenizer.json'} cannot be read ({exc})",
+                                 "copy the tokenizer folders from a working SDXL model") from None
+        return _checked(Tokenizer.from_str(json.dumps(portable(spec))), str(folder))
     vocab, merges = folder / "vocab.json", folder / "merges.txt"
     if not (vocab.is_file() and merges.is_file()):
         raise TokenizerError(
@@ -68,8 +87,7 @@ def load_from_folder(folder: Path) -> ClipTokenizer:
         )
     # CLIP's normalisation and pre-tokenisation are the same for every SDXL model: take
     # them from the shipped tokenizer and swap in this folder's vocabulary and merges.
-    with gzip.open(SHIPPED, "rt", encoding="utf-8") as handle:
-        spec = json.loads(handle.read())
+    spec = shipped_spec()
     spec["model"]["vocab"] = json.loads(vocab.read_text(encoding="utf-8"))
     lines = merges.read_text(encoding="utf-8").splitlines()
     spec["model"]["merges"] = [line for line in lines if line and not line.startswith("#version")]

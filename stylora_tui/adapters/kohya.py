@@ -377,10 +377,20 @@ def import_kohya(path: Path) -> KohyaImport:
     if not _blank(token_length):
         result.set("captions.max_token_length", _number("max_token_length", token_length, int))
 
+    # v-prediction bases (NoobAI-XL V-Pred): unset or false keeps "auto", which reads the model.
+    if take("v_parameterization") is True:
+        result.set("model.prediction_type", "v_prediction")
+    if take("zero_terminal_snr") is True:
+        result.set("training.zero_terminal_snr", True)
+
     additional = take("additional_parameters") or ""
-    for flag in _additional_flags(additional):
+    for flag in _additional_flags(additional if isinstance(additional, str) else ""):
         if flag[0] == "--network_train_unet_only":
             result.set("network.train_text_encoders", False)
+        elif flag[0] == "--v_parameterization":
+            result.set("model.prediction_type", "v_prediction")
+        elif flag[0] == "--zero_terminal_snr":
+            result.set("training.zero_terminal_snr", True)
         else:
             result.unmapped.append(("additional_parameters", " ".join(flag), "extra sd-scripts argument with no equivalent"))
 
@@ -509,6 +519,10 @@ def export_sd_scripts(config: Config, run_name: str, output_dir: Path) -> tuple[
         train["network_train_unet_only"] = True
     if config.model.vae:
         train["vae"] = config.model.vae
+    if config.model.prediction_type == "v_prediction":
+        train["v_parameterization"] = True
+    if tr.zero_terminal_snr is True:
+        train["zero_terminal_snr"] = True
 
     prefix_tags = [t for t in (cap.trigger, *config.quality_tags) if t]
     general: dict[str, Any] = {

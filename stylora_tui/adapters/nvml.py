@@ -85,3 +85,17 @@ class NvmlSampler:
     def close(self) -> None:
         if self._nvml is not None:
             _try(self._nvml.nvmlShutdown)
+
+
+def this_machine():
+    """This machine for the pre-flight check: its NVIDIA GPUs (by NVML) and CPU cores."""
+    import os
+
+    from stylora_tui.core.preflight import Machine
+
+    sampler = NvmlSampler()
+    try:
+        names = tuple(r.name or "NVIDIA GPU" for r in sampler.sample()) if sampler.available else ()
+    finally:
+        sampler.close()
+    return Machine(names, os.cpu_count() or 1)

@@ -6,6 +6,7 @@ printed as it goes: for CI, a pipe, or a terminal that cannot run the wizard.
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 from stylora_tui.commands.check import render
@@ -18,7 +19,6 @@ from stylora_tui.core.families import FAMILIES, get_family
 from stylora_tui.core.launch import with_defaults
 from stylora_tui.core.presets import load_preset
 from stylora_tui.core.tokens import check_trigger
-from pathlib import Path
 
 
 def run(args) -> int:

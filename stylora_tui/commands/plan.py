@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
+
+from stylora_tui.adapters.nvml import this_machine
 from stylora_tui.commands.output import console, print_json
 from stylora_tui.commands.train import edits_from_args
+from stylora_tui.core import preflight
 from stylora_tui.core.dataset import scan_dataset
 from stylora_tui.core.doctor import examine
 from stylora_tui.core.launch import with_defaults
-from stylora_tui.core.modelpath import check_model_path
+from stylora_tui.core.modelpath import check_model_path, check_vae_path, resolve_prediction
 from stylora_tui.core.presets import preset_for
 
 
@@ -17,13 +21,19 @@ def run(args) -> int:
     config = with_defaults(preset_for(args.family, args.preset, edits_from_args(args)))
     if config.model.path:
         check_model_path(config.model.path)
+        check_vae_path(config.model.vae)
+    prediction = resolve_prediction(config.model.path, config.model.prediction_type, config.training.zero_terminal_snr)
     steps = None
     if config.dataset.path:
         report = examine(scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats), config)
         steps = report.steps.to_json()
-    from stylora_tui.trainer.plan import plan_network
+    machine = this_machine()
+    problems = preflight.check(config, machine, steps["total"] if steps else None)
+    from stylora_tui.trainer.plan import host_ram_bytes, plan_network
 
     plan = plan_network(config)
+    # Frozen weights load in the training dtype: bf16/fp16 on a GPU, fp32 on a CPU.
+    weight_bytes = 2 if machine.has_cuda and config.training.mixed_precision != "no" else 4
     data = {
         "model": config.model.path or "standard SDXL architecture",
         "algo": config.network.algo,
@@ -35,14 +45,26 @@ def run(args) -> int:
         "save_precision": config.saving.precision,
         "output_bytes": plan.output_bytes,
         "steps": steps,
+        "prediction": {"type": prediction.type, "zero_terminal_snr": prediction.zero_terminal_snr, "source": prediction.source},
+        "latents": "encoded every step (random_crop)" if config.dataset.random_crop else "cached once",
+        "host_ram_bytes": host_ram_bytes(config.model.path, weight_bytes),
+        "preflight": [p.to_json() for p in problems],
     }
+    refused = [p for p in problems if p.code != "cpu-training"]
     if args.json:
         print_json(data)
-        return 0
+        return 1 if refused else 0
     out = console()
     parts = ", ".join(f"{n} {c}" for c, n in plan.by_component.items())
     out.print(f"{config.network.algo} '{config.network.preset}' on {data['model']}: {len(plan.modules)} modules ({parts})")
     out.print(f"trainable parameters: {plan.trainable_params:,}; output file about {plan.output_bytes / 2**20:.1f} MiB at {config.saving.precision}")
     if steps:
         out.print(f"steps: {steps['per_epoch']} per epoch x {steps['epochs']} epochs = {steps['total']}")
-    return 0
+    out.print(f"predicts: {prediction.label}", markup=False)
+    if config.dataset.random_crop:
+        out.print("random_crop: every image is cropped and VAE-encoded again at every step (no latent cache; slower)")
+    out.print(f"system RAM while loading: about {data['host_ram_bytes'] / 2**30:.1f} GiB")
+    for problem in problems:
+        label = "[yellow]warning[/]" if problem.code == "cpu-training" else "[red]error[/]"
+        out.print(f"{label}: {escape(problem.message)}\n  hint: {escape(problem.hint)}")
+    return 1 if refused else 0

@@ -42,8 +42,10 @@ def edits_from_args(args) -> dict:
 
 def start(args, config, launcher: TrainerLauncher | None = None) -> int:
     from stylora_tui.adapters.clip_tokenizer import load_shipped
+    from stylora_tui.adapters.nvml import this_machine
 
-    prepared = prepare_run(config, runs_root(args.runs_dir), args.run, load_shipped())
+    prepared = prepare_run(config, runs_root(args.runs_dir), args.run, load_shipped(), machine=this_machine(),
+                           allow_cpu=args.allow_cpu)
     run = prepared.run
     launched = (launcher or TrainerLauncher()).launch(run, prepared.config.training.gpus)
     out = console()

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from stylora_tui.core import toml_compat as tomllib
 from stylora_tui.core.families import FAMILIES, get_family
 from stylora_tui.core.findings import Finding, Severity
 from stylora_tui.errors import ConfigError
@@ -36,6 +36,7 @@ SCHEDULERS = (
 MIXED_PRECISIONS = ("bf16", "fp16", "no")
 SAVE_PRECISIONS = ("fp16", "bf16", "fp32")
 MAX_TOKEN_LENGTHS = (75, 150, 225)
+PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")
 
 
 def spec(default: Any = None, help: str = "", *, factory=None, **rules: Any):
@@ -58,6 +59,11 @@ class ModelConfig:
         choices=tuple(FAMILIES),
     )
     vae: str = spec("", "optional VAE override (.safetensors or diffusers folder); empty = the model's own")
+    prediction_type: str = spec(
+        "auto",
+        "what the base predicts: auto reads the model (v_pred key, scheduler config); v_prediction for NoobAI V-Pred and kin",
+        choices=PREDICTION_TYPES,
+    )
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,10 @@ class TrainingConfig:
     min_snr_gamma: float = spec(5.0, "min-SNR loss weighting; 5 is usual, 0 = off", min=0.0, max=100.0)
     scale_weight_norms: float = spec(1.0, "max-norm per module after each step; curbs over-training; 0 = off", min=0.0, max=100.0)
     max_steps: int = spec(0, "stop after this many optimizer steps; 0 = run all epochs", min=0)
+    zero_terminal_snr: bool | str = spec(
+        "auto", "rescale the noise schedule to zero terminal SNR (v-prediction bases trained with it); auto = when the model is marked ztsnr",
+        choices=("auto", True, False),
+    )
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,13 @@ def _coerce(key: str, kind: str, value: Any, problems: list[Finding]) -> Any:
         if isinstance(value, bool):
             return value
         return wrong("true or false")
+    if kind == "bool|str":
+        # A switch that may also follow the model ("auto").
+        if isinstance(value, bool) or value == "auto":
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        return wrong('true, false or "auto"')
     if kind == "int":
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -298,6 +315,7 @@ def _coerce(key: str, kind: str, value: Any, problems: list[Finding]) -> Any:
 def _example(kind: str) -> str:
     return {
         "bool": "true",
+        "bool|str": '"auto"',
         "int": "10",
         "float": "0.01",
         "str": '"text"',

@@ -8,14 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from stylora_tui.core import paths
+from stylora_tui.core import paths, preflight
 from stylora_tui.core.config import Config, build_config, config_to_dict, config_to_toml
 from stylora_tui.core.dataset import scan_dataset
 from stylora_tui.core.doctor import DoctorReport, examine
 from stylora_tui.core.findings import Severity
 from stylora_tui.core.manifest import build_manifest, write_manifest
 from stylora_tui.core.modelhash import DEMO, model_hash
-from stylora_tui.core.modelpath import check_model_path
+from stylora_tui.core.modelpath import check_model_path, check_vae_path, resolve_prediction
+from stylora_tui.core.preflight import Machine
 from stylora_tui.core.rundir import RunDir, create_run
 from stylora_tui.errors import DatasetError
 
@@ -36,9 +37,16 @@ def with_defaults(config: Config) -> Config:
     return config
 
 
-def prepare_run(config: Config, root: Path, name: str | None, tokenizer=None, progress=None) -> PreparedRun:
+def prepare_run(config: Config, root: Path, name: str | None, tokenizer=None, progress=None, *,
+                machine: Machine, allow_cpu: bool = False) -> PreparedRun:
+    """Check everything that can be checked before a GPU minute is spent, then create the run.
+
+    `machine` is where it will train (`adapters.nvml.this_machine()`); `allow_cpu` accepts
+    training a real model on a machine without a GPU (--allow-cpu, the wizard's confirmation)."""
     config = with_defaults(config)
     model = check_model_path(config.model.path)
+    check_vae_path(config.model.vae)
+    prediction = resolve_prediction(model, config.model.prediction_type, config.training.zero_terminal_snr)
     if not config.dataset.path:
         raise DatasetError("no dataset given", "pass --dataset DIR (a folder of images with .txt captions)")
     dataset = Path(config.dataset.path).expanduser().absolute()
@@ -55,8 +63,12 @@ def prepare_run(config: Config, root: Path, name: str | None, tokenizer=None, pr
     data = config_to_dict(config)
     data["model"]["path"] = model
     data["dataset"]["path"] = str(dataset)
+    # The frozen config says what was detected, so a resume trains exactly the same way.
+    data["model"]["prediction_type"] = prediction.type
+    data["training"]["zero_terminal_snr"] = prediction.zero_terminal_snr
     # Validate again knowing the run's length: warmup must be shorter than it.
     config = build_config(data, total_steps=report.steps.total_steps)
+    preflight.refuse(preflight.check(config, machine, report.steps.total_steps), allow_cpu)
     run = create_run(root, name)
     run.config.write_text(
         config_to_toml(config, header=f"Frozen config of {run.name}: the trainer reads this file; edit a preset instead."),

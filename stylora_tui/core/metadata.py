@@ -36,6 +36,8 @@ class TrainingFacts:
     tag_frequency: dict = field(default_factory=dict)
     buckets: tuple[tuple[int, int, int], ...] = ()  # (width, height, images)
     dataset_dirs: dict = field(default_factory=dict)  # folder -> {"n_repeats", "img_count"}
+    prediction_type: str = "epsilon"  # or "v_prediction": what the base model predicts
+    zero_terminal_snr: bool = False
 
 
 def tag_frequency(captions: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
@@ -99,10 +101,13 @@ def adapter_metadata(config: Config, facts: TrainingFacts, *, epoch: int, step: 
         "ss_seed": str(tr.seed),
         "ss_noise_offset": f"{tr.noise_offset:g}",
         "ss_min_snr_gamma": f"{tr.min_snr_gamma:g}",
+        # WebUIs switch their sampler on these (a v-prediction adapter sampled as epsilon is noise).
+        "ss_v_parameterization": _b(facts.prediction_type == "v_prediction"),
+        "ss_zero_terminal_snr": _b(facts.zero_terminal_snr),
         "ss_scale_weight_norms": f"{tr.scale_weight_norms:g}",
         "ss_clip_skip": "None",
         "ss_max_token_length": str(cap.max_token_length),
-        "ss_cache_latents": "True",
+        "ss_cache_latents": _b(not ds.random_crop),
         "ss_caption_dropout_rate": f"{cap.caption_dropout:g}",
         "ss_caption_dropout_every_n_epochs": "0",
         "ss_caption_tag_dropout_rate": "0.0",
@@ -130,7 +135,7 @@ def adapter_metadata(config: Config, facts: TrainingFacts, *, epoch: int, step: 
         "modelspec.title": f"{facts.run_name} e{epoch:04d}" if epoch else facts.run_name,
         "modelspec.resolution": f"{width}x{height}",
         "modelspec.date": datetime.fromtimestamp(finished, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
-        "modelspec.prediction_type": "epsilon",
+        "modelspec.prediction_type": "v" if facts.prediction_type == "v_prediction" else "epsilon",
         "modelspec.trigger_phrase": trigger,
         "modelspec.description": f"SDXL style {net.algo} adapter trained with stylora-tui ({config.model.family} family)",
     }

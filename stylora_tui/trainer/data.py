@@ -174,5 +174,14 @@ def caption_for_step(item: TrainItem, config: Config, seed: int, epoch: int, bat
     return item.caption.text(rng if caps.shuffle else None)
 
 
+def random_crop(item: TrainItem, seed: int, epoch: int, batch_index: int, slot: int) -> tuple[int, int]:
+    """(left, top) of a random crop of the resized image, as kohya's random_crop does: a
+    fresh one each time the image is seen, drawn from its own RNG so a resumed run crops
+    exactly as an uninterrupted one."""
+    rng = random.Random(f"crop-{seed}-{epoch}-{batch_index}-{slot}")
+    spare_w, spare_h = item.resized[0] - item.bucket[0], item.resized[1] - item.bucket[1]
+    return rng.randint(0, spare_w), rng.randint(0, spare_h)
+
+
 def captions_are_static(config: Config) -> bool:
     return not config.captions.shuffle and not config.captions.caption_dropout

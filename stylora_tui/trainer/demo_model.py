@@ -1,10 +1,14 @@
-"""The embedded demo model: a tiny SDXL-architecture pipeline with random weights.
+"""Random-weight SDXL-architecture pipelines: the embedded demo, and the full module tree.
 
-Same block structure as SDXL (three UNet levels with two resnets each, cross-attention
-transformers in the lower two, a text-time added embedding, two CLIP text encoders of
-different widths, an 8x VAE), so the module names, the kohya key mapping and diffusers'
-LoRA loader behave exactly as on the real model; small enough to train on a CPU.
-Weights come from a fixed seed, so every machine builds the same model.
+The demo has SDXL's block structure (three UNet levels with two resnets each,
+cross-attention transformers in the lower two, a text-time added embedding, two CLIP text
+encoders of different widths, an 8x VAE) at one transformer block per level and two
+text-encoder layers: small enough to train on a CPU in seconds.
+
+The full-tree model has exactly SDXL's module tree (transformer depths 1/2/10, TE1 with 12
+layers, TE2 with 32 and its projection) at tiny widths, so every one of kohya's 1,052 LoCon
+modules exists, named as on the real model. Both are built from a fixed seed, so every
+machine builds the same weights.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from pathlib import Path
 from stylora_tui.core import paths
 from stylora_tui.trainer.sdxl_layout import write_layout
 
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 SEED = 20240501
 TE1_WIDTH, TE2_WIDTH, TIME_DIM = 32, 64, 8
 
-OVERRIDES = {
+DEMO_OVERRIDES = {
     "unet": {
         "block_out_channels": [32, 64, 64],
         "attention_head_dim": [2, 4, 4],
@@ -52,15 +56,39 @@ OVERRIDES = {
 }
 
 
+# Widths are the smallest that keep SDXL's rules: 64-wide attention heads (so one head
+# here, as the header-derived config of a single-file checkpoint assumes) and 32 norm groups.
+FULL_TREE_OVERRIDES = {
+    "unet": {
+        # Rising widths like SDXL's 320/640/1280, so every level change has its skip connection.
+        "block_out_channels": [32, 64, 96],
+        "attention_head_dim": [1, 1, 1],
+        "cross_attention_dim": 32 + 64,
+        "addition_time_embed_dim": TIME_DIM,
+        "projection_class_embeddings_input_dim": 6 * TIME_DIM + 64,
+        "sample_size": 32,
+    },
+    "vae": {"block_out_channels": [32, 32, 32, 32], "sample_size": 256},
+    "text_encoder": {"hidden_size": 32, "intermediate_size": 128, "num_attention_heads": 1, "projection_dim": 32},
+    "text_encoder_2": {"hidden_size": 64, "intermediate_size": 256, "num_attention_heads": 1, "projection_dim": 64},
+}
+V_PREDICTION_SCHEDULER = {"prediction_type": "v_prediction", "rescale_betas_zero_snr": True}
+
+
 def build_demo_model(folder: Path) -> Path:
     """Write the demo pipeline as a diffusers folder that StableDiffusionXLPipeline loads."""
+    return build_model(folder, DEMO_OVERRIDES)
+
+
+def build_model(folder: Path, overrides: dict[str, dict], seed: int = SEED) -> Path:
+    """A random-weight SDXL-architecture diffusers folder (`overrides` over the SDXL configs)."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     folder = Path(folder)
-    write_layout(folder, OVERRIDES)
-    torch.manual_seed(SEED)
+    write_layout(folder, overrides)
+    torch.manual_seed(seed)
     unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(folder / "unet"))
     vae = AutoencoderKL.from_config(AutoencoderKL.load_config(folder / "vae"))
     te1 = CLIPTextModel(CLIPTextConfig.from_pretrained(folder / "text_encoder"))

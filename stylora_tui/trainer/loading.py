@@ -1,9 +1,13 @@
-"""Loading the base model, fully offline.
+"""Loading the base model, fully offline, in the training dtype, straight to its device.
 
 CivitAI-style single-file SDXL checkpoints load through diffusers' `from_single_file`
-with the SDXL config folder written from the package (`config=`), so nothing is fetched;
-diffusers folders load with `local_files_only`. Pickle checkpoints are refused: loading
-one runs arbitrary code.
+with an SDXL config folder written from the package (`config=`, its widths read from the
+checkpoint's own header), so nothing is fetched; diffusers folders load with
+`local_files_only`. Pickle checkpoints are refused: loading one runs arbitrary code.
+
+Frozen weights are loaded in the dtype they train in (bf16 halves host RAM against fp32)
+and each diffusers component goes to the device as soon as it is loaded, so the host
+never holds the whole model in fp32 (rentals often have less RAM than VRAM).
 """
 
 from __future__ import annotations
@@ -11,9 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from stylora_tui.core.modelhash import DEMO
-from stylora_tui.core.modelpath import PICKLE_SUFFIXES, check_model_path
+from stylora_tui.core.modelpath import Prediction, check_model_path, check_vae_path, read_header
 from stylora_tui.errors import ModelError
+
+# Zero terminal SNR makes the last alpha_bar exactly 0 (infinite noise, SNR 0). ComfyUI,
+# A1111 and Forge put this tiny value there instead, so epsilon weighting and sampling stay
+# finite; training uses the same schedule the WebUIs sample with.
+ZTSNR_LAST_ALPHA_BAR = 4.8973451890853435e-08
 
 
 @dataclass
@@ -27,6 +38,22 @@ class BaseModel:
     noise_scheduler: object
     source: Path
     pad_id_2: int
+    prediction: Prediction
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where each component goes and in which dtype."""
+
+    device: torch.device
+    unet_dtype: torch.dtype
+    text_encoder_dtype: torch.dtype
+    vae_dtype: torch.dtype
+
+
+def vae_dtype_for(weight_dtype: torch.dtype) -> torch.dtype:
+    """The SDXL VAE overflows in fp16 (NaN, black images): fp32, or bf16 where the run uses it."""
+    return torch.bfloat16 if weight_dtype == torch.bfloat16 else torch.float32
 
 
 def resolve_model_path(path: str) -> Path:
@@ -38,66 +65,88 @@ def resolve_model_path(path: str) -> Path:
     return Path(checked)
 
 
-def _noise_scheduler(prediction_type: str):
+def noise_scheduler(prediction: Prediction):
+    """SDXL's training schedule, with the base model's prediction type and terminal SNR."""
     from diffusers import DDPMScheduler
 
-    return DDPMScheduler(
+    scheduler = DDPMScheduler(
         num_train_timesteps=1000,
         beta_start=0.00085,
         beta_end=0.012,
         beta_schedule="scaled_linear",
-        prediction_type=prediction_type,
+        prediction_type=prediction.type,
         clip_sample=False,
+        rescale_betas_zero_snr=prediction.zero_terminal_snr,
     )
+    if prediction.zero_terminal_snr:
+        scheduler.alphas_cumprod[-1] = ZTSNR_LAST_ALPHA_BAR
+    return scheduler
 
 
-def load_base_model(path: str, vae_path: str = "") -> BaseModel:
+def sampling_scheduler(prediction: Prediction):
+    """The sampler's schedule: SDXL's Euler, predicting what the model predicts; a zero
+    terminal SNR model starts from the last timestep (trailing spacing), as its authors sample."""
+    from diffusers import EulerDiscreteScheduler
+
+    from stylora_tui.trainer.sdxl_layout import shipped_config
+
+    config = {**shipped_config("scheduler"), "prediction_type": prediction.type}
+    if prediction.zero_terminal_snr:
+        config.update(rescale_betas_zero_snr=True, timestep_spacing="trailing")
+    return EulerDiscreteScheduler.from_config(config)
+
+
+def load_base_model(path: str, vae_path: str, prediction: Prediction, placement: Placement) -> BaseModel:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     from stylora_tui.adapters.clip_tokenizer import load_for_model
-    from stylora_tui.trainer.sdxl_layout import config_dir, shipped_config
+    from stylora_tui.trainer.sdxl_layout import config_dir, overrides_from_header
 
     source = resolve_model_path(path)
-    prediction_type = "epsilon"
+    device = placement.device
     if source.is_dir():
         kwargs = {"local_files_only": True}
-        unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", **kwargs)
-        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", **kwargs)
-        te1 = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", **kwargs)
-        te2 = CLIPTextModelWithProjection.from_pretrained(source, subfolder="text_encoder_2", **kwargs)
-        scheduler_config = source / "scheduler" / "scheduler_config.json"
-        if scheduler_config.is_file():
-            import json
-
-            prediction_type = json.loads(scheduler_config.read_text()).get("prediction_type", "epsilon")
+        unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=placement.unet_dtype, **kwargs).to(device)
+        te1 = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", torch_dtype=placement.text_encoder_dtype, **kwargs).to(device)
+        te2 = CLIPTextModelWithProjection.from_pretrained(
+            source, subfolder="text_encoder_2", torch_dtype=placement.text_encoder_dtype, **kwargs
+        ).to(device)
+        vae = None if vae_path else AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=placement.vae_dtype, **kwargs)
     else:
         from diffusers import StableDiffusionXLPipeline
 
+        overrides = overrides_from_header(read_header(source))
         try:
-            pipe = StableDiffusionXLPipeline.from_single_file(str(source), config=str(config_dir()), local_files_only=True)
+            pipe = StableDiffusionXLPipeline.from_single_file(
+                str(source), config=str(config_dir(overrides)), local_files_only=True, torch_dtype=placement.unet_dtype
+            )
         except Exception as exc:  # diffusers raises many types for a file that is not SDXL
             raise ModelError(
                 f"{source.name} could not be loaded as an SDXL checkpoint: {exc}",
-                "stylora-tui trains SDXL 1.0 models (Pony, Animagine, Illustrious, ...); check the file is one",
+                "stylora-tui trains SDXL 1.0 models (Pony, Animagine, Illustrious, NoobAI, ...); check the file is one",
             ) from exc
-        unet, vae, te1, te2 = pipe.unet, pipe.vae, pipe.text_encoder, pipe.text_encoder_2
-        prediction_type = shipped_config("scheduler")["prediction_type"]
+        unet = pipe.unet.to(device)
+        te1 = pipe.text_encoder.to(device, placement.text_encoder_dtype)
+        te2 = pipe.text_encoder_2.to(device, placement.text_encoder_dtype)
+        vae = None if vae_path else pipe.vae.to(dtype=placement.vae_dtype)
+        del pipe
     if vae_path:
-        vae = _load_vae(Path(vae_path).expanduser(), config_dir())
+        vae = _load_vae(Path(vae_path).expanduser(), placement.vae_dtype)
     tokenizer, tokenizer_2 = load_for_model(source if source.is_dir() else None)
     pad_id_2 = tokenizer_2.token_to_id("!")
-    return BaseModel(unet, vae, te1, te2, tokenizer, tokenizer_2, _noise_scheduler(prediction_type), source, pad_id_2 if pad_id_2 is not None else 0)
+    return BaseModel(unet, vae, te1, te2, tokenizer, tokenizer_2, noise_scheduler(prediction), source,
+                     pad_id_2 if pad_id_2 is not None else 0, prediction)
 
 
-def _load_vae(path: Path, config_root: Path):
+def _load_vae(path: Path, dtype: torch.dtype):
     from diffusers import AutoencoderKL
 
-    if not path.exists():
-        raise ModelError(f"VAE {path} does not exist", "check model.vae, or leave it empty to use the model's own VAE")
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise ModelError(f"VAE {path.name} is a pickle file", "use a .safetensors VAE")
+    from stylora_tui.trainer.sdxl_layout import config_dir
+
+    check_vae_path(str(path))
     if path.is_dir():
         subfolder = "vae" if (path / "vae").is_dir() else None
-        return AutoencoderKL.from_pretrained(path, subfolder=subfolder, local_files_only=True)
-    return AutoencoderKL.from_single_file(str(path), config=str(config_root), subfolder="vae", local_files_only=True)
+        return AutoencoderKL.from_pretrained(path, subfolder=subfolder, local_files_only=True, torch_dtype=dtype)
+    return AutoencoderKL.from_single_file(str(path), config=str(config_dir()), subfolder="vae", local_files_only=True, torch_dtype=dtype)
+

@@ -27,6 +27,7 @@ from stylora_tui.core.config import Config, build_config, parse_toml
 from stylora_tui.core.dataset import scan_dataset
 from stylora_tui.core.metadata import TrainingFacts, adapter_metadata, tag_frequency
 from stylora_tui.core.modelhash import model_hash
+from stylora_tui.core.modelpath import V_PREDICTION, resolve_prediction
 from stylora_tui.core.rundir import RunDir
 from stylora_tui.errors import StyloraError
 from stylora_tui.trainer import checkpoint as ckpt
@@ -38,16 +39,16 @@ from stylora_tui.trainer.data import (
     encode_latents,
     epoch_batches,
     load_pixels,
+    random_crop,
     vae_fingerprint,
 )
-from stylora_tui.trainer.loading import load_base_model, resolve_model_path
-from stylora_tui.trainer.sdxl_layout import config_dir
+from stylora_tui.trainer.loading import Placement, load_base_model, resolve_model_path, vae_dtype_for
 from stylora_tui.trainer.network import LoConNetwork, trains_text_encoders
 from stylora_tui.trainer.optim import build_optimizer, build_scheduler, warmup_steps
-from stylora_tui.trainer.sampler import Sampler
-from stylora_tui.trainer.validation import Validator
 from stylora_tui.trainer.output import DTYPES, save_adapter, verify_adapter
+from stylora_tui.trainer.sampler import Sampler
 from stylora_tui.trainer.text import TextConditioner
+from stylora_tui.trainer.validation import Validator
 
 NONFINITE_LIMIT = 5
 STATUS_EVERY_S = 5.0
@@ -117,14 +118,21 @@ class Run:
         device = accelerator.device
         world = accelerator.num_processes
 
-        # The base model, frozen. Rank 0 first: it builds what the cache lacks (the demo
-        # model, the SDXL config folder) before the others read it.
+        # The base model, frozen, loaded in the dtype it trains in. Rank 0 first: it builds
+        # what the cache lacks (the demo model, the SDXL config folder) before the others read it.
+        train_te = trains_text_encoders(config.network)
+        placement = Placement(
+            device,
+            unet_dtype=weight_dtype,
+            # fp32 where the text encoders train on a CPU (no autocast there).
+            text_encoder_dtype=torch.float32 if train_te and device.type == "cpu" else weight_dtype,
+            vae_dtype=vae_dtype_for(weight_dtype),
+        )
+        prediction = resolve_prediction(config.model.path, config.model.prediction_type, tr.zero_terminal_snr)
         if accelerator.is_main_process:
             resolve_model_path(config.model.path)
-            if Path(str(config.model.path)).is_file():
-                config_dir()
         accelerator.wait_for_everyone()
-        base = load_base_model(config.model.path, config.model.vae)
+        base = load_base_model(config.model.path, config.model.vae, prediction, placement)
         for model in (base.unet, base.vae, base.text_encoder, base.text_encoder_2):
             model.requires_grad_(False)
             model.eval()
@@ -138,23 +146,18 @@ class Run:
         plan = plan_steps([(i.bucket, i.repeats) for i in items], tr.batch_size, tr.epochs, tr.gradient_accumulation_steps, tr.max_steps, world)
         total_steps = plan.total_steps
         self.write_status(force=True, total_steps=total_steps)
-        # The VAE runs in fp32, or bf16 where the run uses it: never fp16 (NaN on SDXL).
-        vae_dtype = torch.bfloat16 if weight_dtype == torch.bfloat16 else torch.float32
-        base.vae.to(device, vae_dtype)
+        base.vae.to(device)
         cache = LatentCache(vae_fingerprint(base.vae))
+        # One process fills the shared cache; the others read it once it is complete. Random
+        # crops differ every step, so only the held-out images (center crop) are cached then.
+        if accelerator.is_main_process:
+            to_cache = validation_items if config.dataset.random_crop else items + validation_items
+            self.cache_latents(to_cache, cache, base.vae, placement.vae_dtype, can_stop=world == 1)
+        accelerator.wait_for_everyone()
         if not config.dataset.random_crop:
-            # One process fills the shared cache; the others read it once it is complete.
-            if accelerator.is_main_process:
-                self.cache_latents(items + validation_items, cache, base.vae, vae_dtype, can_stop=world == 1)
-            accelerator.wait_for_everyone()
-        base.vae.to("cpu")
+            base.vae.to("cpu")
 
         # The network.
-        base.unet.to(device, weight_dtype)
-        train_te = trains_text_encoders(config.network)
-        te_dtype = torch.float32 if train_te and device.type == "cpu" else weight_dtype
-        base.text_encoder.to(device, te_dtype)
-        base.text_encoder_2.to(device, te_dtype)
         # Seeded here, right before the adapter's random init: anything earlier (building the
         # demo model on a first run) may draw from the global RNG, and every GPU must start
         # from the same weights.
@@ -167,7 +170,10 @@ class Run:
             base.unet.train()
             if train_te:
                 for encoder in (base.text_encoder, base.text_encoder_2):
-                    encoder.gradient_checkpointing_enable()
+                    # Non-reentrant: transformers 4.x checkpoints reentrantly by default, and a
+                    # reentrant segment whose inputs need no grad (token embeddings of a frozen
+                    # encoder) passes no gradient to the adapter modules inside it.
+                    encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
                     encoder.train()
         optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
         scheduler = build_scheduler(config, optimizer, total_steps)
@@ -205,13 +211,16 @@ class Run:
             tag_frequency=tag_frequency([(_folder(i.rel, scan.root), i.caption.text if i.caption else "") for i in scan.usable]),
             buckets=tuple((b.width, b.height, b.count) for b in plan.buckets),
             dataset_dirs=_dataset_dirs(scan),
+            prediction_type=base.prediction.type,
+            zero_terminal_snr=base.prediction.zero_terminal_snr,
         )
         self.events.emit(
             ev.RUN_RESUMED if latest is not None else ev.RUN_STARTED,
             run=self.run.name, step=position.step, epoch=position.epoch, total_steps=total_steps, epochs=tr.epochs,
             steps_per_epoch=plan.steps_per_epoch, images=len(items), device=str(device), mixed_precision=mixed,
             modules=len(adapter.modules_by_key), trainable_params=adapter.trainable_parameters(), gpus=world,
-            checkpoint=str(latest.name) if latest else None,
+            checkpoint=str(latest.name) if latest else None, prediction=base.prediction.type,
+            zero_terminal_snr=base.prediction.zero_terminal_snr, random_crop=config.dataset.random_crop,
         )
         self.write_status(force=True, step=position.step, epoch=position.epoch)
 
@@ -381,8 +390,12 @@ class Loop:
     def compute_loss(self, batch: list[int], epoch: int, batch_index: int) -> torch.Tensor:
         tr = self.config.training
         items = [self.items[i] for i in batch]
-        latents = torch.stack([self.latents_for(item) for item in items]).to(self.device, self.weight_dtype)
-        time_ids = torch.tensor([item.time_ids(item.center_crop) for item in items], device=self.device, dtype=self.weight_dtype)
+        if self.config.dataset.random_crop:
+            crops = [random_crop(item, tr.seed, epoch, batch_index, slot) for slot, item in enumerate(items)]
+        else:
+            crops = [item.center_crop for item in items]
+        latents = torch.stack([self.latents_for(item, crop) for item, crop in zip(items, crops)]).to(self.device, self.weight_dtype)
+        time_ids = torch.tensor([item.time_ids(crop) for item, crop in zip(items, crops)], device=self.device, dtype=self.weight_dtype)
         if self.static_text:
             hidden = torch.cat([self.static_text[i][0] for i in batch])
             pooled = torch.cat([self.static_text[i][1] for i in batch])
@@ -400,20 +413,18 @@ class Loop:
         noisy = self.base.noise_scheduler.add_noise(latents, noise, timesteps)
         with self.accelerator.autocast():
             prediction = self.base.unet(noisy, timesteps, hidden, added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids}).sample
-        if self.base.noise_scheduler.config.prediction_type == "v_prediction":
-            target = self.base.noise_scheduler.get_velocity(latents, noise, timesteps)
-        else:
-            target = noise
+        v_prediction = self.base.prediction.type == V_PREDICTION
+        target = self.base.noise_scheduler.get_velocity(latents, noise, timesteps) if v_prediction else noise
         loss = torch.nn.functional.mse_loss(prediction.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
         if tr.min_snr_gamma:
             snr = self.alphas_cumprod[timesteps] / (1 - self.alphas_cumprod[timesteps])
-            # min(SNR, gamma) / SNR for epsilon targets, / (SNR + 1) for v targets.
-            denominator = snr + 1 if target is not noise else snr
+            # min(SNR, gamma) / SNR for epsilon targets, / (SNR + 1) for v targets (kohya's apply_snr_weight).
+            denominator = snr + 1 if v_prediction else snr
             loss = loss * torch.clamp(snr, max=tr.min_snr_gamma) / denominator
         return loss.mean()
 
-    def latents_for(self, item) -> torch.Tensor:
-        crop = item.center_crop
+    def latents_for(self, item, crop: tuple[int, int] | None = None) -> torch.Tensor:
+        crop = item.center_crop if crop is None else crop
         cached = self.cache.get(item, crop)
         if cached is not None:
             return cached

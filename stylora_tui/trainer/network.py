@@ -5,6 +5,13 @@ kohya's LoCon "full" on SDXL: 722 transformer Linear + 66 resnet/down/upsample m
 set on a diffusers UNet (FIELD-NOTES), so each model gets its own target preset by
 module class. `LycorisNetwork.apply_preset` sets process-global class attributes; every
 key is set on every call so one model's preset never leaks into the next.
+
+Max-norm (`scale_weight_norms`) follows LyCORIS, which the practice ran through kohya_ss:
+each module carries a `scalar` that multiplies its output (so a capped module also learns
+more slowly, until it stops) and is folded into `lora_up` when saved. lycoris keeps that
+scalar in a non-persistent buffer a checkpoint would lose; here all scalars live in one
+persistent vector (`scalars`) that each module's buffer is a view of, and the norms of
+all modules are computed together from r x r Gram products, with no host sync.
 """
 
 from __future__ import annotations
@@ -97,6 +104,37 @@ class LoConNetwork(torch.nn.Module):
             self.parts[component] = network
         for module in self.modules_by_key.values():
             module.lora.requires_grad_(True)
+        # Modules of the same (up, down) shapes are contiguous, so their norms are one batch.
+        self.order = sorted(self.modules_by_key, key=lambda k: (_shapes(self.modules_by_key[k].lora), k))
+        self.register_buffer("scalars", torch.ones(len(self.order)))
+        self.register_buffer("scales", torch.tensor([float(self.modules_by_key[k].lora.scale) for k in self.order]), persistent=False)
+        self.groups: list[list[AdapterModule]] = []
+        for key in self.order:
+            module = self.modules_by_key[key]
+            if not self.groups or _shapes(self.groups[-1][0].lora) != _shapes(module.lora):
+                self.groups.append([])
+            self.groups[-1].append(module)
+        self._bind_scalars()
+
+    def _bind_scalars(self) -> None:
+        """Each lycoris module's `scalar` buffer becomes a view into `scalars`."""
+        for index, key in enumerate(self.order):
+            self.modules_by_key[key].lora._buffers["scalar"] = self.scalars[index]
+
+    def _apply(self, fn, recurse=True):
+        # .to()/.cuda() replace every buffer: bind the views again afterwards.
+        result = super()._apply(fn, recurse)
+        self._bind_scalars()
+        return result
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        state = dict(state_dict)
+        # Checkpoints from before max-norm scalars were kept: every scalar was 1.
+        scalars = state.setdefault("scalars", torch.ones(len(self.order)))
+        result = super().load_state_dict(state, strict=strict, assign=assign)
+        # lycoris' load hook resets each module's scalar to 1 (writing through our views).
+        self.scalars.copy_(scalars)
+        return result
 
     def apply_to(self) -> None:
         for network in self.parts.values():
@@ -115,9 +153,10 @@ class LoConNetwork(torch.nn.Module):
         state = {}
         for key, module in sorted(self.modules_by_key.items()):
             lora = module.lora
+            # The max-norm scalar is folded into lora_up, as lycoris saves it.
             for suffix, tensor in (
                 ("lora_down.weight", lora.lora_down.weight),
-                ("lora_up.weight", lora.lora_up.weight),
+                ("lora_up.weight", lora.lora_up.weight * lora.scalar),
                 ("alpha", lora.alpha),
             ):
                 value = tensor.detach().to("cpu")
@@ -128,21 +167,19 @@ class LoConNetwork(torch.nn.Module):
         return sum(p.numel() for m in self.modules_by_key.values() for p in m.lora.parameters() if p.requires_grad)
 
     @torch.no_grad()
-    def apply_max_norm(self, max_norm: float) -> int:
-        """kohya's scale_weight_norms: per module W = up @ down * alpha/rank; if ||W|| > m,
-        scale up and down by sqrt(m / ||W||). Returns how many modules were scaled."""
-        scaled = 0
-        for module in self.modules_by_key.values():
-            lora = module.lora
-            down = lora.lora_down.weight
-            up = lora.lora_up.weight
-            weight = up.flatten(1).float() @ down.flatten(1).float() * float(lora.scale)
-            norm = torch.clamp(weight.norm(), min=max_norm / 2)
-            desired = torch.clamp(norm, max=max_norm)
-            ratio = float(desired / norm)
-            if ratio < 1.0:
-                root = ratio**0.5
-                down.mul_(root)
-                up.mul_(root)
-                scaled += 1
-        return scaled
+    def apply_max_norm(self, max_norm: float) -> None:
+        """LyCORIS' max-norm for every module at once: norm = ||up @ down|| * scale * scalar,
+        floored at max_norm / 2; a module above max_norm has its scalar multiplied by
+        max_norm / norm. ||up @ down||^2 = sum((up^T up) * (down down^T)): r x r products only."""
+        squared = []
+        for group in self.groups:
+            up = torch.stack([m.lora.lora_up.weight.flatten(1) for m in group]).float()  # (modules, out, rank)
+            down = torch.stack([m.lora.lora_down.weight.flatten(1) for m in group]).float()  # (modules, rank, in)
+            squared.append(((up.transpose(1, 2) @ up) * (down @ down.transpose(1, 2))).sum(dim=(1, 2)))
+        norm = torch.cat(squared).clamp(min=0).sqrt() * self.scales * self.scalars
+        norm = norm.clamp(min=max_norm / 2)
+        self.scalars.mul_(norm.clamp(max=max_norm) / norm)
+
+
+def _shapes(lora) -> tuple:
+    return tuple(lora.lora_up.weight.shape), tuple(lora.lora_down.weight.shape)

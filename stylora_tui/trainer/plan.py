@@ -11,6 +11,7 @@ import torch
 from stylora_tui.core.config import Config
 from stylora_tui.core.modelhash import DEMO
 
+
 @dataclass(frozen=True)
 class NetworkPlan:
     modules: tuple[str, ...]
@@ -19,36 +20,65 @@ class NetworkPlan:
     output_bytes: int
 
 
-def _configs(model_path: str) -> tuple[dict, dict, dict]:
+COMPONENTS = ("unet", "text_encoder", "text_encoder_2", "vae")
+
+
+def _configs(model_path: str) -> tuple[dict, ...]:
     from stylora_tui.trainer.sdxl_layout import shipped_config
 
     if model_path == DEMO:
-        from stylora_tui.trainer.demo_model import OVERRIDES
+        from stylora_tui.trainer.demo_model import DEMO_OVERRIDES
 
-        return tuple({**shipped_config(name), **OVERRIDES[name]} for name in ("unet", "text_encoder", "text_encoder_2"))
+        return tuple({**shipped_config(name), **DEMO_OVERRIDES[name]} for name in COMPONENTS)
     folder = Path(model_path) if model_path else None
     if folder is not None and folder.is_dir():
-        return tuple(json.loads((folder / name / "config.json").read_text()) for name in ("unet", "text_encoder", "text_encoder_2"))
-    # No model, or a single-file checkpoint: the standard SDXL architecture.
-    return shipped_config("unet"), shipped_config("text_encoder"), shipped_config("text_encoder_2")
+        return tuple(json.loads((folder / name / "config.json").read_text()) for name in COMPONENTS)
+    overrides: dict[str, dict] = {}
+    if folder is not None and folder.is_file():
+        from stylora_tui.core.modelpath import read_header
+        from stylora_tui.trainer.sdxl_layout import overrides_from_header
+
+        overrides = overrides_from_header(read_header(folder))
+    # No model: the standard SDXL architecture; a single file: its own, read from its header.
+    return tuple({**shipped_config(name), **overrides.get(name, {})} for name in COMPONENTS)
+
+
+def _meta_models(model_path: str):
+    """(unet, text encoder, text encoder 2, vae) of the model's architecture, without weights."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    unet_config, te1_config, te2_config, vae_config = _configs(model_path)
+    keep = lambda c: {k: v for k, v in c.items() if not k.startswith("_") and k != "architectures"}  # noqa: E731
+    with torch.device("meta"):
+        return (UNet2DConditionModel.from_config(unet_config), CLIPTextModel(CLIPTextConfig(**keep(te1_config))),
+                CLIPTextModelWithProjection(CLIPTextConfig(**keep(te2_config))), AutoencoderKL.from_config(vae_config))
+
+
+# Python, torch, CUDA and the data pipeline, beside the model weights.
+PROCESS_BASE_BYTES = 3 << 30
+
+
+def host_ram_bytes(model_path: str, weight_bytes: int) -> int:
+    """System RAM the trainer needs while loading: a diffusers folder's components are loaded
+    and moved to the GPU one at a time; a single file is read whole, then converted."""
+    sizes = [sum(p.numel() for p in model.parameters()) * weight_bytes for model in _meta_models(model_path)]
+    path = Path(model_path) if model_path and model_path != DEMO else None
+    if path is not None and path.is_file():
+        return PROCESS_BASE_BYTES + path.stat().st_size + sum(sizes)
+    return PROCESS_BASE_BYTES + max(sizes)
 
 
 def module_rows(model_path: str) -> list[list]:
     """[kohya key, group, in, out, kernel] of every module LoCon 'full' can train, from
     the architecture built on the meta device (no weights)."""
-    from diffusers import UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
     from stylora_tui.core.config import build_config
     from stylora_tui.trainer.network import TRANSFORMER, LoConNetwork
 
-    unet_config, te1_config, te2_config = _configs(model_path)
-    keep = lambda c: {k: v for k, v in c.items() if not k.startswith("_") and k != "architectures"}  # noqa: E731
     everything = build_config({"network": {"preset": "full", "algo": "locon", "train_text_encoders": True}}).network
+    unet, te1, te2, _vae = _meta_models(model_path)
     with torch.device("meta"):
-        unet = UNet2DConditionModel.from_config(unet_config)
-        network = LoConNetwork(unet, CLIPTextModel(CLIPTextConfig(**keep(te1_config))),
-                               CLIPTextModelWithProjection(CLIPTextConfig(**keep(te2_config))), everything)
+        network = LoConNetwork(unet, te1, te2, everything)
     transformer_ids = {id(m) for block in unet.modules() if type(block).__name__ in TRANSFORMER for m in block.modules()}
     rows = []
     for key, module in sorted(network.modules_by_key.items()):

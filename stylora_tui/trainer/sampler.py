@@ -11,6 +11,7 @@ failure (out of memory included) is reported and training goes on.
 from __future__ import annotations
 
 import json
+import time
 import traceback
 from pathlib import Path
 
@@ -38,11 +39,11 @@ class Sampler:
 
     def pipeline(self):
         if self._pipeline is None:
-            from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
+            from diffusers import StableDiffusionXLPipeline
 
-            from stylora_tui.trainer.sdxl_layout import shipped_config
+            from stylora_tui.trainer.loading import sampling_scheduler
 
-            scheduler = EulerDiscreteScheduler.from_config(shipped_config("scheduler"))
+            scheduler = sampling_scheduler(self.base.prediction)
             self._pipeline = StableDiffusionXLPipeline(
                 vae=self.base.vae, text_encoder=self.base.text_encoder, text_encoder_2=self.base.text_encoder_2,
                 tokenizer=None, tokenizer_2=None, unet=self.base.unet, scheduler=scheduler,
@@ -50,29 +51,41 @@ class Sampler:
             self._pipeline.set_progress_bar_config(disable=True)
         return self._pipeline
 
+    def decode(self, pipe, latents: torch.Tensor):
+        """Latents to a picture, outside autocast: the VAE keeps its own dtype (never fp16)."""
+        vae = self.base.vae
+        pixels = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
+        return pipe.image_processor.postprocess(pixels.float(), output_type="pil")[0]
+
     def render(self, label: str, epoch: int, step: int) -> Path | None:
         run = self.owner.run
         folder = run.samples / label
         unet = self.base.unet
         was_training = unet.training
-        vae_dtype = torch.bfloat16 if self.weight_dtype == torch.bfloat16 else torch.float32
         try:
-            self.base.vae.to(self.device, vae_dtype)
+            self.base.vae.to(self.device)
             unet.eval()
             folder.mkdir(parents=True, exist_ok=True)
             pipe = self.pipeline()
             seed = self.owner.config.samples.seed
             names = []
+            steps = self.owner.config.samples.steps
+            progress = _Progress(self.owner.events, label, epoch, step, total=len(self.prompts) * steps)
             with torch.no_grad():
                 for index, prompt in enumerate(self.prompts):
                     hidden, pooled = self.conditioner.encode([prompt], self.device, self.weight_dtype)
-                    image = pipe(
-                        prompt_embeds=hidden, pooled_prompt_embeds=pooled,
-                        negative_prompt_embeds=torch.zeros_like(hidden), negative_pooled_prompt_embeds=torch.zeros_like(pooled),
-                        width=self.size[0], height=self.size[1], num_inference_steps=self.owner.config.samples.steps,
-                        guidance_scale=self.owner.config.samples.guidance_scale,
-                        generator=torch.Generator("cpu").manual_seed(seed + index),
-                    ).images[0]
+                    # Autocast: the adapter is fp32 over a bf16/fp16 model, and lycoris 3.x
+                    # modules do not cast their inputs themselves.
+                    with torch.autocast(self.device.type, dtype=self.weight_dtype, enabled=self.weight_dtype != torch.float32):
+                        latents = pipe(
+                            prompt_embeds=hidden, pooled_prompt_embeds=pooled,
+                            negative_prompt_embeds=torch.zeros_like(hidden), negative_pooled_prompt_embeds=torch.zeros_like(pooled),
+                            width=self.size[0], height=self.size[1], num_inference_steps=steps,
+                            guidance_scale=self.owner.config.samples.guidance_scale,
+                            generator=torch.Generator("cpu").manual_seed(seed + index),
+                            output_type="latent", callback_on_step_end=progress.step,
+                        ).images
+                    image = self.decode(pipe, latents)
                     name = f"{index + 1:02d}.png"
                     image.save(folder / name)
                     names.append(name)
@@ -92,3 +105,21 @@ class Sampler:
             self.base.vae.to("cpu")
             unet.train(was_training)
         return None
+
+
+class _Progress:
+    """Denoising progress as `sample.progress` events, at most one a second, so viewers
+    show sampling as work being done, not as a hang."""
+
+    def __init__(self, events, label: str, epoch: int, step: int, total: int) -> None:
+        self.events, self.label, self.epoch, self.train_step, self.total = events, label, epoch, step, total
+        self.done = 0
+        self.last = 0.0
+
+    def step(self, _pipe, _index, _timestep, callback_kwargs):
+        self.done += 1
+        now = time.time()
+        if self.done == self.total or now - self.last >= 1.0:
+            self.events.emit(ev.SAMPLE_PROGRESS, label=self.label, epoch=self.epoch, step=self.train_step, done=self.done, total=self.total)
+            self.last = now
+        return callback_kwargs

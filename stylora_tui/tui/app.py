@@ -24,6 +24,7 @@ class StyloraApp(App[str]):
         self.monitor_run = monitor
         self.report = None
         self._tokenizers = None
+        self._machine = None
 
     def on_mount(self) -> None:
         if self.monitor_run is not None:
@@ -39,6 +40,12 @@ class StyloraApp(App[str]):
         if self._tokenizers is None:
             self._tokenizers = self.services.tokenizers(self.wizard.model_path or None)
         return self._tokenizers
+
+    def machine(self):
+        """Where a run would train (GPUs by NVML), read once."""
+        if self._machine is None:
+            self._machine = self.services.machine()
+        return self._machine
 
     def show_step(self, name: str) -> None:
         from stylora_tui.tui.screens.dataset import DatasetScreen

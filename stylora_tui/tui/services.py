@@ -21,6 +21,12 @@ def _launcher():
     return TrainerLauncher()
 
 
+def _machine():
+    from stylora_tui.adapters.nvml import this_machine
+
+    return this_machine()
+
+
 def _tailer(run: RunDir):
     from stylora_tui.core.events import EventTailer
 
@@ -35,3 +41,5 @@ class Services:
     launcher: object = field(default_factory=_launcher)
     # RunDir -> an object with read_new() -> list[event dict]
     run_source: Callable = _tailer
+    # () -> core.preflight.Machine: where a run will train (GPUs by NVML)
+    machine: Callable = _machine

@@ -12,7 +12,11 @@ import pytest
 from stylora_tui.core.config import build_config
 from stylora_tui.core.launch import prepare_run
 from stylora_tui.core.paths import examples_dir
+from stylora_tui.core.preflight import Machine
 from stylora_tui.core.rundir import RunDir
+
+
+CPU_ONLY = Machine((), 2)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +41,7 @@ def dataset(tmp_path) -> Path:
     return target
 
 
-def demo_config(dataset: Path, **sections) -> object:
+def demo_config(dataset: Path, /, **sections) -> object:
     data = {
         "model": {"path": "demo", "family": "animagine"},
         "dataset": {"path": str(dataset), "repeats": 1, "resolution_px": [128, 192], "min_bucket_px": 64, "max_bucket_px": 256, "bucket_step_px": 32},
@@ -54,7 +58,7 @@ def demo_config(dataset: Path, **sections) -> object:
 
 
 def prepare(tmp_path: Path, config, name: str) -> RunDir:
-    return prepare_run(config, tmp_path / "runs", name).run
+    return prepare_run(config, tmp_path / "runs", name, machine=CPU_ONLY, allow_cpu=True).run
 
 
 def trainer(run: RunDir, env: dict, wait: bool = True) -> subprocess.Popen | subprocess.CompletedProcess:
@@ -79,3 +83,27 @@ def wait_for(predicate, timeout: float = 120, every: float = 0.1):
             return value
         time.sleep(every)
     raise AssertionError("timed out waiting")
+
+
+@pytest.fixture(scope="session")
+def full_tree(tmp_path_factory) -> dict[str, Path]:
+    """SDXL's full module tree at tiny widths: a diffusers folder, its single-file twin in the
+    original layout (as CivitAI ships models), the same file marked v-prediction + zero
+    terminal SNR (as NoobAI-XL V-Pred is), and a v-prediction diffusers folder."""
+    import shutil
+
+    from stylora_tui.trainer.demo_model import FULL_TREE_OVERRIDES, V_PREDICTION_SCHEDULER, build_model
+    from stylora_tui.trainer.single_file import write_single_file
+
+    root = tmp_path_factory.mktemp("full-tree")
+    folder = build_model(root / "sdxl-full-tree", FULL_TREE_OVERRIDES)
+    vpred_folder = root / "noobai-vpred-diffusers"
+    shutil.copytree(folder, vpred_folder)
+    scheduler_file = vpred_folder / "scheduler" / "scheduler_config.json"
+    scheduler_file.write_text(json.dumps({**json.loads(scheduler_file.read_text()), **V_PREDICTION_SCHEDULER}))
+    return {
+        "folder": folder,
+        "single_file": write_single_file(folder, root / "sdxl-full-tree.safetensors"),
+        "vpred_file": write_single_file(folder, root / "noobaiXLVpred-full-tree.safetensors", v_prediction=True, zero_terminal_snr=True),
+        "vpred_folder": vpred_folder,
+    }

@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from stylora_tui.core import control
 from tests.core.test_doctor import tree_digest
+from stylora_tui.core.preflight import Machine
 from tests.trainer.conftest import demo_config, events, prepare, trainer, wait_for
 
 pytestmark = pytest.mark.slow
@@ -111,7 +112,7 @@ def test_pickle_model_is_refused(tmp_path, dataset):
 
     (tmp_path / "model.ckpt").write_bytes(b"x")
     with pytest.raises(ModelError) as info:
-        prepare_run(demo_config(dataset, model={"path": str(tmp_path / "model.ckpt")}), tmp_path / "runs", None)
+        prepare_run(demo_config(dataset, model={"path": str(tmp_path / "model.ckpt")}), tmp_path / "runs", None, machine=Machine())
     assert "pickle" in info.value.message
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from stylora_tui.adapters.clip_tokenizer import load_shipped
+from stylora_tui.core.preflight import Machine
 from stylora_tui.tui.services import Services
 from tests.tui.fakes import RecordingLauncher, ScriptedSource, training_events
 
@@ -20,4 +21,5 @@ def services(tmp_path, tokenizer):
         tokenizers=lambda _path: (tokenizer, tokenizer),
         launcher=RecordingLauncher(),
         run_source=lambda run: ScriptedSource(events),
+        machine=lambda: Machine(("NVIDIA H100 80GB HBM3",), 16),
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from stylora_tui.core.paths import examples_dir
+from stylora_tui.core.preflight import Machine
 from stylora_tui.core.wizard import WizardState
 from stylora_tui.tui.app import StyloraApp
 from stylora_tui.tui.services import Services
@@ -35,7 +36,7 @@ def fixed(tokenizer):
     shutil.copy(broken / "03-cat.jpg", broken / "09-copy.jpg")
     (FIXED / "model.ckpt").write_bytes(b"x")
     yield Services(FIXED / "runs", tokenizers=lambda _p: (tokenizer, tokenizer), launcher=RecordingLauncher(),
-                   run_source=lambda run: ScriptedSource(training_events()))
+                   run_source=lambda run: ScriptedSource(training_events()), machine=lambda: Machine(("NVIDIA H100 80GB HBM3",), 16))
     shutil.rmtree(FIXED, ignore_errors=True)
 
 

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DirectoryTree, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import (
+    DirectoryTree,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+)
 
 from stylora_tui.core.families import FAMILIES, detect_family
-from stylora_tui.core.modelpath import check_model_path
+from stylora_tui.core.modelpath import check_model_path, resolve_prediction
 from stylora_tui.errors import StyloraError
 from stylora_tui.tui.screens.step import WizardStepScreen
+
+PREDICTION_CHOICES = [
+    ("prediction: auto (read from the model)", "auto"),
+    ("prediction: epsilon (most SDXL models)", "epsilon"),
+    ("prediction: v-prediction (NoobAI V-Pred and its fine-tunes)", "v_prediction"),
+]
 
 
 class ModelScreen(WizardStepScreen):
@@ -28,6 +43,7 @@ class ModelScreen(WizardStepScreen):
         yield Label("Checkpoint (.safetensors file, diffusers folder, or demo):")
         yield Input(self.wizard.model_path, placeholder="~/models/animagine-xl-3.1.safetensors", id="model")
         yield Static("", id="model-check", classes="help")
+        yield Select(PREDICTION_CHOICES, value=self.wizard.edits.get("model.prediction_type", "auto"), allow_blank=False, id="prediction")
         tree = DirectoryTree(str(Path.home()), id="browser")
         tree.display = False
         yield tree
@@ -49,6 +65,13 @@ class ModelScreen(WizardStepScreen):
     def model_changed(self, event: Input.Changed) -> None:
         self.check_model(event.value)
 
+    @on(Select.Changed, "#prediction")
+    def prediction_changed(self) -> None:
+        self.check_model(self.query_one("#model", Input).value)
+
+    def chosen_prediction(self) -> str:
+        return str(self.query_one("#prediction", Select).value)
+
     def check_model(self, value: str) -> str:
         """Show what is wrong with the path, or the family it looks like; return the problem."""
         view = self.query_one("#model-check", Static)
@@ -58,15 +81,17 @@ class ModelScreen(WizardStepScreen):
             return "choose a checkpoint first"
         try:
             check_model_path(value)
+            prediction = resolve_prediction(value, self.chosen_prediction(), "auto")
         except StyloraError as exc:
-            view.update(f"[red]{exc.message}[/]\n{exc.hint}")
+            view.update(f"[red]{escape(exc.message)}[/]\n{escape(exc.hint)}")
             return exc.message
         guessed = detect_family(value)
         family = self.selected_family()
         if guessed and guessed != family:
-            view.update(f"[yellow]the file name looks like {FAMILIES[guessed].label}, but {FAMILIES[family].label} is selected[/]")
+            status = f"[yellow]the file name looks like {FAMILIES[guessed].label}, but {FAMILIES[family].label} is selected[/]"
         else:
-            view.update("[green]ok[/]")
+            status = "[green]ok[/]"
+        view.update(f"{status}\npredicts: {escape(prediction.label)}")
         return ""
 
     def action_browse(self) -> None:
@@ -89,7 +114,10 @@ class ModelScreen(WizardStepScreen):
             event.control.display = False
 
     def keep(self) -> None:
-        self.app.update_wizard(family=self.selected_family(), model_path=self.query_one("#model", Input).value.strip())
+        edits = {k: v for k, v in self.wizard.edits.items() if k != "model.prediction_type"}
+        if self.chosen_prediction() != "auto":
+            edits["model.prediction_type"] = self.chosen_prediction()
+        self.app.update_wizard(family=self.selected_family(), model_path=self.query_one("#model", Input).value.strip(), edits=edits)
 
     def ready(self) -> str:
         return self.check_model(self.wizard.model_path)

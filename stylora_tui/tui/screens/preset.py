@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import fields
 
 from textual import on
@@ -10,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
+from stylora_tui.core import toml_compat as tomllib
 from stylora_tui.core.config import SECTION_HELP, SECTIONS, Config
 from stylora_tui.core.presets import list_presets, preset_for, save_user_preset
 from stylora_tui.errors import ConfigError, StyloraError

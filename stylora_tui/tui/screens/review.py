@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import time
 
+from rich.markup import escape
 from rich.table import Table
 from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Input, Label, Static
 
+from stylora_tui.core import preflight
 from stylora_tui.core.estimate import estimate
 from stylora_tui.core.findings import Severity
 from stylora_tui.core.launch import prepare_run
+from stylora_tui.core.modelpath import resolve_prediction
 from stylora_tui.core.rundir import next_run_name
-from stylora_tui.errors import StyloraError
+from stylora_tui.errors import PreflightError, StyloraError
 from stylora_tui.tui.screens.step import WizardStepScreen
 
 
@@ -43,6 +46,11 @@ class ReviewScreen(WizardStepScreen):
         table.add_column()
         net, opt, tr = config.network, config.optimizer, config.training
         table.add_row("model", f"{config.model.path} ({config.model.family})")
+        try:
+            prediction = resolve_prediction(config.model.path, config.model.prediction_type, config.training.zero_terminal_snr)
+            table.add_row("predicts", prediction.label)
+        except StyloraError as exc:
+            table.add_row("predicts", f"[red]{exc.message}[/]")
         if report is not None:
             table.add_row("dataset", f"{config.dataset.path}: {len(report.scan.usable)} images, {len(report.steps.buckets)} bucket(s)")
             table.add_row("steps", f"{report.steps.steps_per_epoch}/epoch x {report.steps.epochs} epochs = {report.steps.total_steps}")
@@ -56,28 +64,54 @@ class ReviewScreen(WizardStepScreen):
         if report is not None:
             warnings = sorted({f.code for f in report.findings if f.severity is Severity.WARNING})
             table.add_row("warnings", ", ".join(warnings) if warnings else "none")
+        problems = preflight.check(config, self.app.machine(), report.steps.total_steps if report is not None else None)
+        for problem in problems:
+            colour = "yellow" if problem.code == "cpu-training" else "red"
+            table.add_row("pre-flight", f"[{colour}]{escape(problem.message)}[/] ({escape(problem.hint)})")
         return table
 
     def keep(self) -> None:
         self.app.update_wizard(run_name=self.query_one("#run-name", Input).value.strip())
 
-    def finish(self) -> None:
+    def finish(self, allow_cpu: bool = False) -> None:
         if self.launching:
             return
         self.launching = True
         self.show_error("checking and launching...")
-        self.launch()
+        self.launch(allow_cpu)
 
     @work(thread=True, exclusive=True, group="launch")
-    def launch(self) -> None:
+    def launch(self, allow_cpu: bool) -> None:
         try:
             tokenizer, _ = self.app.tokenizers()
-            prepared = prepare_run(self.wizard.config(), self.app.services.runs_root, self.wizard.run_name or None, tokenizer)
+            prepared = prepare_run(self.wizard.config(), self.app.services.runs_root, self.wizard.run_name or None, tokenizer,
+                                   machine=self.app.services.machine(), allow_cpu=allow_cpu)
             self.app.services.launcher.launch(prepared.run, prepared.config.training.gpus)
+        except PreflightError as exc:
+            if {p.code for p in exc.problems} == {"cpu-training"}:
+                self.app.call_from_thread(self.ask_cpu, exc.problems[0].message)
+            else:
+                self.app.call_from_thread(self.failed, f"{exc.message} ({exc.hint})")
+            return
         except StyloraError as exc:
             self.app.call_from_thread(self.failed, f"{exc.message} ({exc.hint})")
             return
         self.app.call_from_thread(self.app.open_monitor, prepared.run, time.time())
+
+    def ask_cpu(self, message: str) -> None:
+        """A real model on a machine without a GPU: say how long it would take, then ask."""
+        from stylora_tui.tui.dialogs.confirm import ConfirmDialog
+
+        self.launching = False
+        self.show_error("")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.finish(allow_cpu=True)
+            else:
+                self.show_error("not launched: train on a machine with an NVIDIA GPU")
+
+        self.app.push_screen(ConfirmDialog(escape(message) + "\n\nTrain on the CPU anyway?", yes="Train on CPU", no="Cancel"), answered)
 
     def failed(self, message: str) -> None:
         self.launching = False
