@@ -2,7 +2,9 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all install clean
+LOWEST_VENV := .venv-lowest
+
+.PHONY: demo test test-lowest install clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	./scripts/bootstrap.sh
@@ -17,5 +19,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
+# The same suite with the lowest version of every dependency we allow (CI runs both).
+# Snapshots are pinned to one Textual rendering, so they run in `make test` only.
+$(LOWEST_VENV)/.installed: pyproject.toml scripts/bootstrap.sh ci/lowest-constraints.txt
+	VENV=$(LOWEST_VENV) LOWEST=1 ./scripts/bootstrap.sh
+	@touch $@
+
+test-lowest: $(LOWEST_VENV)/.installed
+	$(LOWEST_VENV)/bin/python -m pytest -q --ignore=tests/tui/test_snapshots.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache

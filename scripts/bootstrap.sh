@@ -5,10 +5,13 @@
 # --system-site-packages and a constraint pins it, so pip can never swap it for another
 # build. Elsewhere the CPU build is installed with `pip install torch==2.13.0`; any other
 # torch request on a machine without torch would pull several GB of CUDA packages.
+#
+# VENV=... and LOWEST=1 (`make test-lowest`) build a second environment with the lowest
+# version of every dependency pyproject.toml allows (ci/lowest-constraints.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-VENV=.venv
+VENV=${VENV:-.venv}
 
 if [ ! -x "$VENV/bin/python" ]; then
   if "$PY" -c "import torch" >/dev/null 2>&1; then
@@ -22,5 +25,14 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   "$VENV/bin/pip" install --disable-pip-version-check -q "torch==2.13.0"
 fi
 "$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__)" > "$VENV/constraints.txt"
-"$VENV/bin/pip" install --disable-pip-version-check -q -c "$VENV/constraints.txt" -e ".[train,dev]"
+if [ "${LOWEST:-0}" = 1 ]; then
+  cat ci/lowest-constraints.txt >> "$VENV/constraints.txt"
+fi
+# AdamW8bit (the optimizer most kohya presets use) needs bitsandbytes, which needs CUDA:
+# installed where an NVIDIA GPU is present.
+EXTRAS="train,dev"
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  EXTRAS="$EXTRAS,adamw8bit"
+fi
+"$VENV/bin/pip" install --disable-pip-version-check -q -c "$VENV/constraints.txt" -e ".[$EXTRAS]"
 echo "bootstrap: ready ($("$VENV/bin/stylora-tui" --version))"

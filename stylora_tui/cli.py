@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write the embedded demo model (tiny SDXL architecture, random weights from a fixed seed) as a diffusers folder.",
     )
     p.add_argument("dir", metavar="DIR")
+    p.add_argument("--full-tree", action="store_true", help="SDXL's full module tree (depths 1/2/10, 12- and 32-layer text encoders) at tiny widths")
+    p.add_argument("--single-file", metavar="FILE.safetensors", help="also write it as one original-layout checkpoint, as CivitAI ships models")
+    p.add_argument("--v-prediction", action="store_true", help="mark it v-prediction with zero terminal SNR (like NoobAI-XL V-Pred)")
     p.set_defaults(handler=_command("demo_model"))
     return parser
 

@@ -11,7 +11,6 @@ import pytest
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 

@@ -63,7 +63,8 @@ def test_runs_json_on_empty_and_populated_root(tmp_path):
     (tmp_path / "r" / "run-01" / "status.json").write_text(json.dumps({"state": "finished", "step": 40, "total_steps": 40}))
     proc = run_cli("runs", "--json", env={"STYLORA_RUNS_DIR": str(tmp_path / "r")})
     rows = json.loads(proc.stdout)
-    assert rows == [{"name": "run-01", "status": "finished", "step": 40, "total_steps": 40, "pid": None, "outputs": [], "reason": ""}]
+    assert rows == [{"name": "run-01", "status": "finished", "step": 40, "total_steps": 40, "pid": None, "outputs": [], "reason": "",
+                     "checkpoint_step": None}]
 
 
 def test_unknown_preset_is_one_clear_error():

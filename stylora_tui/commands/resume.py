@@ -7,6 +7,7 @@ from pathlib import Path
 from stylora_tui.adapters.launcher import TrainerLauncher
 from stylora_tui.commands.follow import follow
 from stylora_tui.commands.output import console
+from stylora_tui.core import control
 from stylora_tui.core.dataset import scan_dataset
 from stylora_tui.core.launch import frozen_config
 from stylora_tui.core.manifest import drift, read_manifest
@@ -30,6 +31,9 @@ def check_unchanged(run: RunDir) -> None:
 
 def restart(run: RunDir, launcher: TrainerLauncher | None = None):
     check_unchanged(run)
+    # A resume starts clean: a stop the last trainer honoured, or never lived to honour,
+    # must not stop this one.
+    control.clear(run)
     return (launcher or TrainerLauncher()).launch(run, frozen_config(run).training.gpus)
 
 

@@ -32,6 +32,10 @@ def run(args) -> int:
         table.add_column(column, justify="right" if column in ("step", "pid") else "left")
     for r in runs:
         step = f"{r.step}/{r.total_steps}" if r.total_steps else str(r.step or "")
+        if r.status in ("stopped", "crashed", "failed", "new") and r.checkpoint_step is not None:
+            step += f" (resumes at {r.checkpoint_step})"
+        elif r.status in ("stopped", "crashed") and r.checkpoint_step is None:
+            step += " (no checkpoint: resumes at 0)"
         status = f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]"
         latest = r.outputs[-1] if r.outputs else ""
         more = f" (+{len(r.outputs) - 1})" if len(r.outputs) > 1 else ""

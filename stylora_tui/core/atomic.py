@@ -37,3 +37,24 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def umask() -> int:
+    """The process umask, read without changing it where Linux allows (the os.umask
+    round trip briefly changes it for every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path: Path) -> None:
+    """safetensors writes 0600 files; give ours the mode any other new file gets (0644 under
+    the usual umask), so a deliverable is as shareable as the user's own files."""
+    os.chmod(path, 0o666 & ~umask())

@@ -164,6 +164,9 @@ class SavingConfig:
     checkpoint_every_minutes: float = spec(
         20.0, "also checkpoint this often so a reclaimed machine loses little; 0 = only at saves", min=0.0
     )
+    continue_without_checkpoints: bool = spec(
+        False, "keep training when a checkpoint cannot be written (disk full); off = the run stops, failed, saying why"
+    )
 
 
 @dataclass(frozen=True)

@@ -31,3 +31,10 @@ def pending(run: RunDir) -> set[str]:
 
 def consume(run: RunDir, intent: str) -> None:
     (run.control / intent).unlink(missing_ok=True)
+
+
+def clear(run: RunDir) -> None:
+    """Drop every pending intent: a restarted trainer starts clean (a stop that was honoured,
+    or asked of a trainer that died before it could honour it, must not stop it again)."""
+    for intent in pending(run):
+        consume(run, intent)

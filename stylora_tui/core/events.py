@@ -22,6 +22,7 @@ TRAIN_STEP = "train.step"
 STEP_SKIPPED = "train.skipped"
 EPOCH_FINISHED = "epoch.finished"
 CHECKPOINT_SAVED = "checkpoint.saved"
+CHECKPOINT_FAILED = "checkpoint.failed"
 OUTPUT_SAVED = "output.saved"
 SAMPLE_PROGRESS = "sample.progress"
 SAMPLE_SAVED = "sample.saved"
@@ -35,7 +36,7 @@ RUN_FAILED = "run.failed"
 
 FINAL_TYPES = frozenset({RUN_STOPPED, RUN_FINISHED, RUN_FAILED})
 # Events whose loss a crash must not take: flushed to disk before the call returns.
-DURABLE_TYPES = FINAL_TYPES | {RUN_STARTED, RUN_RESUMED, CHECKPOINT_SAVED, OUTPUT_SAVED}
+DURABLE_TYPES = FINAL_TYPES | {RUN_STARTED, RUN_RESUMED, CHECKPOINT_SAVED, CHECKPOINT_FAILED, OUTPUT_SAVED}
 
 
 class EventWriter:

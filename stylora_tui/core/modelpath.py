@@ -119,6 +119,36 @@ def check_vae_path(vae_path: str) -> None:
         raise ModelError(f"{path.name} is not a VAE (no encoder/decoder weights)", "give an SDXL VAE .safetensors (e.g. sdxl_vae.safetensors) as model.vae")
 
 
+SDXL_UNET_PARAMETERS = 2_567_463_684
+
+
+def unet_parameters(path: str) -> int:
+    """The UNet's parameter count, from safetensors headers alone (no weights read); the
+    standard SDXL's when the model is not a file or folder we can read."""
+    resolved = Path(path).expanduser() if path and path != DEMO else None
+    try:
+        if resolved is not None and resolved.is_file():
+            header = read_header(resolved)
+            prefix = "model.diffusion_model."
+        elif resolved is not None and resolved.is_dir():
+            header = {}
+            for file in sorted((resolved / "unet").glob("*.safetensors")):
+                header.update(read_header(file))
+            prefix = ""
+        else:
+            return SDXL_UNET_PARAMETERS
+    except (ModelError, OSError):
+        return SDXL_UNET_PARAMETERS
+    total = 0
+    for key, entry in header.items():
+        if key.startswith(prefix) and isinstance(entry, dict) and isinstance(entry.get("shape"), list):
+            count = 1
+            for side in entry["shape"]:
+                count *= side if isinstance(side, int) else 0
+            total += count
+    return total or SDXL_UNET_PARAMETERS
+
+
 # ---------------------------------------------------------------- prediction type
 
 

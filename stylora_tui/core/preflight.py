@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from stylora_tui.core.config import Config
 from stylora_tui.core.findings import Finding, Severity
 from stylora_tui.core.modelhash import DEMO
+from stylora_tui.core.modelpath import SDXL_UNET_PARAMETERS, unet_parameters
 
 # A training step of the full SDXL UNet (LoCon in bypass mode, FIELD-NOTES) per image at
 # 1024x1024, in TFLOP: with and without gradient checkpointing.
@@ -81,22 +82,35 @@ def check(config: Config, machine: Machine, total_steps: int | None = None) -> l
     return findings
 
 
-def step_seconds_on_cpu(config: Config, machine: Machine) -> float:
+def step_tflop(config: Config) -> float:
+    """One optimizer step's compute: the full SDXL figure, scaled by pixels, batch and the
+    UNet's size (compute grows with parameters at a given resolution, near enough)."""
     width, height = config.resolution
-    tflop = STEP_TFLOP_1024[config.training.gradient_checkpointing] * (width * height) / 1024**2 * config.training.batch_size
-    return tflop / (CPU_CORE_TFLOPS * machine.cpu_cores)
+    size = unet_parameters(config.model.path) / SDXL_UNET_PARAMETERS
+    tr = config.training
+    return STEP_TFLOP_1024[tr.gradient_checkpointing] * (width * height) / 1024**2 * tr.batch_size * tr.gradient_accumulation_steps * size
+
+
+def step_seconds_on_cpu(config: Config, machine: Machine) -> float:
+    return step_tflop(config) / (CPU_CORE_TFLOPS * machine.cpu_cores)
 
 
 def cpu_duration(config: Config, machine: Machine, total_steps: int | None) -> str:
     seconds = step_seconds_on_cpu(config, machine)
-    per_step = f"about {seconds / 60:.0f} min per step on {machine.cpu_cores} cores"
+    per_step = f"about {_short_duration(seconds)} per step on {machine.cpu_cores} cores"
     if not total_steps:
         return f" ({per_step})"
     return f": {total_steps} steps at {per_step}, about {_long_duration(seconds * total_steps)} in all"
 
 
+def _short_duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def _long_duration(seconds: float) -> str:
     hours = seconds / 3600
+    if hours < 1:
+        return f"{seconds / 60:.0f} minutes"
     if hours < 48:
         return f"{hours:.0f} hours"
     return f"{hours / 24:.0f} days"

@@ -14,9 +14,11 @@ import fcntl
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylora_tui.core.atomic import write_text_atomic
 from stylora_tui.errors import RunError
 
 RUNS_DIR_ENV = "STYLORA_RUNS_DIR"
@@ -144,13 +146,21 @@ def _run_dirs(root: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------- the lock
+#
+# The lock is an flock on the run directory itself, held by the live trainer for its whole
+# life: a file could be deleted (and a second trainer would lock a fresh one), but the
+# folder cannot go while the run exists. `lock` holds the trainer's pid, for people.
+
+
+def _lock_fd(run: RunDir) -> int:
+    return os.open(run.path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def lock_holder(run: RunDir) -> bool:
     """True when a live process holds the run's lock."""
     try:
-        fd = os.open(run.lock, os.O_RDONLY)
-    except FileNotFoundError:
+        fd = _lock_fd(run)
+    except (FileNotFoundError, NotADirectoryError):
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -167,19 +177,25 @@ def lock_holder(run: RunDir) -> bool:
 
 def acquire_lock(run: RunDir) -> int:
     """Take the run's lock for the life of this process; RunError when another holds it."""
-    fd = os.open(run.lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            raise RunError(
-                f"run {run.name!r} already has a live trainer",
-                f"watch it with `stylora-tui --resume {run.name}`, or stop it with `stylora-tui stop {run.name}`",
-            ) from None
-        raise
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
+    fd = _lock_fd(run)
+    # A viewer checking liveness holds a shared lock for microseconds: try a few times
+    # before calling the run taken.
+    for attempt in range(5):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                os.close(fd)
+                raise
+            if attempt == 4:
+                os.close(fd)
+                raise RunError(
+                    f"run {run.name!r} already has a live trainer",
+                    f"watch it with `stylora-tui --resume {run.name}`, or stop it with `stylora-tui stop {run.name}`",
+                ) from None
+            time.sleep(0.05)
+    write_text_atomic(run.lock, f"{os.getpid()}\n")
     return fd
 
 
@@ -195,6 +211,7 @@ class RunSummary:
     pid: int | None
     outputs: tuple[str, ...]
     reason: str = ""
+    checkpoint_step: int | None = None  # the newest complete checkpoint: where a resume starts
 
     def to_json(self) -> dict:
         return {
@@ -205,6 +222,7 @@ class RunSummary:
             "pid": self.pid,
             "outputs": list(self.outputs),
             "reason": self.reason,
+            "checkpoint_step": self.checkpoint_step,
         }
 
 
@@ -226,12 +244,31 @@ def run_status(run: RunDir) -> RunSummary:
     return RunSummary(
         name=run.name,
         status=status,
-        step=int(data.get("step") or 0),
-        total_steps=int(data.get("total_steps") or 0),
+        step=_int(data.get("step")),
+        total_steps=_int(data.get("total_steps")),
         pid=pid,
         outputs=tuple(run.outputs()),
         reason=str(data.get("reason") or ""),
+        checkpoint_step=newest_checkpoint_step(run),
     )
+
+
+CHECKPOINT_NAME = re.compile(r"^step-(\d{6,})$")
+
+
+def newest_checkpoint_step(run: RunDir) -> int | None:
+    """The step of the newest complete checkpoint (its COMPLETE marker written last)."""
+    try:
+        entries = list(run.checkpoints.iterdir())
+    except OSError:
+        return None
+    steps = [int(m.group(1)) for p in entries if (m := CHECKPOINT_NAME.match(p.name)) and (p / "COMPLETE").is_file()]
+    return max(steps, default=None)
+
+
+def _int(value) -> int:
+    # status.json is ours, but a damaged or hand-edited one must not break `runs`.
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _live_pid(run: RunDir, status: dict) -> int | None:

@@ -3,7 +3,10 @@
 `checkpoints/step-000400/` holds the adapter weights (fp32), the optimizer and scheduler
 states, every RNG state and the sampler position. It is written as `step-000400.tmp/`,
 gets its COMPLETE marker last, and is renamed; only then are older ones removed. A
-reader only ever trusts a folder with the marker.
+reader only ever trusts a folder with the marker. A step that already has a complete
+checkpoint is never saved again (the state is the same, and replacing it would open a
+window with no complete state at all). Loading verifies every file and falls back to the
+next newest checkpoint when one is damaged.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+
+from stylora_tui.core.atomic import apply_umask
 
 COMPLETE = "COMPLETE"
 PREFIX = "step-"
@@ -63,6 +68,8 @@ def save_checkpoint(folder: Path, position: Position, network, optimizer, schedu
 
     final = folder / checkpoint_name(position.step)
     tmp = folder / f"{final.name}.tmp"
+    if (final / COMPLETE).is_file():
+        return final if rank == 0 else None
     if rank == 0:
         folder.mkdir(parents=True, exist_ok=True)
         if tmp.exists():
@@ -70,6 +77,7 @@ def save_checkpoint(folder: Path, position: Position, network, optimizer, schedu
         tmp.mkdir()
         state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
         save_file(state, str(tmp / "network.safetensors"))
+        apply_umask(tmp / "network.safetensors")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         (tmp / "state.json").write_text(json.dumps({**asdict(position), **extra}, indent=2), encoding="utf-8")
@@ -86,6 +94,7 @@ def save_checkpoint(folder: Path, position: Position, network, optimizer, schedu
             os.fsync(handle.fileno())
     (tmp / COMPLETE).write_text("ok\n")
     if final.exists():
+        # An incomplete leftover of a killed save (no COMPLETE marker): nothing to keep.
         shutil.rmtree(final)
     os.replace(tmp, final)
     _fsync_dir(folder)
@@ -94,7 +103,39 @@ def save_checkpoint(folder: Path, position: Position, network, optimizer, schedu
     return final
 
 
+def remove_partial(folder: Path) -> None:
+    """Drop `*.tmp` folders a killed save left behind (called at start, under the run's lock)."""
+    if folder.is_dir():
+        for leftover in folder.glob(f"{PREFIX}*.tmp"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+class DamagedCheckpoint(Exception):
+    """A checkpoint whose files cannot be read back."""
+
+
+def load_newest(folder: Path, network, optimizer, scheduler, generator: torch.Generator, rank: int = 0):
+    """(checkpoint, position, state, skipped): the newest complete checkpoint that loads;
+    `skipped` lists (name, why) for damaged newer ones. (None, ...) when there is none."""
+    skipped: list[tuple[str, str]] = []
+    for path in reversed(complete_checkpoints(folder)):
+        try:
+            position, state = load_checkpoint(path, network, optimizer, scheduler, generator, rank)
+        except DamagedCheckpoint as exc:
+            skipped.append((path.name, str(exc)))
+            continue
+        return path, position, state, skipped
+    return None, Position(0, 1, 0), {}, skipped
+
+
 def load_checkpoint(path: Path, network, optimizer, scheduler, generator: torch.Generator, rank: int = 0) -> tuple[Position, dict]:
+    try:
+        return _load(path, network, optimizer, scheduler, generator, rank)
+    except Exception as exc:  # safetensors, torch.load, zip and json each raise their own types
+        raise DamagedCheckpoint(f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+
+def _load(path: Path, network, optimizer, scheduler, generator: torch.Generator, rank: int) -> tuple[Position, dict]:
     from safetensors.torch import load_file
 
     network.load_state_dict(load_file(str(path / "network.safetensors")), strict=True)

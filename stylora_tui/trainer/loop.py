@@ -7,6 +7,7 @@ and stop" and are honoured at the next optimizer-step boundary, never mid-write)
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import shutil
@@ -28,7 +29,7 @@ from stylora_tui.core.dataset import scan_dataset
 from stylora_tui.core.metadata import TrainingFacts, adapter_metadata, tag_frequency
 from stylora_tui.core.modelhash import model_hash
 from stylora_tui.core.modelpath import V_PREDICTION, resolve_prediction
-from stylora_tui.core.rundir import RunDir
+from stylora_tui.core.rundir import RunDir, newest_checkpoint_step
 from stylora_tui.errors import StyloraError
 from stylora_tui.trainer import checkpoint as ckpt
 from stylora_tui.trainer.data import (
@@ -192,11 +193,15 @@ class Run:
         # Where to start: a fresh run, or the newest complete checkpoint.
         # Each GPU draws its own noise; rank 0 draws what a single-GPU run would.
         generator = torch.Generator("cpu").manual_seed(tr.seed + self.rank)
-        position = ckpt.Position(0, 1, 0)
-        previous = {}
-        latest = ckpt.latest_checkpoint(self.run.checkpoints)
-        if latest is not None:
-            position, previous = ckpt.load_checkpoint(latest, adapter, optimizer, scheduler, generator, self.rank)
+        latest, position, previous, damaged = ckpt.load_newest(self.run.checkpoints, adapter, optimizer, scheduler, generator, self.rank)
+        for name, why in damaged:
+            self.events.emit(ev.LOG, message=f"checkpoint {name} is damaged ({why}); "
+                             + (f"resuming from {latest.name}" if latest else "no older checkpoint loads"))
+        if damaged and latest is None:
+            raise StyloraError(
+                f"every checkpoint of {self.run.name} is damaged ({', '.join(n for n, _ in damaged)})",
+                f"move {self.run.checkpoints} aside to start the run over, or start a new run",
+            )
         facts = TrainingFacts(
             run_name=self.run.name,
             session_id=previous.get("session_id") or uuid.uuid4().hex[:16],
@@ -494,24 +499,46 @@ class Loop:
             self.events.emit(ev.VALIDATION, epoch=epoch, step=step, loss=round(loss, 6), images=len(self.validator.items))
         self.barrier()
 
-    def checkpoint(self, position: ckpt.Position) -> Path | None:
-        """Every process calls this (each saves its own RNG); rank 0 returns the folder."""
+    def checkpoint(self, position: ckpt.Position, required: bool = False) -> Path | None:
+        """Every process calls this (each saves its own RNG); rank 0 returns the folder.
+
+        A checkpoint that cannot be written is said loudly (event, status). The run then
+        fails with the reason, unless the user chose to train on without it; a stop
+        (`required`) never claims success without one."""
         needed = ckpt.estimated_bytes(self.adapter)
         free = shutil.disk_usage(self.run.path).free
         (short,) = self.agree_any([free < 2 * needed])
-        if short:
-            self.events.emit(ev.LOG, message=f"checkpoint skipped: {free >> 20} MiB free, {2 * needed >> 20} MiB needed; free disk space")
-            return None
-        path = ckpt.save_checkpoint(
-            self.run.checkpoints, position, self.adapter, self.optimizer, self.scheduler, self.generator,
-            self.config.saving.keep_checkpoints, {"session_id": self.facts.session_id, "started_at": self.facts.started_at},
-            self.rank, self.barrier,
-        )
+        problem = f"the disk is nearly full ({free >> 20} MiB free, {2 * needed >> 20} MiB needed)" if short else ""
+        path = None
+        if not problem:
+            try:
+                path = ckpt.save_checkpoint(
+                    self.run.checkpoints, position, self.adapter, self.optimizer, self.scheduler, self.generator,
+                    self.config.saving.keep_checkpoints, {"session_id": self.facts.session_id, "started_at": self.facts.started_at},
+                    self.rank, self.barrier,
+                )
+            except OSError as exc:
+                problem = disk_problem(exc)
         self.last_checkpoint_time = time.time()
+        if problem:
+            self.checkpoint_failed(position, problem, required)
+            return None
         if path is not None:
             self.events.emit(ev.CHECKPOINT_SAVED, step=position.step, epoch=position.epoch, path=str(path.relative_to(self.run.path)))
+            self.owner.write_status(force=True, checkpoint_error="")
         self.barrier()
         return path
+
+    def checkpoint_failed(self, position: ckpt.Position, problem: str, required: bool) -> None:
+        newest = ckpt.latest_checkpoint(self.run.checkpoints)
+        resumes = f"step {newest.name.removeprefix(ckpt.PREFIX).lstrip('0') or '0'}" if newest else "the start"
+        message = f"checkpoint at step {position.step} could not be written: {problem}"
+        self.events.emit(ev.CHECKPOINT_FAILED, step=position.step, epoch=position.epoch, reason=problem)
+        self.owner.write_status(force=True, checkpoint_error=message)
+        if required or not self.config.saving.continue_without_checkpoints:
+            raise StyloraError(message, f"free disk space in {self.run.path.parent}, then `stylora-tui --resume {self.run.name}` "
+                                        f"continues from {resumes} (or set saving.continue_without_checkpoints = true)")
+        self.events.emit(ev.LOG, message=f"{message}; training goes on (saving.continue_without_checkpoints); a resume would start from {resumes}")
 
     def save_output(self, epoch: int, step: int, name: str) -> Path | None:
         """Rank 0 writes the adapter; the others wait for it."""
@@ -529,9 +556,9 @@ class Loop:
 
     def stop(self, position: ckpt.Position, reason: str) -> None:
         self.events.emit(ev.CONTROL_RECEIVED, intent=control.STOP, step=position.step, reason=reason)
-        saved = self.checkpoint(position)
         if self.is_main:
             control.consume(self.run, control.STOP)
+        saved = self.checkpoint(position, required=True)
         self.owner.write_status(force=True, state="stopped", step=position.step, epoch=position.epoch, reason=reason)
         self.events.emit(ev.RUN_STOPPED, step=position.step, epoch=position.epoch, reason=reason,
                          checkpoint=str(saved.relative_to(self.run.path)) if saved else None)
@@ -551,9 +578,10 @@ class Loop:
     def finish(self, step: int, train_s: float, epoch: int) -> None:
         path = self.save_output(epoch, step, f"{self.run.name}.safetensors")
         self.evaluate(epoch, step)
+        # The deliverable exists: a kill during the last samples must not make it a crash.
+        self.owner.write_status(force=True, state="finished", step=step, epoch=epoch)
         if self.needs_samples(epoch):
             self.sample(f"e{epoch:04d}", epoch, step)
-        self.owner.write_status(force=True, state="finished", step=step, epoch=epoch)
         if path is not None:
             self.events.emit(ev.RUN_FINISHED, step=step, epoch=epoch, output=str(path.relative_to(self.run.path)), train_s=round(train_s, 3))
 
@@ -599,26 +627,41 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
     events = ev.EventWriter(run.events) if rank == 0 else NullEvents()
     telemetry = None
     owner = None
+    reserve = None
     try:
         from stylora_tui.trainer.telemetry import GpuTelemetry
 
         if rank == 0:
             telemetry = GpuTelemetry(events, GPU_EVERY_S)
             telemetry.start()
+        if rank == 0:
+            ckpt.remove_partial(run.checkpoints)
+            reserve = SpaceReserve(run.logs / ".space-reserve")
         owner = Run(run, events, flags, rank)
-        owner.write_status(force=True)
+        # Until training starts, `runs` shows the step a resume continues from.
+        resumable = newest_checkpoint_step(run)
+        owner.write_status(force=True, **({"step": resumable} if resumable else {}))
         owner.execute()
         return 0
     except StopRequested as stop:
+        if rank == 0:
+            # Honoured before training began (while loading or caching): consumed here too,
+            # or every later resume would stop again at once.
+            control.consume(run, control.STOP)
         if rank == 0 and owner is not None and owner.status.get("state") != "stopped":
-            # Stopped before training began (while caching): nothing new to save.
+            # Nothing new to save; the newest checkpoint (if any) is where a resume continues.
             owner.write_status(force=True, state="stopped", reason=str(stop))
             events.emit(ev.RUN_STOPPED, step=owner.status.get("step", 0), reason=str(stop), checkpoint=None)
         return 0
     except Exception as exc:  # the run failed: say why in the events, keep the traceback in the log
         traceback.print_exc()
-        reason, hint = _failure(exc, owner.config if owner else None)
-        events.emit(ev.RUN_FAILED, reason=reason, hint=hint)
+        if reserve is not None:
+            reserve.release()  # a full disk must still take the final event and status
+        reason, hint = _failure(exc, owner.config if owner else None, run)
+        try:
+            events.emit(ev.RUN_FAILED, reason=reason, hint=hint)
+        except OSError:
+            traceback.print_exc()
         if rank == 0:
             status = {"state": "failed", "pid": os.getpid(), "reason": reason, "hint": hint, "updated": time.time()}
             if owner is not None:
@@ -626,6 +669,8 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
             write_json_atomic(run.status_file, status)
         return 1
     finally:
+        if reserve is not None:
+            reserve.release()
         if telemetry is not None:
             telemetry.stop()
         events.close()
@@ -633,9 +678,37 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
             os.close(lock)
 
 
-def _failure(exc: Exception, config: Config | None) -> tuple[str, str]:
+def disk_problem(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full ({os.strerror(exc.errno)})"
+    return f"{exc.strerror or exc} ({exc.filename or 'no file'})"
+
+
+class SpaceReserve:
+    """A small file held from the start and deleted when the run fails, so that a full disk
+    still has room for the final event and status: the run ends `failed`, saying why,
+    rather than looking `crashed`."""
+
+    SIZE = 1 << 20
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(b"\0" * self.SIZE)
+        except OSError:
+            path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _failure(exc: Exception, config: Config | None, run: RunDir) -> tuple[str, str]:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return "CUDA out of memory", oom_hint(config) if config else "lower the batch size or resolution"
     if isinstance(exc, StyloraError):
         return exc.message, exc.hint
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_problem(exc), f"free disk space in {run.path.parent}, then `stylora-tui --resume {run.name}`"
     return f"{type(exc).__name__}: {exc}", "see logs/trainer.log for the traceback; resume with stylora-tui --resume once fixed"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from stylora_tui.core.atomic import apply_umask
 from stylora_tui.core.modelpath import V_PRED_KEY, ZTSNR_KEY
 
 _UNET_RESNET = {"norm1": "in_layers.0", "conv1": "in_layers.2", "norm2": "out_layers.0", "conv2": "out_layers.3",
@@ -165,4 +166,5 @@ def write_single_file(model_dir: Path, output: Path, v_prediction: bool = False,
         state[ZTSNR_KEY] = torch.zeros(0)
     output.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in state.items()}, str(output), metadata={"format": "pt"})
+    apply_umask(output)
     return output

@@ -8,9 +8,9 @@ import pytest
 from stylora_tui.adapters.kohya import export_sd_scripts, import_kohya, import_to_toml, parse_optimizer_args
 from stylora_tui.core.config import build_config
 from stylora_tui.errors import KohyaImportError
-from tests.conftest import FIXTURES, SHARED_FIXTURES, run_cli
+from tests.conftest import FIXTURES, run_cli
 
-GUI_PRESETS = sorted((SHARED_FIXTURES / "kohya_ss").glob("*.json"))
+GUI_PRESETS = sorted((FIXTURES / "kohya_ss").glob("*.json"))
 REFUSED = {"SDXL - 1 image LoRA v1.0.json": "LoKr", "SDXL - LoHA AI_Characters v1.0.json": "LoHa", "SDXL - LoKR v1.0.json": "LoKr"}
 
 
@@ -46,7 +46,7 @@ def test_every_gui_fixture_imports_or_is_refused_clearly(path, tmp_path):
 
 
 def test_prodigy_arguments_and_unet_only_flag():
-    result = import_kohya(SHARED_FIXTURES / "kohya_ss" / "SDXL - LoRA kudou-reira prodigy v4.0.json")
+    result = import_kohya(FIXTURES / "kohya_ss" / "SDXL - LoRA kudou-reira prodigy v4.0.json")
     config = build_config(result.data)
     assert config.optimizer.name == "Prodigy" and config.optimizer.weight_decay == 0.45
     assert config.optimizer.args == {"decouple": True, "d_coef": 2, "use_bias_correction": True, "safeguard_warmup": True}
@@ -57,7 +57,7 @@ def test_prodigy_arguments_and_unet_only_flag():
 
 
 def test_warmup_percent_and_constant_schedule():
-    result = import_kohya(SHARED_FIXTURES / "kohya_ss" / "locon-dadaptation-sdxl.json")
+    result = import_kohya(FIXTURES / "kohya_ss" / "locon-dadaptation-sdxl.json")
     config = build_config(result.data)
     assert config.scheduler.name == "constant_with_warmup" and config.scheduler.warmup_ratio == pytest.approx(0.08)
     assert config.optimizer.name == "Adafactor" and config.optimizer.args["relative_step"] is False
@@ -65,7 +65,7 @@ def test_warmup_percent_and_constant_schedule():
 
 
 def test_imported_toml_lists_unmapped_keys(tmp_path):
-    result = import_kohya(SHARED_FIXTURES / "kohya_ss" / "SDXL - LoRA kudou-reira prodigy v4.0.json")
+    result = import_kohya(FIXTURES / "kohya_ss" / "SDXL - LoRA kudou-reira prodigy v4.0.json")
     text = import_to_toml(result)
     assert "Not carried over" in text and "CosineAnnealingLR" in text
     build_config(tomllib.loads(text))

@@ -3,10 +3,19 @@ from __future__ import annotations
 import pytest
 
 from stylora_tui.core import paths
-from stylora_tui.core.presets import edit_toml, list_presets, load_preset, resolve_preset, save_user_preset
+from stylora_tui.core.paths import shipped_presets_dir
+from stylora_tui.core.presets import (
+    edit_toml,
+    list_presets,
+    load_preset,
+    resolve_preset,
+    save_user_preset,
+)
 from stylora_tui.errors import ConfigError, PresetError
 
-SHIPPED = {p.name for p in list_presets()}
+# From the package folder itself: collection runs before the fixture that hides the user's
+# own presets, and a preset a user saved must never become a test case.
+SHIPPED = {p.stem for p in shipped_presets_dir().glob("*.toml")}
 
 
 def test_shipped_presets_cover_families_and_intents():
@@ -65,3 +74,21 @@ def test_unknown_preset_suggests():
 def test_bad_preset_name_refused():
     with pytest.raises(PresetError):
         save_user_preset("../evil", "demo", {})
+
+
+def test_a_users_own_presets_never_become_test_cases(tmp_path):
+    # A user who saved a preset in the wizard must still get a green `make test`.
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    presets = tmp_path / "config" / "stylora-tui" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "my-hokusai.toml").write_text("# mine\n[training]\nepochs = 3\n")
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/core/test_presets.py"],
+                               cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    assert "animagine-style" in collected.stdout and "my-hokusai" not in collected.stdout

@@ -18,6 +18,7 @@ from stylora_tui.core.rundir import (
     runs_root,
 )
 from stylora_tui.errors import RunError
+from tests.conftest import run_cli
 
 
 def test_root_precedence(tmp_path, monkeypatch):
@@ -83,7 +84,7 @@ def test_lock_held_by_another_process_and_released_on_kill(tmp_path):
     run = create_run(tmp_path, "r")
     run.status_file.write_text(json.dumps({"state": "running", "step": 1}))
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl,os,sys,time; fd=os.open(sys.argv[1], os.O_RDWR|os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode()); print('locked', flush=True); time.sleep(60)", str(run.lock)],
+        [sys.executable, "-c", "import fcntl,os,sys,time; fd=os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); open(sys.argv[2], 'w').write(str(os.getpid())); print('locked', flush=True); time.sleep(60)", str(run.path), str(run.lock)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -105,3 +106,32 @@ def test_list_and_missing_run(tmp_path):
     with pytest.raises(RunError) as info:
         existing_run(tmp_path, "run-1")
     assert "run-01" in info.value.hint
+
+
+def test_deleting_the_lock_file_of_a_live_run_does_not_let_a_second_trainer_in(tmp_path):
+    run = create_run(tmp_path, "r")
+    fd = acquire_lock(run)
+    try:
+        run.lock.unlink()
+        assert run_status(run).status == "running"
+        with pytest.raises(RunError) as info:
+            acquire_lock(run)
+        assert "already has a live trainer" in info.value.message
+    finally:
+        os.close(fd)
+    os.close(acquire_lock(run))
+
+
+def test_a_crashed_run_shows_the_step_it_resumes_at(tmp_path):
+    run = create_run(tmp_path, "r")
+    run.status_file.write_text(json.dumps({"state": "running", "step": 0, "total_steps": 64}))
+    for step, complete in ((16, True), (32, True), (48, False)):
+        folder = run.checkpoints / f"step-{step:06d}"
+        folder.mkdir()
+        if complete:
+            (folder / "COMPLETE").write_text("ok\n")
+    summary = run_status(run)
+    assert summary.status == "crashed" and summary.checkpoint_step == 32
+    listed = run_cli("runs", "--runs-dir", str(tmp_path))
+    assert "resumes at 32" in listed.stdout
+    assert json.loads(run_cli("runs", "--runs-dir", str(tmp_path), "--json").stdout)[0]["checkpoint_step"] == 32

@@ -148,3 +148,10 @@ def test_plan_counts_kohyas_modules_on_a_single_file_checkpoint(full_tree, prese
     assert data["prediction"] == {"type": "v_prediction", "zero_terminal_snr": True, "source": "'v_pred' key in the checkpoint"}
     assert data["host_ram_bytes"] > full_tree["vpred_file"].stat().st_size
     assert [p["code"] for p in data["preflight"]] == ["cpu-training"]
+
+
+def test_prodigy_trains(tmp_path, dataset, cache_env):
+    # Prodigy ships with the trainer (a pure-Python package); many kohya presets use it.
+    run = _train(tmp_path, dataset, cache_env, "demo", "prodigy", optimizer={"name": "Prodigy", "unet_lr": 1.0, "text_encoder_lr": 1.0},
+                 training={"epochs": 1, "max_steps": 3, "gradient_checkpointing": False})
+    assert [e["step"] for e in events(run) if e["type"] == "train.step"] == [1, 2, 3]

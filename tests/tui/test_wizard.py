@@ -136,3 +136,40 @@ async def test_dataset_step_scans_a_practice_sized_folder_with_a_cold_cache(serv
         await pilot.pause(0.1)
         assert "40 images, 40 usable" in text_of(app, "#summary")
         assert "1024x1536" in text_of(app, "#buckets")
+
+
+async def test_review_refuses_adamw8bit_without_cuda_and_asks_before_cpu_training(services, tmp_path):
+    from dataclasses import replace
+
+    from stylora_tui.core.preflight import Machine
+    from tests.core.test_modelpath import SDXL, fake_safetensors
+
+    no_gpu = replace(services, machine=lambda: Machine((), 2))
+    model = fake_safetensors(tmp_path / "animagineXL.safetensors", SDXL)
+    wizard = replace(demo_state(), model_path=str(model), edits={"optimizer.name": "AdamW8bit"})
+    app = StyloraApp(no_gpu, wizard)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_step("dataset")
+        await wait_until(pilot, lambda: app.report is not None)
+        app.show_step("review")
+        await pilot.pause(0.1)
+        assert "AdamW8bit needs an NVIDIA GPU" in text_of(app, "#summary")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: "AdamW8bit" in text_of(app, "#step-error"))
+        assert no_gpu.launcher.launched == []
+
+        app.update_wizard(edits={})
+        app.show_step("review")
+        await pilot.pause(0.1)
+        assert "no NVIDIA GPU found" in text_of(app, "#summary")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        assert "Train on the CPU anyway?" in str(app.screen.query_one("Static").content)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: "not launched" in text_of(app, "#step-error"))
+        assert no_gpu.launcher.launched == []
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "MonitorScreen", tries=200)
+        assert len(no_gpu.launcher.launched) == 1
