@@ -239,9 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except StyloraError as exc:
-        sys.stderr.write(f"error: {exc.message}\n")
+        from stylora_tui.core.display import printable
+
+        # Messages quote file names, captions and config keys: never raw to the terminal.
+        sys.stderr.write(f"error: {printable(exc.message)}\n")
         if exc.hint:
-            sys.stderr.write(f"hint: {exc.hint}\n")
+            sys.stderr.write(f"hint: {printable(exc.hint)}\n")
         return EXIT_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

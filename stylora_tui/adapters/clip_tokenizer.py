@@ -33,6 +33,9 @@ class ClipTokenizer:
     def count_batch(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self.backend.encode_batch(texts, add_special_tokens=False)]
 
+    def token_starts_batch(self, texts: list[str]) -> list[list[int]]:
+        return [[start for start, _ in e.offsets] for e in self.backend.encode_batch(texts, add_special_tokens=False)]
+
     def token_to_id(self, token: str) -> int | None:
         return self.backend.token_to_id(token)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from stylora_tui.commands.output import console, print_json
+from stylora_tui.commands.output import console, print_json, safe
 from stylora_tui.core.buckets import aspect_label
 from stylora_tui.core.dataset import scan_dataset
+from stylora_tui.core.display import printable
 from stylora_tui.core.doctor import DoctorReport, examine
 from stylora_tui.core.findings import Severity
 from stylora_tui.core.presets import preset_for
@@ -48,7 +49,7 @@ def render(report: DoctorReport, config) -> None:
 
     out = console()
     scan, steps = report.scan, report.steps
-    out.print(f"[bold]{scan.root}[/]: {len(scan.images)} images, {len(scan.usable)} usable")
+    out.print(f"[bold]{safe(scan.root)}[/]: {len(scan.images)} images, {len(scan.usable)} usable")
     table = Table(title="buckets", title_justify="left", show_edge=False)
     for column in ("bucket", "ratio", "images", "x repeats", "steps/epoch", ""):
         table.add_column(column, justify="right" if column not in ("bucket", "") else "left")
@@ -69,10 +70,10 @@ def render(report: DoctorReport, config) -> None:
         out.print(f"\n[{style}]{severity.value}[/] [bold]{code}[/] ({len(findings)})")
         for finding in findings[:FILES_SHOWN]:
             where = f"{finding.path}: " if finding.path else ""
-            out.print(f"  {where}{finding.message}", markup=False)
+            out.print(f"  {printable(where)}{printable(finding.message)}", markup=False)
         if len(findings) > FILES_SHOWN:
             out.print(f"  ... and {len(findings) - FILES_SHOWN} more (--json lists all)")
-        out.print(f"  [dim]hint: {findings[0].hint}[/]")
+        out.print(f"  [dim]hint: {safe(findings[0].hint)}[/]")
     errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
     warnings = sum(1 for f in report.findings if f.severity is Severity.WARNING)
     verdict = "[bold red]fix the errors before training[/]" if errors else "[green]ready to train[/]"

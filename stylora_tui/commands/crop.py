@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.output import console
+from stylora_tui.commands.output import console, safe
 from stylora_tui.core.crop import crop_dataset, parse_aspect
+from stylora_tui.core.display import printable
+from stylora_tui.core.invocation import check_command
 
 
 def run(args) -> int:
@@ -14,9 +16,9 @@ def run(args) -> int:
     out = console()
     out.print(
         f"cropped {len(result.cropped)}, copied {len(result.copied)} already at {aspect[0]}:{aspect[1]}, "
-        f"{result.captions} captions → {args.output}"
+        f"{result.captions} captions → {safe(args.output)}"
     )
     for rel, why in result.skipped:
-        out.print(f"  skipped {rel}: {why}", markup=False)
-    out.print(f"Review the crops, then check them: stylora-tui check {args.output}")
+        out.print(f"  skipped {printable(rel)}: {printable(why)}", markup=False)
+    out.print(f"Review the crops, then check them: {safe(check_command(Path(args.output).absolute()))}")
     return 1 if result.skipped else 0

@@ -9,14 +9,18 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from dataclasses import replace
 
-from stylora_tui.commands.output import console
+from stylora_tui.commands.output import console, safe
 from stylora_tui.core import control
+from stylora_tui.core.display import printable
 from stylora_tui.core.events import EventTailer
+from stylora_tui.core.invocation import resume_command
 from stylora_tui.core.rundir import RUNNING, RunDir, run_status
-from stylora_tui.core.state import RunState, format_duration, reduce
+from stylora_tui.core.state import RunState, format_duration, reduce, replay
 
 POLL_S = 0.5
+START_GRACE_S = 60.0
 
 
 def describe(state: RunState) -> str:
@@ -33,10 +37,22 @@ def describe(state: RunState) -> str:
     return "  ".join(parts)
 
 
-def follow(run: RunDir, *, stop_on_interrupt: bool = True) -> RunState:
+def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | None = None) -> RunState:
+    """Follow the run to its end. With `session_from` (the log's end offset when a trainer
+    was restarted), earlier sessions are history only: their final event ends nothing."""
     out = console()
     tailer = EventTailer(run.events)
     state = RunState(name=run.name)
+    if session_from is not None:
+        while tailer.offset < session_from:
+            batch = tailer.read_new(max_bytes=session_from - tailer.offset)
+            if not batch:
+                break
+            state = replay(batch, state)
+        tailer.offset = session_from
+        state = replace(state, phase="waiting")
+    launched = time.time()
+    seen_new = False
     interrupts = {"count": 0}
 
     def on_interrupt(_signum, _frame):
@@ -63,9 +79,10 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True) -> RunState:
                 for event in new:
                     state = reduce(state, event)
                     if event["type"] in ("output.saved", "checkpoint.saved", "run.failed", "run.stopped", "run.finished", "log", "train.skipped"):
-                        progress.console.print(f"  {state.log[-1] if state.log else event['type']}", markup=False)
+                        progress.console.print(f"  {printable(state.log[-1] if state.log else event.get('type'))}", markup=False)
                 if new:
                     quiet_since = time.time()
+                    seen_new = True
                 if state.phase == "caching" and state.cache_total:
                     progress.update(task, total=state.cache_total, completed=state.cache_done, info=f"caching latents {state.cache_done}/{state.cache_total}")
                 elif state.total_steps:
@@ -75,18 +92,20 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True) -> RunState:
                     last_line = time.time()
                 if state.finished:
                     break
-                # A trainer that died without a final event (kill -9, OOM killer).
-                if time.time() - quiet_since > 3 and run_status(run).status != RUNNING:
+                # A trainer that died without a final event (kill -9, OOM killer); a restarted
+                # one may take a moment to start and take its lock.
+                starting = session_from is not None and not seen_new and time.time() - launched < START_GRACE_S
+                if not starting and time.time() - quiet_since > 3 and run_status(run).status != RUNNING:
                     tailer_rest = tailer.read_all_new()
                     for event in tailer_rest:
                         state = reduce(state, event)
                     if not state.finished:
-                        out.print(f"[bold red]the trainer is gone without a final event[/]; see {run.trainer_log}")
+                        out.print(f"[bold red]the trainer is gone without a final event[/]; see {safe(run.trainer_log)}")
                         break
                     break
                 time.sleep(POLL_S)
     except KeyboardInterrupt:
-        out.print(f"detached: training continues; `stylora-tui --resume {run.name}` to come back")
+        out.print(f"detached: training continues; `{safe(resume_command(run))}` to come back")
     finally:
         signal.signal(signal.SIGINT, previous)
     summarize(state, run)
@@ -96,13 +115,12 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True) -> RunState:
 def summarize(state: RunState, run: RunDir) -> None:
     out = console()
     if state.phase == "finished":
-        out.print(f"[green]finished[/] {run.name} at step {state.step}; outputs in {run.output}:")
+        out.print(f"[green]finished[/] {run.name} at step {state.step}; outputs in {safe(run.output)}:")
         for name in run.outputs():
-            out.print(f"  {name}")
+            out.print(f"  {printable(name)}", markup=False)
     elif state.phase == "stopped":
-        out.print(f"[yellow]stopped[/] at step {state.step}; continue with `stylora-tui --resume {run.name}`")
+        out.print(f"[yellow]stopped[/] at step {state.step}; continue with `{safe(resume_command(run))}`")
     elif state.phase == "failed":
-        status = run.read_status()
-        out.print(f"[red]failed[/]: {state.reason}")
-        if status.get("hint"):
-            out.print(f"hint: {status['hint']}")
+        out.print(f"[red]failed[/]: {safe(state.reason)}")
+        if state.hint:
+            out.print(f"hint: {safe(state.hint)}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from stylora_tui.adapters.kohya import import_kohya, import_to_toml
-from stylora_tui.commands.output import console, print_json
+from stylora_tui.commands.output import console, print_json, safe
 from stylora_tui.core.atomic import write_text_atomic
+from stylora_tui.core.display import printable
 from stylora_tui.errors import KohyaImportError
 
 
@@ -23,14 +24,14 @@ def run(args) -> int:
         print_json({**result.to_json(), "output": str(output)})
         return 0
     out = console()
-    out.print(f"Imported [bold]{Path(args.file).name}[/] → {output}")
+    out.print(f"Imported [bold]{safe(Path(args.file).name)}[/] → {safe(output)}")
     for note in result.notes:
-        out.print(f"  note: {note}")
+        out.print(f"  note: {printable(note)}", markup=False)
     if result.unmapped:
         out.print("[yellow]Not carried over (no equivalent):[/]")
         for key, value, reason in result.unmapped:
-            out.print(f"  {key} = {value!r}: {reason}")
+            out.print(f"  {printable(key)} = {printable(repr(value))}: {printable(reason)}", markup=False)
     if result.automatic:
-        out.print("[dim]Handled by stylora-tui itself: " + ", ".join(k for k, _, _ in result.automatic) + "[/]")
+        out.print("[dim]Handled by stylora-tui itself: " + safe(", ".join(k for k, _, _ in result.automatic)) + "[/]")
     out.print(f"Use it with `stylora-tui train --preset {output}` or pick it in the wizard.")
     return 0

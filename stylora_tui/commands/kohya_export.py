@@ -7,7 +7,7 @@ from pathlib import Path
 from stylora_tui.adapters.kohya import write_export
 from stylora_tui.commands.output import console
 from stylora_tui.core.config import build_config, parse_toml
-from stylora_tui.core.rundir import existing_run, runs_root
+from stylora_tui.core.rundir import locate_run
 from stylora_tui.errors import RunError
 
 
@@ -16,7 +16,7 @@ def run(args) -> int:
     if source.is_file():
         config_path, name, output_dir = source, source.stem, Path("output").absolute()
     else:
-        run_dir = existing_run(runs_root(args.runs_dir), args.source)
+        run_dir = locate_run(args.source, args.runs_dir)
         config_path, name, output_dir = run_dir.config, run_dir.name, run_dir.output.absolute()
         if not config_path.is_file():
             raise RunError(f"run {name!r} has no config.toml", "the run was never launched; export its preset file instead")

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from stylora_tui.core.rundir import existing_run, runs_root
+from stylora_tui.core.rundir import locate_run, runs_root
 
 
 def run(args) -> int:
     from stylora_tui.tui.app import StyloraApp, default_services
 
-    root = runs_root(args.runs_dir)
-    target = existing_run(root, args.resume)
-    message = StyloraApp(default_services(root), monitor=target).run()
+    target = locate_run(args.resume, args.runs_dir)
+    message = StyloraApp(default_services(runs_root(args.runs_dir)), monitor=target).run()
     if message:
         sys.stdout.write(message + "\n")
     return 0

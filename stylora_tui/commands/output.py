@@ -15,3 +15,12 @@ def console(stderr: bool = False):
 
     # Soft wrap: a printed command or path must stay copy-pasteable, never split at 80 columns.
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def safe(text: object) -> str:
+    """A user's string for a Rich markup line: control characters and markup escaped."""
+    from rich.markup import escape
+
+    from stylora_tui.core.display import printable
+
+    return escape(printable(text))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
-
 from stylora_tui.adapters.nvml import this_machine
-from stylora_tui.commands.output import console, print_json
+from stylora_tui.commands.output import console, print_json, safe
 from stylora_tui.commands.train import edits_from_args
 from stylora_tui.core import preflight
 from stylora_tui.core.dataset import scan_dataset
@@ -56,7 +54,7 @@ def run(args) -> int:
         return 1 if refused else 0
     out = console()
     parts = ", ".join(f"{n} {c}" for c, n in plan.by_component.items())
-    out.print(f"{config.network.algo} '{config.network.preset}' on {data['model']}: {len(plan.modules)} modules ({parts})")
+    out.print(f"{config.network.algo} '{config.network.preset}' on {safe(data['model'])}: {len(plan.modules)} modules ({parts})")
     out.print(f"trainable parameters: {plan.trainable_params:,}; output file about {plan.output_bytes / 2**20:.1f} MiB at {config.saving.precision}")
     if steps:
         out.print(f"steps: {steps['per_epoch']} per epoch x {steps['epochs']} epochs = {steps['total']}")
@@ -66,5 +64,5 @@ def run(args) -> int:
     out.print(f"system RAM while loading: about {data['host_ram_bytes'] / 2**30:.1f} GiB")
     for problem in problems:
         label = "[yellow]warning[/]" if problem.code == "cpu-training" else "[red]error[/]"
-        out.print(f"{label}: {escape(problem.message)}\n  hint: {escape(problem.hint)}")
+        out.print(f"{label}: {safe(problem.message)}\n  hint: {safe(problem.hint)}")
     return 1 if refused else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from stylora_tui.commands.output import console, print_json
+from stylora_tui.commands.output import console, print_json, safe
 from stylora_tui.core.config import config_to_dict
 from stylora_tui.core.presets import list_presets, load_preset, resolve_preset
 
@@ -28,6 +28,6 @@ def run(args) -> int:
     table.add_column("source")
     table.add_column("what it is for")
     for p in presets:
-        table.add_row(p.name, p.source, p.description)
+        table.add_row(safe(p.name), p.source, safe(p.description))
     console().print(table)
     return 0

@@ -6,13 +6,15 @@ from pathlib import Path
 
 from stylora_tui.adapters.launcher import TrainerLauncher
 from stylora_tui.commands.follow import follow
-from stylora_tui.commands.output import console
+from stylora_tui.commands.output import console, safe
 from stylora_tui.core import control
 from stylora_tui.core.dataset import scan_dataset
+from stylora_tui.core.display import printable
+from stylora_tui.core.events import EventTailer
 from stylora_tui.core.launch import frozen_config
 from stylora_tui.core.manifest import drift, read_manifest
 from stylora_tui.core.modelhash import model_hash
-from stylora_tui.core.rundir import FAILED, FINISHED, NEW, RUNNING, RunDir, existing_run, run_status, runs_root
+from stylora_tui.core.rundir import FAILED, FINISHED, NEW, RUNNING, RunDir, locate_run, run_status
 from stylora_tui.errors import RunError
 
 
@@ -38,21 +40,24 @@ def restart(run: RunDir, launcher: TrainerLauncher | None = None):
 
 
 def run(args) -> int:
-    target = existing_run(runs_root(args.runs_dir), args.resume)
+    target = locate_run(args.resume, args.runs_dir)
     summary = run_status(target)
     out = console()
     if summary.status == FINISHED:
-        out.print(f"[green]{target.name} finished[/] at step {summary.step}; outputs in {target.output}:")
+        out.print(f"[green]{target.name} finished[/] at step {summary.step}; outputs in {safe(target.output)}:")
         for name in summary.outputs:
-            out.print(f"  {name}")
+            out.print(f"  {printable(name)}", markup=False)
         return 0
     if summary.status == RUNNING:
         out.print(f"attaching to {target.name} (pid {summary.pid}); Ctrl-C stops it cleanly, twice detaches")
     else:
         if not target.config.is_file():
             raise RunError(f"run {target.name!r} was never configured", "start a new run with `stylora-tui` or `stylora-tui train`")
-        why = {NEW: "never started", FAILED: f"failed ({summary.reason})"}.get(summary.status, summary.status)
+        why = {NEW: "never started", FAILED: f"failed ({safe(summary.reason)})"}.get(summary.status, summary.status)
+        session_from = EventTailer(target.events).end_offset()
         launched = restart(target)
         out.print(f"resuming {target.name} ({why}) from its last complete checkpoint (pid {launched.pid})")
+        state = follow(target, session_from=session_from)
+        return 1 if state.phase == "failed" else 0
     state = follow(target)
     return 1 if state.phase == "failed" else 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from stylora_tui.commands.output import console, print_json
-from stylora_tui.core.rundir import list_runs, runs_root
+from pathlib import Path
+
+from stylora_tui.commands.output import console, print_json, safe
+from stylora_tui.core.invocation import resume_command
+from stylora_tui.core.rundir import RunDir, list_runs, search_roots
 
 STATUS_STYLE = {
     "running": "bold green",
@@ -16,32 +19,52 @@ STATUS_STYLE = {
 
 
 def run(args) -> int:
-    root = runs_root(args.runs_dir)
-    runs = list_runs(root)
+    roots = search_roots(args.runs_dir)
+    runs = [r for root in roots for r in list_runs(root)]
     if args.json:
         print_json([r.to_json() for r in runs])
         return 0
     out = console()
     if not runs:
-        out.print(f"No runs in {root}. Start one with `stylora-tui` (the wizard) or `stylora-tui train`.")
+        looked = ", ".join(safe(r) for r in roots)
+        out.print(f"No runs in {looked}. Start one with `stylora-tui` (the wizard) or `stylora-tui train`.")
         return 0
     from rich.table import Table
 
-    table = Table(title=f"runs in {root}", title_justify="left")
-    for column in ("name", "status", "step", "pid", "outputs"):
-        table.add_column(column, justify="right" if column in ("step", "pid") else "left")
-    for r in runs:
-        step = f"{r.step}/{r.total_steps}" if r.total_steps else str(r.step or "")
-        if r.status in ("stopped", "crashed", "failed", "new") and r.checkpoint_step is not None:
-            step += f" (resumes at {r.checkpoint_step})"
-        elif r.status in ("stopped", "crashed") and r.checkpoint_step is None:
-            step += " (no checkpoint: resumes at 0)"
-        status = f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]"
-        latest = r.outputs[-1] if r.outputs else ""
-        more = f" (+{len(r.outputs) - 1})" if len(r.outputs) > 1 else ""
-        table.add_row(r.name, status, step, str(r.pid or ""), latest + more)
-    out.print(table)
-    resumable = [r.name for r in runs if r.status in ("stopped", "crashed")]
+    for root in roots:
+        here = [r for r in runs if r.root == str(root)]
+        if not here:
+            continue
+        table = Table(title=f"runs in {safe(root)}", title_justify="left")
+        for column in ("name", "status", "step", "pid", "outputs", "note"):
+            table.add_column(column, justify="right" if column in ("step", "pid") else "left")
+        for r in here:
+            table.add_row(r.name, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", _step(r), str(r.pid or ""), _outputs(r), _note(r))
+        out.print(table)
+    resumable = [r for r in runs if r.status in ("stopped", "crashed", "failed")]
     if resumable:
-        out.print(f"Resume with `stylora-tui --resume {resumable[0]}`.")
+        latest = resumable[-1]
+        out.print(f"Resume with `{safe(resume_command(RunDir(Path(latest.root) / latest.name)))}`.")
     return 0
+
+
+def _step(r) -> str:
+    step = f"{r.step}/{r.total_steps}" if r.total_steps else str(r.step or "")
+    if r.status in ("stopped", "crashed", "failed", "new") and r.checkpoint_step is not None:
+        step += f" (resumes at {r.checkpoint_step})"
+    elif r.status in ("stopped", "crashed") and r.checkpoint_step is None:
+        step += " (no checkpoint: resumes at 0)"
+    return step
+
+
+def _outputs(r) -> str:
+    latest = safe(r.outputs[-1]) if r.outputs else ""
+    return latest + (f" (+{len(r.outputs) - 1})" if len(r.outputs) > 1 else "")
+
+
+def _note(r) -> str:
+    if r.status == "failed" and r.reason:
+        return f"[red]{safe(r.reason)}[/]"
+    if r.checkpoint_error:
+        return f"[bold red]{safe(r.checkpoint_error)}[/]"
+    return ""

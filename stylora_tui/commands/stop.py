@@ -5,15 +5,16 @@ from __future__ import annotations
 from stylora_tui.commands.follow import follow
 from stylora_tui.commands.output import console
 from stylora_tui.core import control
-from stylora_tui.core.rundir import RUNNING, existing_run, run_status, runs_root
+from stylora_tui.core.invocation import resume_command
+from stylora_tui.core.rundir import RUNNING, locate_run, run_status
 from stylora_tui.errors import RunError
 
 
 def run(args) -> int:
-    target = existing_run(runs_root(args.runs_dir), args.run)
+    target = locate_run(args.run, args.runs_dir)
     status = run_status(target).status
     if status != RUNNING:
-        raise RunError(f"run {target.name!r} is not running (it is {status})", f"see `stylora-tui runs`; `stylora-tui --resume {target.name}` continues a stopped run")
+        raise RunError(f"run {target.name!r} is not running (it is {status})", f"see `stylora-tui runs`; `{resume_command(target)}` continues a stopped run")
     control.request(target, control.STOP)
     console().print(f"stop requested for {target.name}: the trainer saves a checkpoint at the next step and stops")
     if args.wait:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from stylora_tui.adapters.launcher import TrainerLauncher
 from stylora_tui.commands.follow import follow
-from stylora_tui.commands.output import console
+from stylora_tui.commands.output import console, safe
 from stylora_tui.core.config import parse_override
+from stylora_tui.core.invocation import check_command, resume_command
 from stylora_tui.core.launch import prepare_run
 from stylora_tui.core.presets import preset_for
 from stylora_tui.core.rundir import runs_root
@@ -51,11 +52,11 @@ def start(args, config, launcher: TrainerLauncher | None = None) -> int:
     out = console()
     warnings = sorted({f.code for f in prepared.report.findings if f.severity.value == "warning"})
     if warnings:
-        out.print(f"[yellow]dataset warnings[/]: {', '.join(warnings)} (details: stylora-tui check {prepared.config.dataset.path})")
+        out.print(f"[yellow]dataset warnings[/]: {', '.join(warnings)} (details: {safe(check_command(prepared.config.dataset.path))})")
     steps = prepared.report.steps
-    out.print(f"started [bold]{run.name}[/] (pid {launched.pid}): {steps.total_steps} steps, {steps.epochs} epochs, log {launched.log}")
+    out.print(f"started [bold]{run.name}[/] (pid {launched.pid}): {steps.total_steps} steps, {steps.epochs} epochs, log {safe(launched.log)}")
     if args.detach:
-        out.print(f"training continues without this terminal; watch it with `stylora-tui --resume {run.name}`")
+        out.print(f"training continues without this terminal; watch it with `{safe(resume_command(run))}`")
         return 0
     state = follow(run)
     return 1 if state.phase == "failed" else 0

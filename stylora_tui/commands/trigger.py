@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.output import console, print_json
+from stylora_tui.commands.output import console, print_json, safe
+from stylora_tui.core.display import printable
 from stylora_tui.core.families import FAMILIES, get_family
 from stylora_tui.core.tokens import check_trigger
 
@@ -12,7 +13,7 @@ from stylora_tui.core.tokens import check_trigger
 def dataset_captions(folder: Path, caption_extension: str) -> list[str]:
     from stylora_tui.core.dataset import list_dataset, read_caption
 
-    entries, _ = list_dataset(folder, caption_extension, 1)
+    entries, _, _ = list_dataset(folder, caption_extension, 1)
     return [read_caption(caption).text for _, _, caption in entries if caption is not None]
 
 
@@ -27,12 +28,12 @@ def run(args) -> int:
     else:
         out = console()
         style = {"ok": "bold green", "warn": "bold yellow", "error": "bold red"}[report.verdict]
-        out.print(f"[{style}]{report.verdict}[/] {args.word!r}: {len(report.tokens.ids)} token(s)")
+        out.print(f"[{style}]{report.verdict}[/] {safe(repr(args.word))}: {len(report.tokens.ids)} token(s)")
         pieces = " ".join(f"{p}({i})" for p, i in zip(report.tokens.pieces, report.tokens.ids))
-        out.print(f"  pieces: {pieces}", markup=False)
+        out.print(f"  pieces: {printable(pieces)}", markup=False)
         for finding in report.findings:
-            out.print(f"  {finding.severity.value} {finding.code}: {finding.message}", markup=False)
-            out.print(f"    hint: {finding.hint}", markup=False, style="dim")
+            out.print(f"  {finding.severity.value} {finding.code}: {printable(finding.message)}", markup=False)
+            out.print(f"    hint: {printable(finding.hint)}", markup=False, style="dim")
         if report.suggestions:
-            out.print("  try: " + ", ".join(report.suggestions))
+            out.print("  try: " + ", ".join(report.suggestions), markup=False)
     return 1 if report.verdict == "error" else 0

@@ -61,7 +61,7 @@ def crop_dataset(
         raise DatasetError(f"{output} is inside the dataset {source}", "write the cropped copy to a folder outside the dataset")
     if output.exists() and any(output.iterdir()):
         raise DatasetError(f"{output} already exists and is not empty", "choose a new folder; nothing is ever overwritten")
-    entries, _ = list_dataset(source, caption_extension, 1)
+    entries, _, _ = list_dataset(source, caption_extension, 1)
     cropped, copied, skipped, captions = [], [], [], 0
     for index, (path, _, caption) in enumerate(entries):
         rel = path.relative_to(source)

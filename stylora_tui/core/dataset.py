@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import stat
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -33,12 +34,19 @@ INLINE_BELOW = 16  # fewer images than this: a worker pool costs more than it sa
 Progress = Callable[[int, int], None]
 
 
+# A tag list is a few hundred bytes; past this a "caption" is something else, and only
+# this much of it is read (and tokenised).
+MAX_CAPTION_BYTES = 16 << 10
+
+
 @dataclass(frozen=True)
 class CaptionFile:
     path: Path
     text: str = ""
     encoding_problem: str = ""  # "" when the file is clean UTF-8
     encoding_fatal: bool = False  # the text could not be read as UTF-8 at all
+    size_bytes: int = 0  # the whole file; only MAX_CAPTION_BYTES of it are read
+    detected_encoding: str = ""  # what a caption that is not UTF-8 looks like it was saved as
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,9 @@ class DatasetScan:
     root: Path
     images: tuple[DatasetImage, ...]
     ignored: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (rel path, why)
+    # Files never opened: (rel path, finding code, why): links that lead outside the
+    # dataset (their targets must not end up in an adapter), pipes and devices (would hang).
+    refused: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
 
     @property
     def usable(self) -> tuple[DatasetImage, ...]:
@@ -73,15 +84,20 @@ def nfc(name: str) -> str:
 
 def read_caption(path: Path) -> CaptionFile:
     """Read a caption as UTF-8 and say exactly what is wrong when it is not."""
-    data = path.read_bytes()
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_CAPTION_BYTES)
+        size = os.fstat(handle.fileno()).st_size
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return CaptionFile(path, data.decode("utf-16", errors="replace"), "saved as UTF-16 (Windows 'Unicode'); save it as UTF-8", True)
+        return CaptionFile(path, data.decode("utf-16", errors="replace"), "saved as UTF-16 (Windows 'Unicode'); save it as UTF-8",
+                           True, size, "UTF-16")
     problem = ""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
         problem = "starts with a UTF-8 byte-order mark; it is stripped here, but other trainers read it as part of the first tag"
+    if size > MAX_CAPTION_BYTES:
+        data = _whole_characters(data)
     try:
-        return CaptionFile(path, data.decode("utf-8"), problem)
+        return CaptionFile(path, data.decode("utf-8"), problem, size_bytes=size)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         guess = _guess_encoding(data)
@@ -90,7 +106,20 @@ def read_caption(path: Path) -> CaptionFile:
             data.decode("utf-8", errors="replace"),
             f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}); looks like {guess}",
             True,
+            size,
+            guess.upper(),
         )
+
+
+def _whole_characters(data: bytes) -> bytes:
+    """A UTF-8 prefix cut at a character boundary, not inside one."""
+    for trim in range(4):
+        try:
+            data[: len(data) - trim].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return data[: len(data) - trim]
+    return data
 
 
 def _guess_encoding(data: bytes) -> str:
@@ -103,13 +132,35 @@ def _guess_encoding(data: bytes) -> str:
     return "latin-1"
 
 
-def _list_folder(folder: Path, caption_ext: str, repeats: int, root: Path, ignored: list) -> list[tuple[Path, int, Path | None]]:
+def _refusal(entry: Path, root: Path) -> tuple[str, str] | None:
+    """(code, why) when a file must not be opened: it leads outside the dataset, or it is
+    not a regular file (a pipe named x.png blocks every reader forever)."""
+    try:
+        resolved = entry.resolve()
+        mode = resolved.stat().st_mode
+    except OSError as exc:
+        return "unreadable-file", f"cannot be read ({exc.strerror or exc})"
+    if not resolved.is_relative_to(root.resolve()):
+        return "outside-dataset", "a link to a file outside the dataset folder: not read"
+    if not stat.S_ISREG(mode):
+        return "not-regular-file", "not a regular file (a pipe, socket or device): not read"
+    return None
+
+
+def _list_folder(folder: Path, caption_ext: str, repeats: int, root: Path, ignored: list,
+                 refused: list) -> list[tuple[Path, int, Path | None]]:
     images: list[Path] = []
     captions: dict[str, Path] = {}
     others: list[Path] = []
     for entry in sorted(folder.iterdir()):
         if entry.name in SYSTEM_FILES or entry.name.startswith("._"):
             continue
+        suffix = entry.suffix.lower()
+        if suffix in IMAGE_EXTENSIONS or suffix == caption_ext.lower():
+            problem = _refusal(entry, root)
+            if problem is not None:
+                refused.append((_rel(entry, root), *problem))
+                continue
         if entry.is_dir():
             if entry.name.startswith(".") or entry.name == "__MACOSX":
                 continue
@@ -145,16 +196,17 @@ def _rel(path: Path, root: Path) -> str:
     return str(path.relative_to(root))
 
 
-def list_dataset(root: Path, caption_extension: str, default_repeats: int) -> tuple[list[tuple[Path, int, Path | None]], list]:
+def list_dataset(root: Path, caption_extension: str, default_repeats: int) -> tuple[list[tuple[Path, int, Path | None]], list, list]:
     if not root.exists():
         raise DatasetError(f"dataset folder {root} does not exist", "check the path (tab completion helps)")
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder", "give the folder that holds the images, not one image")
     ignored: list[tuple[str, str]] = []
+    refused: list[tuple[str, str, str]] = []
     folders = repeat_folders(root, default_repeats)
     entries: list[tuple[Path, int, Path | None]] = []
     for folder, repeats in folders:
-        entries.extend(_list_folder(folder, caption_extension, repeats, root, ignored))
+        entries.extend(_list_folder(folder, caption_extension, repeats, root, ignored, refused))
     if folders[0][0] != root:
         # kohya reads only the <repeats>_<name> subfolders: anything beside them is skipped.
         for entry in sorted(root.iterdir()):
@@ -162,7 +214,7 @@ def list_dataset(root: Path, caption_extension: str, default_repeats: int) -> tu
                 ignored.append((entry.name, "beside the <repeats>_<name> folders: kohya-style datasets read only those"))
             elif entry.is_dir() and entry not in [f for f, _ in folders] and not entry.name.startswith("."):
                 ignored.append((entry.name, "a subfolder is not read; name it <repeats>_<name> (e.g. 2_extra) to train it"))
-    return entries, ignored
+    return entries, ignored, refused
 
 
 class ProbeCache:
@@ -216,7 +268,7 @@ def scan_dataset(
     cache: ProbeCache | None = None,
 ) -> DatasetScan:
     root = Path(root).expanduser().absolute()
-    entries, ignored = list_dataset(root, caption_extension, default_repeats)
+    entries, ignored, refused = list_dataset(root, caption_extension, default_repeats)
     own_cache = cache is None
     cache = cache or ProbeCache()
     try:
@@ -244,7 +296,7 @@ def scan_dataset(
         DatasetImage(path, _rel(path, root), repeats, stat.st_size, stat.st_mtime_ns, info, read_caption(caption) if caption else None)
         for (path, repeats, caption), stat, info in zip(entries, stats, infos)
     )
-    return DatasetScan(root, images, tuple(ignored))
+    return DatasetScan(root, images, tuple(ignored), tuple(refused))
 
 
 def _probe_all(paths_: list[str], workers: int | None):

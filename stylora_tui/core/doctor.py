@@ -6,13 +6,14 @@ Finding codes are stable and documented in docs/FINDINGS.md. The same function s
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from stylora_tui.core.buckets import BucketAssigner, BucketSpec, StepPlan, aspect_label, plan_steps
 from stylora_tui.core.captions import same_tag, split_tags, training_caption
 from stylora_tui.core.config import Config
-from stylora_tui.core.dataset import DatasetImage, DatasetScan
+from stylora_tui.core.dataset import MAX_CAPTION_BYTES, DatasetImage, DatasetScan
 from stylora_tui.core.findings import Finding, Severity
 from stylora_tui.core.holdout import holdout
 from stylora_tui.core.tokens import TokenizerLike, caption_budgets
@@ -79,6 +80,13 @@ def examine(scan: DatasetScan, config: Config, tokenizer: TokenizerLike | None =
     _caption_findings(scan.images, config, tokenizer, add)
     for rel, why in scan.ignored:
         add(_f(Severity.INFO, "ignored-file", rel, f"not used: {why}", "move it out of the dataset folder to silence this"))
+    refusal_hints = {
+        "outside-dataset": "copy the file into the dataset folder (cp -L) if it belongs to the training set",
+        "not-regular-file": "remove it from the dataset folder",
+        "unreadable-file": "check the file's permissions, or move it out of the dataset folder",
+    }
+    for rel, code, why in scan.refused:
+        add(_f(Severity.WARNING, code, rel, why, refusal_hints.get(code, "move it out of the dataset folder")))
     _practice_findings(scan, usable, config, add)
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     findings.sort(key=lambda f: (order[f.severity], f.code, f.path))
@@ -176,10 +184,13 @@ def _caption_findings(images, config: Config, tokenizer: TokenizerLike | None, a
                    f"no {config.dataset.caption_extension} caption beside it: it trains on the trigger alone",
                    f"tag it (a WD14-style tagger; keep all the tags) into {image.path.stem}{config.dataset.caption_extension}"))
             continue
+        if caption.size_bytes > MAX_CAPTION_BYTES:
+            add(_f(Severity.WARNING, "caption-too-large", image.rel,
+                   f"caption {caption.path.name} is {caption.size_bytes >> 10} KiB: only its first {MAX_CAPTION_BYTES >> 10} KiB are read",
+                   "a caption is a list of tags (a few hundred bytes): is this the right file?"))
         if caption.encoding_problem:
             add(_f(Severity.ERROR if caption.encoding_fatal else Severity.WARNING, "caption-encoding", image.rel,
-                   f"caption {caption.path.name}: {caption.encoding_problem}",
-                   "re-save it as UTF-8 (e.g. iconv -f CP932 -t UTF-8 in.txt > out.txt; or 'Save as UTF-8' in your editor)"))
+                   f"caption {caption.path.name}: {caption.encoding_problem}", _encoding_hint(caption)))
             if caption.encoding_fatal:
                 continue
         tags = split_tags(caption.text)
@@ -207,6 +218,15 @@ def _caption_findings(images, config: Config, tokenizer: TokenizerLike | None, a
                 add(_f(Severity.WARNING, "caption-too-long", budget.path,
                        f"{budget.tokens} tokens > {budget.limit}: {len(budget.lost_tags)} tag(s) lost{shuffled}: {lost}",
                        "drop weak tags, or raise captions.max_token_length to 150 or 225"))
+
+
+def _encoding_hint(caption) -> str:
+    if not caption.detected_encoding:
+        return "remove the byte-order mark: 'Save as UTF-8' (without BOM) in your editor, or sed -i '1s/^\\xEF\\xBB\\xBF//' FILE"
+    name = shlex.quote(caption.path.name)
+    fixed = shlex.quote(caption.path.stem + ".utf8" + caption.path.suffix)
+    return (f"re-save it as UTF-8: iconv -f {caption.detected_encoding} -t UTF-8 {name} > {fixed} && mv {fixed} {name} "
+            "(in a copy of the dataset), or 'Save as UTF-8' in your editor")
 
 
 def _practice_findings(scan: DatasetScan, usable, config: Config, add) -> None:

@@ -91,6 +91,13 @@ class EventTailer:
                 events.append(event)
         return events
 
+    def end_offset(self) -> int:
+        """Where the log ends now: a view of a session started after this reads from here."""
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
     def read_all_new(self) -> list[dict]:
         events: list[dict] = []
         while True:

@@ -23,6 +23,10 @@ def cache_dir() -> Path:
     return _xdg("XDG_CACHE_HOME", ".cache")
 
 
+def state_dir() -> Path:
+    return _xdg("XDG_STATE_HOME", ".local/state")
+
+
 def user_presets_dir() -> Path:
     return config_dir() / "presets"
 

@@ -14,11 +14,13 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from stylora_tui.core.atomic import write_text_atomic
+from stylora_tui.core import paths
+from stylora_tui.core.atomic import write_json_atomic, write_text_atomic
 from stylora_tui.errors import RunError
 
 RUNS_DIR_ENV = "STYLORA_RUNS_DIR"
@@ -30,9 +32,75 @@ RESUMABLE = (STOPPED, CRASHED)
 
 
 def runs_root(cli_value: str | os.PathLike | None = None) -> Path:
-    """--runs-dir, else $STYLORA_RUNS_DIR, else ./runs."""
+    """Where new runs go: --runs-dir, else $STYLORA_RUNS_DIR, else ./runs."""
     value = cli_value or os.environ.get(RUNS_DIR_ENV) or "runs"
     return Path(value).expanduser().absolute()
+
+
+# ---------------------------------------------------------------- finding runs from anywhere
+#
+# Runs live where they were started (often a big volume such as /workspace), but after an
+# SSH drop the user comes back in another folder. Every runs root that held a new run is
+# remembered, so `runs` lists them all and `--resume NAME` finds NAME in any of them.
+
+
+def _roots_file() -> Path:
+    return paths.state_dir() / "runs-roots.json"
+
+
+def remember_root(root: Path) -> None:
+    roots = [str(r) for r in known_roots()]
+    if str(root) in roots:
+        return
+    try:
+        _roots_file().parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(_roots_file(), [str(root), *roots])
+    except OSError:
+        pass  # a read-only home: runs are still found with --runs-dir
+
+
+def known_roots() -> list[Path]:
+    """Every remembered runs root that still exists, newest first."""
+    try:
+        data = json.loads(_roots_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return []
+    if not isinstance(data, list):
+        return []
+    return [Path(r) for r in dict.fromkeys(r for r in data if isinstance(r, str)) if Path(r).is_dir()]
+
+
+def search_roots(cli_value: str | os.PathLike | None = None) -> list[Path]:
+    """Where to look for runs: the one root asked for, else ./runs and every remembered root."""
+    if cli_value or os.environ.get(RUNS_DIR_ENV):
+        return [runs_root(cli_value)]
+    return list(dict.fromkeys([runs_root(), *known_roots()]))
+
+
+def locate_run(name: str, cli_value: str | os.PathLike | None = None) -> RunDir:
+    """The run called `name` in the runs roots to search; ambiguity is an error naming each."""
+    roots = search_roots(cli_value)
+    if len(roots) == 1:
+        return existing_run(roots[0], name)
+    validate_run_name(name)
+    found = [run_path(root, name) for root in roots if (root / name).is_dir()]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        where = "; ".join(f"--runs-dir {shlex.quote(str(r.path.parent))}" for r in found)
+        raise RunError(f"there are {len(found)} runs named {name!r}", f"say which: {where}")
+    names = sorted({r.name for root in roots for r in list_runs(root)})
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    looked = ", ".join(str(r) for r in roots)
+    raise RunError(f"no run named {name!r} in {looked}", f"{hint}see `stylora-tui runs`, or pass --runs-dir")
+
+
+def ambiguous(run: RunDir) -> bool:
+    """True when `--resume NAME` alone could mean another run than this one."""
+    return any((root / run.name).is_dir() for root in known_roots() if root != run.path.parent) or (
+        runs_root() != run.path.parent and (runs_root() / run.name).is_dir()
+    )
 
 
 def validate_run_name(name: str) -> str:
@@ -109,6 +177,7 @@ def next_run_name(root: Path) -> str:
 def create_run(root: Path, name: str | None = None) -> RunDir:
     """Make a new, empty run directory; an existing name is refused (never reused in place)."""
     root.mkdir(parents=True, exist_ok=True)
+    remember_root(root.absolute())
     if name is None:
         # Two launches at once may pick the same next name: mkdir decides, so retry.
         for _ in range(100):
@@ -212,6 +281,8 @@ class RunSummary:
     outputs: tuple[str, ...]
     reason: str = ""
     checkpoint_step: int | None = None  # the newest complete checkpoint: where a resume starts
+    checkpoint_error: str = ""  # the last checkpoint that could not be written, while it stands
+    root: str = ""
 
     def to_json(self) -> dict:
         return {
@@ -223,6 +294,8 @@ class RunSummary:
             "outputs": list(self.outputs),
             "reason": self.reason,
             "checkpoint_step": self.checkpoint_step,
+            "checkpoint_error": self.checkpoint_error,
+            "root": self.root,
         }
 
 
@@ -250,6 +323,8 @@ def run_status(run: RunDir) -> RunSummary:
         outputs=tuple(run.outputs()),
         reason=str(data.get("reason") or ""),
         checkpoint_step=newest_checkpoint_step(run),
+        checkpoint_error=str(data.get("checkpoint_error") or ""),
+        root=str(run.path.parent),
     )
 
 

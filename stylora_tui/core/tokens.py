@@ -9,6 +9,7 @@ CLI loads the real one lazily (adapters/clip_tokenizer.py).
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -39,6 +40,10 @@ class TokenizerLike(Protocol):
     def encode(self, text: str) -> TokenPieces: ...
 
     def count_batch(self, texts: list[str]) -> list[int]: ...
+
+    def token_starts_batch(self, texts: list[str]) -> list[list[int]]:
+        """For each text, the start offset (in characters of the text) of each of its tokens."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -239,17 +244,22 @@ def caption_budgets(
 ) -> list[CaptionBudget]:
     """Token length of each caption as trained (`tags` in training order) against `limit`.
 
-    Lost tags are those whose tokens end past the limit in that order; with shuffling the
-    lost ones change every step, but as many are lost each time.
+    One encoding per caption, with offsets: a tag is lost when its last token ends past
+    the limit. With shuffling the lost ones change every step, but as many are lost each time.
     """
     texts = [", ".join(tags) for _, tags in captions]
-    lengths = tokenizer.count_batch(texts)
     results = []
-    for (path, tags), length in zip(captions, lengths):
+    for (path, tags), starts in zip(captions, tokenizer.token_starts_batch(texts)):
         lost: tuple[str, ...] = ()
-        if length > limit:
-            # Only the long ones pay for a per-tag count.
-            prefix_lengths = tokenizer.count_batch([", ".join(tags[: i + 1]) for i in range(len(tags))])
-            lost = tuple(tag for tag, end in zip(tags, prefix_lengths) if end > limit)
-        results.append(CaptionBudget(path, length, limit, lost))
+        if len(starts) > limit:
+            lost_list, position = [], 0
+            for tag in tags:
+                tag_end = position + len(tag)
+                # The tokens that begin inside or before the tag (a character may be several
+                # byte tokens; punctuation may merge with the comma after it).
+                if bisect.bisect_left(starts, tag_end) > limit:
+                    lost_list.append(tag)
+                position = tag_end + 2  # ", "
+            lost = tuple(lost_list)
+        results.append(CaptionBudget(path, len(starts), limit, lost))
     return results

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from stylora_tui.core.atomic import apply_umask
+from stylora_tui.trainer import faults
 
 COMPLETE = "COMPLETE"
 PREFIX = "step-"
@@ -42,6 +43,11 @@ def complete_checkpoints(folder: Path) -> list[Path]:
         return []
     found = [p for p in folder.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and not p.name.endswith(".tmp") and (p / COMPLETE).is_file()]
     return sorted(found, key=lambda p: int(p.name[len(PREFIX) :]))
+
+
+def complete_at(folder: Path, step: int) -> Path | None:
+    path = folder / checkpoint_name(step)
+    return path if (path / COMPLETE).is_file() else None
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
@@ -89,15 +95,18 @@ def save_checkpoint(folder: Path, position: Position, network, optimizer, schedu
     barrier()
     if rank != 0:
         return None
+    faults.point("checkpoint.written")
     for file in tmp.iterdir():
         with open(file, "rb") as handle:
             os.fsync(handle.fileno())
     (tmp / COMPLETE).write_text("ok\n")
+    faults.point("checkpoint.complete")
     if final.exists():
         # An incomplete leftover of a killed save (no COMPLETE marker): nothing to keep.
         shutil.rmtree(final)
     os.replace(tmp, final)
     _fsync_dir(folder)
+    faults.point("checkpoint.renamed")
     for old in complete_checkpoints(folder)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -510,6 +510,12 @@ class Loop:
         (short,) = self.agree_any([free < 2 * needed])
         problem = f"the disk is nearly full ({free >> 20} MiB free, {2 * needed >> 20} MiB needed)" if short else ""
         path = None
+        done = ckpt.complete_at(self.run.checkpoints, position.step)
+        if done is not None:
+            # This step is saved already (a timed checkpoint on an epoch's last step): the
+            # state is the same, and a second save would only risk the complete one.
+            self.barrier()
+            return done
         if not problem:
             try:
                 path = ckpt.save_checkpoint(

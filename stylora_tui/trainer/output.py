@@ -16,6 +16,7 @@ import torch
 
 from stylora_tui.core.atomic import apply_umask
 from stylora_tui.errors import StyloraError
+from stylora_tui.trainer import faults
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 
@@ -46,6 +47,7 @@ def save_adapter(state: dict[str, torch.Tensor], metadata: dict[str, str], path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(state, str(tmp), metadata=metadata)
+    faults.point("output.written")
     apply_umask(tmp)
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())

@@ -19,6 +19,7 @@ import torch
 
 from stylora_tui.core import events as ev
 from stylora_tui.core.config import Config
+from stylora_tui.trainer import faults
 
 SUBJECTS = ("1girl, solo, upper body, looking at viewer", "scenery, landscape, sky, tree", "still life, flowers, vase, table")
 
@@ -117,6 +118,7 @@ class _Progress:
         self.last = 0.0
 
     def step(self, _pipe, _index, _timestep, callback_kwargs):
+        faults.point("sample.step")
         self.done += 1
         now = time.time()
         if self.done == self.total or now - self.last >= 1.0:

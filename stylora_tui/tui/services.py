@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,3 +44,5 @@ class Services:
     run_source: Callable = _tailer
     # () -> core.preflight.Machine: where a run will train (GPUs by NVML)
     machine: Callable = _machine
+    # () -> seconds since the epoch: the monitor's running clock
+    clock: Callable = time.time

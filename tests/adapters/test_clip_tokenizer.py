@@ -137,3 +137,22 @@ def test_trigger_cli_json_contract():
     assert set(data["findings"][0]) == {"severity", "code", "message", "hint"}
     error = run_cli("trigger", "score_9", "--family", "pony", "--json")
     assert error.returncode == 1 and json.loads(error.stdout)["verdict"] == "error"
+
+
+def test_caption_budget_is_linear_and_agrees_with_counting_every_prefix():
+    import random
+    import time
+
+    rng = random.Random(3)
+    words = ["1girl", "long hair", "smile", "katsushikahokusaistyle", "very long tag with words", "blue_eyes", "(emphasis:1.2)",
+             "日本語", "a", "score_9", "highres", "looking at viewer"]
+    captions = [(f"{i}.jpg", tuple(rng.choice(words) for _ in range(rng.randint(1, 60)))) for i in range(60)]
+    for (path, tags), budget in zip(captions, caption_budgets(captions, TOKENIZER, 75)):
+        prefix = TOKENIZER.count_batch([", ".join(tags[: i + 1]) for i in range(len(tags))])
+        assert budget.tokens == prefix[-1]
+        assert budget.lost_tags == tuple(t for t, end in zip(tags, prefix) if end > 75), path
+    # A 26 KB caption once took minutes (every prefix re-tokenised): now one encoding.
+    huge = [("huge.jpg", tuple(f"tag number {i}" for i in range(2000)))]
+    began = time.perf_counter()
+    (budget,) = caption_budgets(huge, TOKENIZER, 225)
+    assert time.perf_counter() - began < 5 and len(budget.lost_tags) > 1900

@@ -63,3 +63,30 @@ def test_control_intents(tmp_path):
     assert control.pending(run) == {"stop", "save-now"}
     control.consume(run, control.STOP)
     assert control.pending(run) == {"save-now"}
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True), st.text(max_size=8),
+                    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+_types = st.sampled_from(["run.started", "run.resumed", "cache.progress", "train.step", "train.skipped", "checkpoint.saved",
+                          "checkpoint.failed", "output.saved", "sample.progress", "sample.saved", "validation.loss",
+                          "control.received", "gpu.sample", "log", "run.stopped", "run.finished", "run.failed", "other"])
+_events = st.one_of(
+    st.builds(lambda kind, fields: {"type": kind, **fields}, _types,
+              st.dictionaries(st.sampled_from(["step", "loss", "ts", "epoch", "total_steps", "path", "gpus", "reason", "done",
+                                               "total", "it_per_s", "message", "intent", "run", "hint"]), _values, max_size=6)),
+    _values,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_events, max_size=30))
+def test_the_reducer_never_raises_on_any_event_sequence(sequence):
+    from stylora_tui.core.state import RunState, reduce
+
+    state = RunState()
+    for event in sequence:
+        state = reduce(state, event)
+    assert isinstance(state, RunState)

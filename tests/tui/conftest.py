@@ -21,5 +21,5 @@ def services(tmp_path, tokenizer):
         tokenizers=lambda _path: (tokenizer, tokenizer),
         launcher=RecordingLauncher(),
         run_source=lambda run: ScriptedSource(events),
-        machine=lambda: Machine(("NVIDIA H100 80GB HBM3",), 16),
+        machine=lambda: Machine(("NVIDIA H100 80GB HBM3",), 16), clock=lambda: 1051.0,
     )

@@ -75,7 +75,10 @@ async def test_quit_only_detaches_and_says_so(services, running):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
         await pilot.press("q")
-    assert app.return_value == "training continues; stylora-tui --resume run-01 to come back"
+    from stylora_tui.core.invocation import resume_command
+
+    assert app.return_value == f"training continues; `{resume_command(running)}` comes back to it"
+    assert resume_command(running).endswith("--resume run-01")
     assert not (running.control / "stop").exists()
 
 

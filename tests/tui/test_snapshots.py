@@ -36,7 +36,7 @@ def fixed(tokenizer):
     shutil.copy(broken / "03-cat.jpg", broken / "09-copy.jpg")
     (FIXED / "model.ckpt").write_bytes(b"x")
     yield Services(FIXED / "runs", tokenizers=lambda _p: (tokenizer, tokenizer), launcher=RecordingLauncher(),
-                   run_source=lambda run: ScriptedSource(training_events()), machine=lambda: Machine(("NVIDIA H100 80GB HBM3",), 16))
+                   run_source=lambda run: ScriptedSource(training_events()), machine=lambda: Machine(("NVIDIA H100 80GB HBM3",), 16), clock=lambda: 1051.0)
     shutil.rmtree(FIXED, ignore_errors=True)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,13 +19,21 @@ from textual.widgets import Footer, ProgressBar, Sparkline, Static
 from textual.worker import get_current_worker
 
 from stylora_tui.core import control
-from stylora_tui.core.rundir import NEW, RESUMABLE, RUNNING, RunDir, run_status
+from stylora_tui.core.display import printable
+from stylora_tui.core.invocation import resume_command
+from stylora_tui.core.rundir import FINISHED, NEW, RESUMABLE, RUNNING, RunDir, run_status
 from stylora_tui.core.state import RunState, format_duration, reduce
 from stylora_tui.tui.dialogs.confirm import ConfirmDialog
 from stylora_tui.tui.messages import RunStateChanged
 from stylora_tui.tui.widgets.gpu_panel import GpuPanel
 
 POLL_S = 0.2
+
+
+def safe(text: object) -> str:
+    return escape(printable(text))
+
+
 POST_EVERY_S = 0.25
 LIVENESS_EVERY_S = 1.0
 STARTUP_GRACE_S = 60.0
@@ -37,8 +46,9 @@ class MonitorScreen(Screen):
         Binding("p", "sample_now", "Samples"),
         Binding("r", "resume", "Resume"),
         Binding("e", "epochs", "Epochs"),
-        Binding("q", "detach", "Quit (keeps training)"),
+        Binding("q", "detach", "Quit monitor"),
     ]
+    LIVE_ONLY = {"stop", "save_now", "sample_now"}
 
     def __init__(self, run: RunDir, launched_at: float | None = None) -> None:
         super().__init__()
@@ -51,7 +61,9 @@ class MonitorScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(f"stylora-tui · monitor · {self.run.name}", classes="step-title", id="title")
-        yield ProgressBar(id="progress", show_eta=False)
+        with Horizontal(id="progress-row"):
+            yield Static("", id="progress-label")
+            yield ProgressBar(id="progress", show_eta=False, show_percentage=False)
         yield Static("waiting for the trainer...", id="stats")
         with Horizontal(id="loss-row"):
             yield Sparkline([], id="loss")
@@ -63,6 +75,19 @@ class MonitorScreen(Screen):
 
     def on_mount(self) -> None:
         self.follow()
+        # The clock keeps running between events (samples, caching): redraw it each second.
+        self.set_interval(1.0, self.tick)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Stop, save and sample need a live trainer; resume needs one that is gone."""
+        if action in self.LIVE_ONLY:
+            return self.alive and not self.state.finished
+        if action == "resume":
+            return not self.alive
+        return True
+
+    def tick(self) -> None:
+        self.query_one("#stats", Static).update(self.stats_text(self.state))
 
     @work(thread=True, exclusive=True, group="follow")
     def follow(self) -> None:
@@ -88,38 +113,52 @@ class MonitorScreen(Screen):
 
     @on(RunStateChanged)
     def state_changed(self, message: RunStateChanged) -> None:
+        was_alive = self.alive
         self.state, self.alive = message.state, message.trainer_alive
         state = message.state
+        if was_alive != self.alive:
+            self.refresh_bindings()
+        label, done, total = progress_of(state)
+        self.query_one("#progress-label", Static).update(label)
         bar = self.query_one("#progress", ProgressBar)
-        if state.phase == "caching" and state.cache_total:
-            bar.update(total=state.cache_total, progress=state.cache_done)
-        elif state.total_steps:
-            bar.update(total=state.total_steps, progress=state.step)
-        phase = state.phase
-        if not self.alive and not state.finished and phase != "waiting":
-            phase = "crashed (the trainer is gone)"
-        rate = f"{state.it_per_s:.2f} it/s" if state.it_per_s else "-- it/s"
-        self.query_one("#stats", Static).update(
-            f"[bold]{phase}[/] · step {state.step}/{state.total_steps or '?'} · epoch {state.epoch}/{state.total_epochs or '?'}\n"
-            f"{rate} · elapsed {format_duration(state.train_s)} · ETA {format_duration(state.eta_s)}"
-        )
+        if total:
+            bar.update(total=total, progress=done)
+        self.query_one("#stats", Static).update(self.stats_text(state))
         losses = [loss for _, loss in state.losses[-120:]]
         self.query_one("#loss", Sparkline).data = losses
         if state.loss is not None:
             lr = f" · lr {state.lr:.2e}" if state.lr is not None else ""
             skipped = f" · {state.skipped_steps} skipped" if state.skipped_steps else ""
             validation = f" · val {state.validation[-1][1]:.4f} (e{state.validation[-1][0]})" if state.validation else ""
-            self.query_one("#loss-info", Static).update(f"loss {state.loss:.4f} · avg {state.loss_avg:.4f}{lr}{validation}{skipped}")
+            average = f" · avg {state.loss_avg:.4f}" if state.loss_avg is not None else ""
+            self.query_one("#loss-info", Static).update(f"loss {state.loss:.4f}{average}{lr}{validation}{skipped}")
         self.query_one("#gpu", GpuPanel).show(state.gpu, state.gpu_error)
-        latest = state.outputs[-1] if state.outputs else "none yet"
-        checkpoint = state.checkpoints[-1] if state.checkpoints else "none yet"
-        self.query_one("#outputs", Static).update(f"latest output: {latest}\nlatest checkpoint: {checkpoint}")
-        tail = list(state.log[-5:])
+        latest = safe(state.outputs[-1]) if state.outputs else "none yet"
+        checkpoint = safe(state.checkpoints[-1]) if state.checkpoints else "none yet"
+        outputs = f"latest output: {latest}\nlatest checkpoint: {checkpoint}"
+        if state.checkpoint_error:
+            outputs += f"\n[bold red]{safe(state.checkpoint_error)}[/]"
+        self.query_one("#outputs", Static).update(outputs)
+        tail = [safe(line) for line in state.log[-5:]]
         if state.reason and state.phase == "failed":
-            hint = self.run.read_status().get("hint", "")
-            tail.append(f"[red]failed: {state.reason}[/]" + (f"\nhint: {hint}" if hint else ""))
+            tail.append(f"[red]failed: {safe(state.reason)}[/]" + (f"\nhint: {safe(state.hint)}" if state.hint else ""))
         self.query_one("#log", Static).update("\n".join(tail))
         self.maybe_offer_resume()
+
+    def stats_text(self, state: RunState) -> str:
+        phase = state.phase
+        if not self.alive and not state.finished and phase != "waiting":
+            phase = "crashed (the trainer is gone)"
+        rate = f"{state.it_per_s:.2f} it/s" if state.it_per_s else "-- it/s"
+        elapsed = state.train_s
+        if self.alive and not state.finished and state.last_ts:
+            # Time since the last event counts too: sampling and caching are work, not a hang.
+            elapsed += max(0.0, self.app.services.clock() - state.last_ts)
+        detach = " · q quits the monitor, training continues" if self.alive and not state.finished else ""
+        return (
+            f"[bold]{phase}[/] · step {state.step}/{state.total_steps or '?'} · epoch {state.epoch}/{state.total_epochs or '?'}\n"
+            f"{rate} · elapsed {format_duration(elapsed)} · ETA {format_duration(state.eta_s)}{detach}"
+        )
 
     def maybe_offer_resume(self) -> None:
         if self.offered_resume or self.alive:
@@ -134,13 +173,18 @@ class MonitorScreen(Screen):
 
     def resume_answered(self, yes: bool | None) -> None:
         if yes:
-            self.action_resume()
+            self.restart()
 
     def action_resume(self) -> None:
         if self.alive:
             self.notify("the run is training already")
             return
-        self.restart()
+        status = run_status(self.run)
+        if status.status == FINISHED:
+            self.notify("the run has finished")
+            return
+        where = f"step {status.checkpoint_step}" if status.checkpoint_step is not None else "the start (no checkpoint yet)"
+        self.app.push_screen(ConfirmDialog(f"Resume {self.run.name} from {where}?", yes="Resume", no="Not now"), self.resume_answered)
 
     @work(thread=True, exclusive=True, group="restart")
     def restart(self) -> None:
@@ -161,7 +205,7 @@ class MonitorScreen(Screen):
             self.notify("the run is not training")
             return
         self.app.push_screen(
-            ConfirmDialog(f"Stop {self.run.name}?\nThe trainer saves a checkpoint first; resume later with stylora-tui --resume {self.run.name}.", yes="Stop"),
+            ConfirmDialog(f"Stop {self.run.name}?\nThe trainer saves a checkpoint first; resume later with {escape(resume_command(self.run))}", yes="Stop"),
             self.stop_answered,
         )
 
@@ -187,6 +231,18 @@ class MonitorScreen(Screen):
 
     def action_detach(self) -> None:
         if self.alive and not self.state.finished:
-            self.app.exit(f"training continues; stylora-tui --resume {self.run.name} to come back")
+            self.app.exit(f"training continues; `{resume_command(self.run)}` comes back to it")
         else:
             self.app.exit(f"{self.run.name}: {run_status(self.run).status}")
+
+
+def progress_of(state: RunState) -> tuple[str, int, int]:
+    """What the bar shows now, with its own label: caching, sampling and training each
+    have their own count (a full cache bar must not read as a finished run)."""
+    if state.phase == "caching" and state.cache_total:
+        return f"caching latents {state.cache_done}/{state.cache_total}", state.cache_done, state.cache_total
+    if state.phase == "sampling" and state.sample_total:
+        return f"samples {state.sample_done}/{state.sample_total}", state.sample_done, state.sample_total
+    if state.total_steps:
+        return f"step {state.step}/{state.total_steps} {100 * state.step // state.total_steps}%", state.step, state.total_steps
+    return "waiting", 0, 0

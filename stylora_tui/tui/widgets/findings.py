@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from stylora_tui.core.display import printable
 from stylora_tui.core.findings import Severity
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
@@ -23,10 +24,10 @@ def findings_text(findings) -> Text:
         text.append(f"{code} ({len(members)})\n", style="bold")
         for finding in members[:SHOWN]:
             where = f"{finding.path}: " if finding.path else ""
-            text.append(f"  {where}{finding.message}\n")
+            text.append(f"  {printable(where)}{printable(finding.message)}\n")
         if len(members) > SHOWN:
             text.append(f"  ... {len(members) - SHOWN} more\n", style="dim")
-        text.append(f"  hint: {members[0].hint}\n", style="dim italic")
+        text.append(f"  hint: {printable(members[0].hint)}\n", style="dim italic")
     return text
 
 

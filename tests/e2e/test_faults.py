@@ -1,0 +1,134 @@
+"""The kill campaign's scenarios, reached deterministically: kill -9 inside checkpoint writes
+and the last samples, a full disk, a damaged checkpoint, a stop that outlives its trainer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from stylora_tui.core import control
+from stylora_tui.core.rundir import run_status
+from stylora_tui.trainer.faults import ENV
+from tests.conftest import run_cli
+from tests.trainer.conftest import demo_config, events, prepare, trainer, wait_for
+
+pytestmark = pytest.mark.slow
+
+CHECKPOINT_FILES = {"network.safetensors", "optimizer.pt", "scheduler.pt", "rng.pt", "state.json", "COMPLETE"}
+# A checkpoint after every step (timed), only the newest kept: every kill lands near one.
+EVERY_STEP = dict(saving={"checkpoint_every_minutes": 1e-9, "keep_checkpoints": 1, "every_n_epochs": 1, "precision": "fp32"})
+
+
+def complete(run) -> list:
+    return sorted(p for p in run.checkpoints.iterdir() if (p / "COMPLETE").is_file())
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, shared_cache):
+    from stylora_tui.core.paths import examples_dir
+
+    tmp = tmp_path_factory.mktemp("straight")
+    run = prepare(tmp, demo_config(examples_dir() / "demo-style", **EVERY_STEP), "straight")
+    assert trainer(run, {"XDG_CACHE_HOME": str(shared_cache)}).returncode == 0
+    return load_file(str(run.output / "straight.safetensors"))
+
+
+@pytest.mark.parametrize("where", ["checkpoint.complete:5", "checkpoint.renamed:8"])
+def test_kill_inside_a_checkpoint_write_never_loses_the_complete_state(tmp_path, dataset, cache_env, uninterrupted, where):
+    run = prepare(tmp_path, demo_config(dataset, **EVERY_STEP), "straight")
+    killed = trainer(run, {**cache_env, ENV: f"{where}:kill"})
+    assert killed.returncode == -9
+    newest = complete(run)
+    assert newest, "a complete checkpoint survives every kill"
+    assert CHECKPOINT_FILES <= {p.name for p in newest[-1].iterdir()}
+    saved = [e["step"] for e in events(run) if e["type"] == "checkpoint.saved"]
+    assert len(saved) == len(set(saved)), "no step is saved twice"
+
+    resumed = trainer(run, cache_env)
+    assert resumed.returncode == 0, resumed.stdout[-2000:]
+    final = load_file(str(run.output / "straight.safetensors"))
+    assert all(torch.equal(final[k], uninterrupted[k]) for k in final), "the resumed run ends as the uninterrupted one"
+
+
+def test_same_step_is_never_saved_twice(tmp_path, dataset, cache_env):
+    run = prepare(tmp_path, demo_config(dataset, **EVERY_STEP), "r")
+    assert trainer(run, cache_env).returncode == 0
+    saved = [e["step"] for e in events(run) if e["type"] == "checkpoint.saved"]
+    # Step 8 ends epoch 1: its timed checkpoint stands for the epoch-end one.
+    assert 8 in saved and len(saved) == len(set(saved))
+
+
+def test_full_disk_at_a_checkpoint_fails_the_run_saying_why(tmp_path, dataset, cache_env):
+    run = prepare(tmp_path, demo_config(dataset, saving={"checkpoint_every_minutes": 0}, training={"epochs": 3}), "full")
+    result = trainer(run, {**cache_env, ENV: "checkpoint.written:2:enospc"})
+    assert result.returncode == 1
+    kinds = [e["type"] for e in events(run)]
+    assert "checkpoint.failed" in kinds and kinds[-1] == "run.failed"
+    failed = next(e for e in events(run) if e["type"] == "run.failed")
+    assert "disk is full" in failed["reason"] and "--resume full" in failed["hint"] and "step 8" in failed["hint"]
+    summary = run_status(run)
+    assert summary.status == "failed" and summary.checkpoint_step == 8 and "disk is full" in summary.reason
+    listed = json.loads(run_cli("runs", "--json", "--runs-dir", str(run.path.parent)).stdout)[0]
+    assert listed["status"] == "failed" and listed["checkpoint_step"] == 8
+
+
+def test_full_disk_can_be_trained_through_when_the_user_chose_so(tmp_path, dataset, cache_env):
+    config = demo_config(dataset, saving={"checkpoint_every_minutes": 0, "continue_without_checkpoints": True}, training={"epochs": 3})
+    run = prepare(tmp_path, config, "onward")
+    assert trainer(run, {**cache_env, ENV: "checkpoint.written:1:enospc"}).returncode == 0
+    kinds = [e["type"] for e in events(run)]
+    assert "checkpoint.failed" in kinds and kinds[-1] == "run.finished"
+
+
+def test_a_stop_without_a_checkpoint_is_not_a_success(tmp_path, dataset, cache_env):
+    run = prepare(tmp_path, demo_config(dataset, saving={"checkpoint_every_minutes": 0}, training={"epochs": 30}), "stopfull")
+    process = trainer(run, {**cache_env, ENV: "checkpoint.written:2:enospc"}, wait=False)
+    wait_for(lambda: any(e["type"] == "checkpoint.saved" for e in events(run)), timeout=180)
+    control.request(run, control.STOP)
+    assert process.wait(timeout=120) == 1
+    assert events(run)[-1]["type"] == "run.failed" and run_status(run).status == "failed"
+    assert run_status(run).checkpoint_step == 8
+
+
+def test_a_stop_before_the_first_step_is_consumed_and_resume_trains(tmp_path, dataset, cache_env):
+    run = prepare(tmp_path, demo_config(dataset), "early")
+    control.request(run, control.STOP)
+    stopped = trainer(run, cache_env)
+    assert stopped.returncode == 0 and run_status(run).status == "stopped"
+    assert control.STOP not in control.pending(run), "the honoured stop is consumed"
+    resumed = run_cli("--resume", "early", "--headless", "--runs-dir", str(run.path.parent), env=cache_env, timeout=600)
+    assert resumed.returncode == 0 and run_status(run).status == "finished", resumed.stdout + resumed.stderr
+
+
+def test_a_stop_left_by_a_killed_trainer_does_not_stop_the_resume(tmp_path, dataset, cache_env):
+    run = prepare(tmp_path, demo_config(dataset), "leftover")
+    run.status_file.write_text(json.dumps({"state": "running", "step": 0}))
+    control.request(run, control.STOP)  # `stylora-tui stop`, then kill -9 before the next step
+    assert run_status(run).status == "crashed"
+    resumed = run_cli("--resume", "leftover", "--headless", "--runs-dir", str(run.path.parent), env=cache_env, timeout=600)
+    assert resumed.returncode == 0 and run_status(run).status == "finished", resumed.stdout + resumed.stderr
+
+
+def test_kill_during_the_last_samples_leaves_a_finished_run(tmp_path, dataset, cache_env):
+    # 3 prompts x 2 steps per saved epoch: the 7th denoising step is in the final samples.
+    run = prepare(tmp_path, demo_config(dataset, samples={"every_n_epochs": 1, "steps": 2}), "lastsamples")
+    assert trainer(run, {**cache_env, ENV: "sample.step:8:kill"}).returncode == -9
+    assert run_status(run).status == "finished" and "lastsamples.safetensors" in run.outputs()
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, dataset, cache_env):
+    run = prepare(tmp_path, demo_config(dataset, saving={"checkpoint_every_minutes": 1e-9, "keep_checkpoints": 3}, training={"epochs": 2}),
+                  "damaged")
+    assert trainer(run, {**cache_env, ENV: "checkpoint.renamed:6:kill"}).returncode == -9
+    checkpoints = complete(run)
+    assert [p.name for p in checkpoints] == ["step-000004", "step-000005", "step-000006"]
+    weights = checkpoints[-1] / "network.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    resumed = trainer(run, cache_env)
+    assert resumed.returncode == 0, resumed.stdout[-2000:]
+    logs = [e["message"] for e in events(run) if e["type"] == "log"]
+    assert any("step-000006 is damaged" in m and "resuming from step-000005" in m for m in logs)
+    assert next(e for e in reversed(events(run)) if e["type"] == "run.resumed")["step"] == 5
