@@ -239,12 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except StyloraError as exc:
-        from stylora_tui.core.display import printable
+        from stylora_tui.core.display import printable_lines
 
         # Messages quote file names, captions and config keys: never raw to the terminal.
-        sys.stderr.write(f"error: {printable(exc.message)}\n")
+        sys.stderr.write(f"error: {printable_lines(exc.message)}\n")
         if exc.hint:
-            sys.stderr.write(f"hint: {printable(exc.hint)}\n")
+            sys.stderr.write(f"hint: {printable_lines(exc.hint)}\n")
         return EXIT_INPUT
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -64,7 +64,26 @@ def test_runs_json_on_empty_and_populated_root(tmp_path):
     proc = run_cli("runs", "--json", env={"STYLORA_RUNS_DIR": str(tmp_path / "r")})
     rows = json.loads(proc.stdout)
     assert rows == [{"name": "run-01", "status": "finished", "step": 40, "total_steps": 40, "pid": None, "outputs": [], "reason": "",
-                     "checkpoint_step": None}]
+                     "checkpoint_step": None, "checkpoint_error": "", "root": str(tmp_path / "r")}]
+
+
+def test_runs_and_resume_find_runs_from_any_folder(tmp_path):
+    # After an SSH drop the user comes back in another folder (here, their home).
+    from stylora_tui.core.rundir import create_run
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    run = create_run(workspace / "runs", "hokusai")
+    run.status_file.write_text(json.dumps({"state": "finished", "step": 8, "total_steps": 8}))
+    home = tmp_path / "home"
+    home.mkdir()
+    listed = run_cli("runs", "--json", cwd=home)
+    assert [(r["name"], r["root"]) for r in json.loads(listed.stdout)] == [("hokusai", str(workspace / "runs"))]
+    resumed = run_cli("--resume", "hokusai", "--headless", cwd=home)
+    assert resumed.returncode == 0 and "hokusai finished" in resumed.stdout, resumed.stderr
+    create_run(tmp_path / "other" / "runs", "hokusai")
+    ambiguous = run_cli("--resume", "hokusai", "--headless", cwd=home)
+    assert ambiguous.returncode == 1 and "2 runs named 'hokusai'" in ambiguous.stderr and "--runs-dir" in ambiguous.stderr
 
 
 def test_unknown_preset_is_one_clear_error():

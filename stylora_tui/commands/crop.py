@@ -18,7 +18,14 @@ def run(args) -> int:
         f"cropped {len(result.cropped)}, copied {len(result.copied)} already at {aspect[0]}:{aspect[1]}, "
         f"{result.captions} captions → {safe(args.output)}"
     )
-    for rel, why in result.skipped:
-        out.print(f"  skipped {printable(rel)}: {printable(why)}", markup=False)
     out.print(f"Review the crops, then check them: {safe(check_command(Path(args.output).absolute()))}")
-    return 1 if result.skipped else 0
+    if result.skipped:
+        # The copy is done, but the dataset had images that could not be read: an input
+        # error, reported like every other (stderr, exit 1).
+        err = console(stderr=True)
+        err.print(f"error: {len(result.skipped)} image(s) could not be read and are not in the copy:", markup=False)
+        for rel, why in result.skipped:
+            err.print(f"  {printable(rel)}: {printable(why)}", markup=False)
+        err.print(f"hint: re-export or replace them; `{check_command(Path(args.dataset).absolute())}` lists every problem", markup=False)
+        return 1
+    return 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from stylora_tui.adapters.kohya import write_export
 from stylora_tui.commands.output import console
-from stylora_tui.core.config import build_config, parse_toml
+from stylora_tui.core.config import build_config, read_toml_file
 from stylora_tui.core.rundir import locate_run
 from stylora_tui.errors import RunError
 
@@ -20,7 +20,7 @@ def run(args) -> int:
         config_path, name, output_dir = run_dir.config, run_dir.name, run_dir.output.absolute()
         if not config_path.is_file():
             raise RunError(f"run {name!r} has no config.toml", "the run was never launched; export its preset file instead")
-    config = build_config(parse_toml(config_path.read_text(encoding="utf-8"), str(config_path)), source=str(config_path))
+    config = build_config(read_toml_file(config_path, "config"), source=str(config_path))
     written = write_export(config, name, Path(args.output), output_dir)
     out = console()
     for path in written:

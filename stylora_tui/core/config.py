@@ -524,23 +524,44 @@ def cross_check(config: Config, total_steps: int | None = None) -> list[Finding]
 # ---------------------------------------------------------------- entry points
 
 
-def build_config(*layers: dict, total_steps: int | None = None, source: str = "config") -> Config:
-    """Defaults, then each layer in order; raise ConfigError listing every problem."""
-    problems: list[Finding] = []
+def build_config(*layers: dict, total_steps: int | None = None, source: str = "config", sources: tuple[str, ...] = ()) -> Config:
+    """Defaults, then each layer in order; raise ConfigError listing every problem, each
+    with the layer it came from (`sources`, one per layer; else `source` for all)."""
+    problems: list[tuple[str, Finding]] = []
     config = Config()
-    for layer in layers:
-        config = merge(config, layer, problems)
+    for index, layer in enumerate(layers):
+        found: list[Finding] = []
+        config = merge(config, layer, found)
+        origin = sources[index] if index < len(sources) else source
+        problems.extend((origin, f) for f in found)
     if not problems:
-        problems.extend(cross_check(config, total_steps))
+        problems.extend((source if not sources else "the combined settings", f) for f in cross_check(config, total_steps))
     if problems:
-        raise config_error(problems, source)
+        raise config_error(problems)
     return config
 
 
-def config_error(problems: list[Finding], source: str) -> ConfigError:
-    first = problems[0]
-    more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
-    return ConfigError(f"{source}: {first.message}{more}", first.hint, problems)
+def config_error(problems: list[tuple[str, Finding]]) -> ConfigError:
+    """One error naming every problem and where it came from (a preset, your --set, ...)."""
+    first_source, first = problems[0]
+    if len(problems) == 1:
+        return ConfigError(f"{first_source}: {first.message}", first.hint, tuple(f for _, f in problems))
+    lines = "".join(f"\n  {origin}: {f.message} (hint: {f.hint})" for origin, f in problems)
+    return ConfigError(f"{len(problems)} config problems:{lines}", "fix each one above", tuple(f for _, f in problems))
+
+
+def read_toml_file(path, what: str) -> dict:
+    """A TOML file as data; a file that is not UTF-8 text is an error that says so."""
+    from pathlib import Path
+
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        encoding = "UTF-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "not UTF-8"
+        raise ConfigError(f"{what} {path} is not UTF-8 text ({encoding})",
+                          "re-save it as UTF-8 (most editors: Save As, encoding UTF-8)") from None
+    return parse_toml(text, str(path))
 
 
 def parse_toml(text: str, source: str) -> dict:
@@ -548,6 +569,8 @@ def parse_toml(text: str, source: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source} is not valid TOML: {exc}", "fix the line named above; strings need quotes") from exc
+    except RecursionError:
+        raise ConfigError(f"{source} nests tables or arrays too deeply to be a config", "a stylora-tui config is sections of key = value lines") from None
 
 
 def parse_override(assignment: str) -> dict:

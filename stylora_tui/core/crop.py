@@ -47,6 +47,39 @@ def crop_box(width: int, height: int, aspect: tuple[int, int]) -> tuple[int, int
     return (0, top, width, top + new_height)
 
 
+@dataclass(frozen=True)
+class CropLoss:
+    rel: str
+    lost_width: float  # fraction of the width cut away
+    lost_height: float
+    upscaled: bool  # the crop is smaller than the training bucket it will fill
+
+
+def crop_losses(images, aspect: tuple[int, int], bucket_area: int) -> list[CropLoss]:
+    """What each image would lose to the crop, before anything is written: landscape and
+    square images cropped to a portrait ratio lose much of their width."""
+    losses = []
+    for image in images:
+        width, height = image.info.width, image.info.height
+        left, top, right, bottom = crop_box(width, height, aspect)
+        lost_w, lost_h = 1 - (right - left) / width, 1 - (bottom - top) / height
+        if lost_w > RATIO_TOLERANCE or lost_h > RATIO_TOLERANCE:
+            losses.append(CropLoss(image.rel, lost_w, lost_h, (right - left) * (bottom - top) < bucket_area))
+    return losses
+
+
+def describe_losses(losses: list[CropLoss], total: int) -> str:
+    if not losses:
+        return f"all {total} images are at this ratio already: they are copied as they are"
+    worst = max(losses, key=lambda c: max(c.lost_width, c.lost_height))
+    side, lost = ("width", worst.lost_width) if worst.lost_width >= worst.lost_height else ("height", worst.lost_height)
+    upscaled = sum(c.upscaled for c in losses)
+    text = (f"{len(losses)} of {total} images lose part of their picture (up to {lost:.0%} of the {side}: {worst.rel})")
+    if upscaled:
+        text += f"; {upscaled} become smaller than the training bucket and will be upscaled"
+    return text + ". Cropping by hand keeps what matters; this is a centred starting point."
+
+
 def crop_dataset(
     source: Path,
     output: Path,

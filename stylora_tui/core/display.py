@@ -23,3 +23,8 @@ def _escaped(match: re.Match) -> str:
 def printable(text: object) -> str:
     """`text` with every terminal control character written out as an escape."""
     return _UNSAFE.sub(_escaped, str(text))
+
+
+def printable_lines(text: object) -> str:
+    """As `printable`, keeping line breaks (a message that lists several problems)."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))

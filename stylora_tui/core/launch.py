@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stylora_tui.core import paths, preflight
-from stylora_tui.core.config import Config, build_config, config_to_dict, config_to_toml
+from stylora_tui.core.config import Config, build_config, config_to_dict, config_to_toml, read_toml_file
 from stylora_tui.core.dataset import scan_dataset
 from stylora_tui.core.doctor import DoctorReport, examine
 from stylora_tui.core.findings import Severity
@@ -79,6 +79,4 @@ def prepare_run(config: Config, root: Path, name: str | None, tokenizer=None, pr
 
 
 def frozen_config(run: RunDir) -> Config:
-    from stylora_tui.core.config import parse_toml
-
-    return build_config(parse_toml(run.config.read_text(encoding="utf-8"), str(run.config)), source=str(run.config))
+    return build_config(read_toml_file(run.config, "the run's config"), source=str(run.config))

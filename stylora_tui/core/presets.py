@@ -14,7 +14,7 @@ from typing import Any
 
 from stylora_tui.core import paths
 from stylora_tui.core.atomic import write_text_atomic
-from stylora_tui.core.config import Config, build_config, parse_toml
+from stylora_tui.core.config import Config, build_config, parse_toml, read_toml_file
 from stylora_tui.errors import PresetError
 
 PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -29,7 +29,13 @@ class PresetInfo:
 
 
 def _description(path: Path) -> str:
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        return "(unreadable: not UTF-8 text; re-save it as UTF-8)"
+    except OSError as exc:
+        return f"(unreadable: {exc.strerror or exc})"
+    for line in text.splitlines():
         line = line.strip()
         if line.startswith("#"):
             return line.lstrip("#").strip()
@@ -63,14 +69,13 @@ def resolve_preset(name_or_path: str, user_dir: Path | None = None) -> Path:
 
 
 def load_preset_data(name_or_path: str, user_dir: Path | None = None) -> dict:
-    path = resolve_preset(name_or_path, user_dir)
-    return parse_toml(path.read_text(encoding="utf-8"), str(path))
+    return read_toml_file(resolve_preset(name_or_path, user_dir), "preset")
 
 
 def load_preset(name_or_path: str, user_dir: Path | None = None) -> Config:
     """A preset over the defaults, validated (paths may still be empty)."""
     path = resolve_preset(name_or_path, user_dir)
-    return build_config(parse_toml(path.read_text(encoding="utf-8"), str(path)), source=f"preset {path.name}")
+    return build_config(read_toml_file(path, "preset"), source=f"preset {path.name}")
 
 
 def edit_toml(text: str, edits: dict[str, Any]) -> str:
@@ -112,9 +117,11 @@ def preset_for(family: str | None, preset: str | None, edits: dict | None = None
     """The config a check or a launch starts from: the given preset, else the family's
     best-recipe preset; then the family and `edits` ({section: {key: value}}) on top."""
     name = preset or FAMILY_PRESETS.get(family or "animagine", "animagine-style")
-    layers = [load_preset_data(name)]
+    layers, sources = [load_preset_data(name)], [f"preset {name}"]
     if family:
         layers.append({"model": {"family": family}})
+        sources.append("--family")
     if edits:
         layers.append(edits)
-    return build_config(*layers, source=f"preset {name}")
+        sources.append("your settings (options and --set)")
+    return build_config(*layers, sources=tuple(sources))

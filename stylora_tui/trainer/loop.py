@@ -24,7 +24,7 @@ from stylora_tui.core import control
 from stylora_tui.core import events as ev
 from stylora_tui.core.atomic import write_json_atomic
 from stylora_tui.core.buckets import plan_steps
-from stylora_tui.core.config import Config, build_config, parse_toml
+from stylora_tui.core.config import Config, build_config, read_toml_file
 from stylora_tui.core.dataset import scan_dataset
 from stylora_tui.core.metadata import TrainingFacts, adapter_metadata, tag_frequency
 from stylora_tui.core.modelhash import model_hash
@@ -81,7 +81,7 @@ class Run:
         self.events = events
         self.flags = flags
         self.rank = rank
-        self.config: Config = build_config(parse_toml(run.config.read_text(encoding="utf-8"), str(run.config)), source=str(run.config))
+        self.config: Config = build_config(read_toml_file(run.config, "the run's config"), source=str(run.config))
         self.status: dict = {"state": "running", "pid": os.getpid(), "step": 0, "total_steps": 0, "epoch": 0}
         self._status_written = 0.0
 

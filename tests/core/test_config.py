@@ -59,7 +59,7 @@ def test_all_problems_reported_at_once():
     found = codes(info.value)
     assert len(found) == 5
     assert found.count("config-range") == 2 and found.count("config-choice") == 2 and "config-type" in found
-    assert "5 more" not in info.value.message and "4 more problems" in info.value.message
+    assert info.value.message.startswith("5 config problems:") and info.value.message.count("\n  config: ") == 5
 
 
 def test_choice_error_suggests_nearest():
@@ -150,3 +150,29 @@ def test_config_doc_is_current():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert (root / "docs" / "CONFIG.md").read_text() == module.render(), "run python scripts/gen_config_doc.py"
+
+
+def test_every_problem_is_shown_with_its_true_source(tmp_path):
+    from tests.conftest import run_cli
+
+    result = run_cli("plan", "--set", "network.dim=0", "--set", "training.epochs=ten", "--set", "training.epochz=3")
+    assert result.returncode == 1
+    assert "3 config problems" in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert len(lines) == 3 and all(line.startswith("  your settings (options and --set): ") for line in lines), result.stderr
+    assert "preset animagine-style" not in result.stderr
+
+
+def test_broken_user_preset_files_are_errors_not_tracebacks(tmp_path, monkeypatch):
+    from tests.conftest import run_cli
+
+    presets = tmp_path / "config" / "stylora-tui" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "wide.toml").write_bytes("# 北斎\n[training]\nepochs = 3\n".encode("utf-16"))
+    (presets / "deep.toml").write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    listed = run_cli("presets", env=env)
+    assert listed.returncode == 0 and "not UTF-8" in listed.stdout and "Traceback" not in listed.stderr
+    for name, words in (("wide", "not UTF-8 text (UTF-16)"), ("deep", "nests tables or arrays too deeply")):
+        result = run_cli("plan", "--preset", name, env=env)
+        assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, result.stderr

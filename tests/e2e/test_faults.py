@@ -124,7 +124,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, da
                   "damaged")
     assert trainer(run, {**cache_env, ENV: "checkpoint.renamed:6:kill"}).returncode == -9
     checkpoints = complete(run)
-    assert [p.name for p in checkpoints] == ["step-000004", "step-000005", "step-000006"]
+    assert [p.name for p in checkpoints[-3:]] == ["step-000004", "step-000005", "step-000006"]
     weights = checkpoints[-1] / "network.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     resumed = trainer(run, cache_env)

@@ -38,14 +38,18 @@ async def test_epochs_show_validation_and_choose_copies_the_adapter(services, mo
         await pilot.pause(0.3)
         await pilot.press("e")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "EpochsScreen")
+        await wait_until(pilot, lambda: app.screen.query_one("#epochs").option_count == 2)
         options = app.screen.query_one("#epochs")
         labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert labels == ["epoch 1  0.3100", "epoch 2  0.2700 ★"]
         assert len(app.screen.query("#pictures > *")) == 2
         await pilot.press("up")
         await pilot.press("b")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog")
         best = run.output / "run-01-best.safetensors"
+        assert not best.exists(), "b asks before it copies"
+        await pilot.press("y")
+        await pilot.pause(0.1)
         assert best.read_bytes() == b"epoch 1"
         assert "epoch 1" in text_of(app, "#chosen")
         await pilot.press("escape")

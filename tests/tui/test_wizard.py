@@ -173,3 +173,77 @@ async def test_review_refuses_adamw8bit_without_cuda_and_asks_before_cpu_trainin
         await pilot.press("y")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "MonitorScreen", tries=200)
         assert len(no_gpu.launcher.launched) == 1
+
+
+async def test_review_judges_the_dataset_against_the_current_trigger(services):
+    from dataclasses import replace
+
+    app = StyloraApp(services, demo_state())
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_step("dataset")
+        await wait_until(pilot, lambda: app.report is not None)
+        assert "trigger-missing" not in text_of(app, "#summary") + str([f.code for f in app.report.findings])
+        app.wizard = replace(app.wizard, trigger="anotherstyle")
+        app.show_step("review")
+        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "trigger-missing" in text_of(app, "#summary"))
+
+
+async def test_typing_a_trigger_checks_once_the_keys_pause(services, tmp_path):
+    from dataclasses import replace
+
+    from tests.conftest import write_practice_dataset
+
+    folder = write_practice_dataset(tmp_path / "long", 40, size=(256, 384))
+    for caption in folder.glob("*.txt"):
+        caption.write_text(", ".join(["stylorapractice"] + [f"tag number {i}" for i in range(60)]))
+    app = StyloraApp(services, replace(demo_state(), dataset_path=str(folder), edits={"captions.max_token_length": 75}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_step("dataset")
+        await wait_until(pilot, lambda: app.report is not None, tries=400)
+        app.show_step("trigger")
+        await pilot.pause(0.2)
+        screen = app.screen
+        calls = []
+        original = screen.check
+        screen.check = lambda *args: (calls.append(args[0]), original(*args))
+        screen.query_one("#trigger", Input).value = ""
+        await pilot.click("#trigger")
+        await pilot.press(*"mystylexl")
+        await wait_until(pilot, lambda: "my·1152 sty·1421 lex·6586" in text_of(app, "#tokens"))
+        assert calls[-1] == "mystylexl" and len(calls) <= 3, calls
+        assert "40 of 40" in text_of(app, "#budget")
+
+
+async def test_file_browser_is_full_screen_goes_up_takes_a_typed_path_and_hides_dotfiles(services, tmp_path):
+    from tests.conftest import write_practice_dataset
+
+    workspace = tmp_path / "workspace"
+    folder = write_practice_dataset(workspace / "hokusai", 16, size=(256, 384))
+    (workspace / ".cache").mkdir()
+    for name in ("a-models", "b-other", "c-more"):
+        (workspace / name).mkdir()
+    app = StyloraApp(services, WizardState(model_path="demo", dataset_path=str(folder / "000.jpg")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_step("dataset")
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "FileBrowserDialog")
+        tree = app.screen.query_one("#browse-tree")
+        assert str(tree.path) == str(folder), "starts at the folder the field points into"
+        assert tree.size.height >= 15, "usable at 80x24"
+        await pilot.press("ctrl+u")
+        await pilot.pause(0.3)
+        assert str(tree.path) == str(workspace)
+        shown = [str(node.label) for node in tree.root.children]
+        assert ".cache" not in shown and "hokusai" in shown
+        app.screen.query_one("#browse-path").value = str(folder)
+        await pilot.click("#browse-path")
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert str(tree.path) == str(folder)
+        await pilot.press("ctrl+d")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "DatasetScreen")
+        assert app.screen.query_one("#dataset", Input).value == str(folder)
+        assert app.screen.focused is app.screen.query_one("#dataset", Input)
+        await wait_until(pilot, lambda: app.report is not None, tries=400)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, ProgressBar, Static
 
 from stylora_tui.core.buckets import aspect_label
-from stylora_tui.core.crop import crop_dataset
+from stylora_tui.core.crop import crop_dataset, crop_losses, describe_losses, parse_aspect
 from stylora_tui.core.dataset import scan_dataset
+from stylora_tui.core.display import printable
 from stylora_tui.core.doctor import examine
 from stylora_tui.errors import StyloraError
 from stylora_tui.tui.messages import DatasetScanned, ScanProgressed
@@ -23,7 +25,7 @@ from stylora_tui.tui.widgets.findings import FindingsView
 
 class DatasetScreen(WizardStepScreen):
     STEP = "dataset"
-    BINDINGS = [*WizardStepScreen.BINDINGS, Binding("ctrl+r", "scan", "Check again")]
+    BINDINGS = [*WizardStepScreen.BINDINGS, Binding("ctrl+r", "scan", "Check again"), Binding("ctrl+o", "browse", "Browse folders")]
 
     def compose_body(self) -> ComposeResult:
         yield Label("Dataset folder (images with .txt captions; <repeats>_<name> subfolders work):")
@@ -31,9 +33,11 @@ class DatasetScreen(WizardStepScreen):
         yield ProgressBar(id="scan-progress", show_eta=False)
         yield Static("", id="summary")
         yield BucketChart(id="buckets")
-        with Horizontal(id="crop-offer", classes="offer"):
-            yield Input(placeholder="folder for cropped copies", id="crop-out")
-            yield Button("Crop", id="crop")
+        with Vertical(id="crop-offer"):
+            yield Static("", id="crop-label", classes="help")
+            with Horizontal(classes="offer"):
+                yield Input(placeholder="folder for cropped copies", id="crop-out")
+                yield Button("Crop", id="crop")
         yield FindingsView(id="findings")
 
     def on_mount(self) -> None:
@@ -48,6 +52,20 @@ class DatasetScreen(WizardStepScreen):
     @on(Input.Submitted, "#dataset")
     def submitted(self) -> None:
         self.action_scan()
+
+    def action_browse(self) -> None:
+        from stylora_tui.tui.dialogs.browse import FileBrowserDialog
+
+        field = self.query_one("#dataset", Input)
+
+        def chosen(path: str | None) -> None:
+            field.focus()
+            if path:
+                field.value = path
+                self.action_scan()
+
+        self.app.push_screen(FileBrowserDialog("Choose the dataset folder (ctrl+d uses the highlighted one)", field.value,
+                                               folders=True, files=False), chosen)
 
     def action_scan(self) -> None:
         path = self.query_one("#dataset", Input).value.strip()
@@ -85,7 +103,7 @@ class DatasetScreen(WizardStepScreen):
     def scanned(self, message: DatasetScanned) -> None:
         self.query_one("#scan-progress").display = False
         if message.error:
-            self.query_one("#summary", Static).update(f"[red]{message.error}[/]")
+            self.query_one("#summary", Static).update(Text(printable(message.error), style="red"))
             self.app.report = None
             return
         self.app.report = message.report
@@ -111,6 +129,10 @@ class DatasetScreen(WizardStepScreen):
             ratio = aspect_label(dominant.width, dominant.height)
             self.crop_ratio = ratio if ":" in ratio else "2:3"
             self.query_one("#crop", Button).label = f"Crop all to {self.crop_ratio}"
+            losses = crop_losses(report.scan.usable, parse_aspect(self.crop_ratio), dominant.width * dominant.height)
+            self.query_one("#crop-label", Static).update(Text(
+                f"Mixed aspect ratios: crop every image to one ratio ({self.crop_ratio}, the most common) into a new folder. "
+                + printable(describe_losses(losses, len(report.scan.usable)))))
             target = self.query_one("#crop-out", Input)
             if not target.value:
                 target.value = f"{report.scan.root}-{self.crop_ratio.replace(':', 'x')}"
@@ -119,7 +141,7 @@ class DatasetScreen(WizardStepScreen):
     def crop_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         output = self.query_one("#crop-out", Input).value.strip()
-        self.query_one("#summary", Static).update(f"cropping to {self.crop_ratio} into {output}...")
+        self.query_one("#summary", Static).update(Text(f"cropping to {self.crop_ratio} into {printable(output)}..."))
         self.crop(self.wizard.dataset_path, output, self.crop_ratio)
 
     @work(thread=True, exclusive=True, group="scan")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,6 +20,7 @@ from textual.widgets.option_list import Option
 from stylora_tui.core.rundir import RunDir
 from stylora_tui.core.samples import choose_best, epoch_samples
 from stylora_tui.errors import StyloraError
+from stylora_tui.tui.dialogs.confirm import ConfirmDialog
 
 IMAGE_ENV = "STYLORA_IMAGES"
 
@@ -47,13 +48,12 @@ class EpochsScreen(Screen):
     def __init__(self, run: RunDir) -> None:
         super().__init__()
         self.run = run
-        self.rows = [s for s in epoch_samples(run) if s.images]
+        self.rows = []
 
     def compose(self) -> ComposeResult:
         yield Static(f"stylora-tui · epochs · {self.run.name}", classes="step-title")
         with Horizontal():
-            options = [Option(self.label(s), id=s.label) for s in self.rows]
-            yield OptionList(*options, id="epochs")
+            yield OptionList(id="epochs")
             with Vertical():
                 yield Static("", id="prompt", classes="help")
                 yield Horizontal(id="pictures")
@@ -68,6 +68,19 @@ class EpochsScreen(Screen):
         return name
 
     def on_mount(self) -> None:
+        self.query_one("#prompt", Static).update("reading the run's samples and validation losses...")
+        self.load()
+
+    @work(thread=True, exclusive=True, group="epochs")
+    def load(self) -> None:
+        # The validation losses come from the whole event log (megabytes on a long run).
+        rows = [s for s in epoch_samples(self.run) if s.images]
+        self.app.call_from_thread(self.loaded, rows)
+
+    def loaded(self, rows) -> None:
+        self.rows = rows
+        self.query_one("#prompt", Static).update("")
+        self.query_one("#epochs", OptionList).add_options([Option(self.label(s), id=s.label) for s in rows])
         if not self.rows:
             self.query_one("#prompt", Static).update("no samples yet: they are rendered at each saved epoch")
             return
@@ -97,6 +110,12 @@ class EpochsScreen(Screen):
         if listing.highlighted is None or not self.rows:
             return
         samples = self.rows[listing.highlighted]
+        target = f"{self.run.name}-best.safetensors"
+        replacing = " (it replaces the current choice)" if (self.run.output / target).exists() else ""
+        self.app.push_screen(ConfirmDialog(f"Copy epoch {samples.epoch}'s adapter to output/{target}{replacing}?", yes="Copy"),
+                             lambda yes: self.choose(samples) if yes else None)
+
+    def choose(self, samples) -> None:
         try:
             path = choose_best(self.run, samples.epoch)
         except StyloraError as exc:

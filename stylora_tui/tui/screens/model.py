@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import (
-    DirectoryTree,
     Input,
     Label,
     RadioButton,
@@ -44,9 +41,6 @@ class ModelScreen(WizardStepScreen):
         yield Input(self.wizard.model_path, placeholder="~/models/animagine-xl-3.1.safetensors", id="model")
         yield Static("", id="model-check", classes="help")
         yield Select(PREDICTION_CHOICES, value=self.wizard.edits.get("model.prediction_type", "auto"), allow_blank=False, id="prediction")
-        tree = DirectoryTree(str(Path.home()), id="browser")
-        tree.display = False
-        yield tree
 
     def on_mount(self) -> None:
         self.query_one("#model", Input).focus()
@@ -95,23 +89,17 @@ class ModelScreen(WizardStepScreen):
         return ""
 
     def action_browse(self) -> None:
-        tree = self.query_one("#browser", DirectoryTree)
-        tree.display = not tree.display
-        if tree.display:
-            tree.focus()
+        from stylora_tui.tui.dialogs.browse import FileBrowserDialog
 
-    @on(DirectoryTree.FileSelected)
-    def file_selected(self, event: DirectoryTree.FileSelected) -> None:
         field = self.query_one("#model", Input)
-        field.value = str(event.path)
-        event.control.display = False
-        field.focus()
 
-    @on(DirectoryTree.DirectorySelected)
-    def folder_selected(self, event: DirectoryTree.DirectorySelected) -> None:
-        if (Path(event.path) / "unet").is_dir():
-            self.query_one("#model", Input).value = str(event.path)
-            event.control.display = False
+        def chosen(path: str | None) -> None:
+            if path:
+                field.value = path
+            field.focus()
+
+        self.app.push_screen(FileBrowserDialog("Choose the base model: a .safetensors file, or a diffusers folder (ctrl+d)",
+                                               field.value, folders=True, files=True), chosen)
 
     def keep(self) -> None:
         edits = {k: v for k, v in self.wizard.edits.items() if k != "model.prediction_type"}

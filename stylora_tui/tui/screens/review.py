@@ -11,6 +11,8 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Label, Static
 
 from stylora_tui.core import preflight
+from stylora_tui.core.display import printable
+from stylora_tui.core.doctor import examine
 from stylora_tui.core.estimate import estimate
 from stylora_tui.core.findings import Severity
 from stylora_tui.core.launch import prepare_run
@@ -32,8 +34,26 @@ class ReviewScreen(WizardStepScreen):
         yield Input(self.wizard.run_name, placeholder=next_run_name(self.app.services.runs_root), id="run-name")
 
     def on_mount(self) -> None:
-        self.query_one("#summary", Static).update(self.summary())
         self.launching = False
+        self.query_one("#summary", Static).update(self.summary())
+        if self.app.report is not None:
+            self.rejudge()
+
+    @work(thread=True, exclusive=True, group="rejudge")
+    def rejudge(self) -> None:
+        """The dataset as the current settings see it: the trigger may have changed since
+        the dataset step (a caption without the new trigger is `trigger-missing`)."""
+        try:
+            config = self.wizard.config()
+        except StyloraError:
+            return
+        tokenizer, _ = self.app.tokenizers()
+        report = examine(self.app.report.scan, config, tokenizer)
+        self.app.call_from_thread(self.rejudged, report)
+
+    def rejudged(self, report) -> None:
+        self.app.report = report
+        self.query_one("#summary", Static).update(self.summary())
 
     def summary(self):
         try:
@@ -59,6 +79,8 @@ class ReviewScreen(WizardStepScreen):
         table.add_row("optimizer", f"{opt.name} lr {opt.unet_lr:g} (TE {opt.text_encoder_lr:g}), {config.scheduler.name}, wd {opt.weight_decay:g}")
         table.add_row("training", f"{tr.epochs} epochs x {config.dataset.repeats} repeats, batch {tr.batch_size}, {config.resolution[0]}x{config.resolution[1]}, {tr.mixed_precision}")
         table.add_row("saving", f"every {config.saving.every_n_epochs} epochs at {config.saving.precision}")
+        if config.dataset.random_crop:
+            table.add_row("latents", "random_crop: every image is cropped and VAE-encoded again at every step (slower, no cache)")
         size = estimate(config)
         table.add_row("output", f"{size.modules} modules, {size.trainable_params / 1e6:.1f} M parameters, about {size.output_bytes / 2**20:.0f} MiB per file")
         if report is not None:
@@ -111,8 +133,8 @@ class ReviewScreen(WizardStepScreen):
             else:
                 self.show_error("not launched: train on a machine with an NVIDIA GPU")
 
-        self.app.push_screen(ConfirmDialog(escape(message) + "\n\nTrain on the CPU anyway?", yes="Train on CPU", no="Cancel"), answered)
+        self.app.push_screen(ConfirmDialog(escape(printable(message)) + "\n\nTrain on the CPU anyway?", yes="Train on CPU", no="Cancel"), answered)
 
     def failed(self, message: str) -> None:
         self.launching = False
-        self.show_error(f"[red]{message}[/]")
+        self.show_error(message)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
+from stylora_tui.core.display import printable
 from stylora_tui.core.wizard import STEPS
 
 TITLES = {"model": "Base model", "dataset": "Dataset", "trigger": "Trigger word", "preset": "Preset", "review": "Review and launch"}
@@ -43,7 +45,8 @@ class WizardStepScreen(Screen):
         return self.app.wizard
 
     def show_error(self, message: str) -> None:
-        self.query_one("#step-error", Static).update(message)
+        """Plain text (no markup): messages quote the user's paths and values."""
+        self.query_one("#step-error", Static).update(Text(printable(message)))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "next":

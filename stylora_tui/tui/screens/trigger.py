@@ -6,13 +6,16 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import Input, Label, Static
+from textual.worker import get_current_worker
 
 from stylora_tui.core.captions import training_caption
+from stylora_tui.core.display import printable
 from stylora_tui.core.families import FAMILIES, get_family
 from stylora_tui.core.tokens import caption_budgets, check_trigger
 from stylora_tui.tui.screens.step import WizardStepScreen
 
 VERDICT_STYLE = {"ok": "bold green", "warn": "bold yellow", "error": "bold red"}
+DEBOUNCE_S = 0.15
 
 
 class TriggerScreen(WizardStepScreen):
@@ -29,6 +32,7 @@ class TriggerScreen(WizardStepScreen):
     def on_mount(self) -> None:
         self.tokenizer_pair = None
         self.last_report = None
+        self.pending = None
         self.query_one("#trigger", Input).focus()
         self.load_tokenizers()
 
@@ -43,7 +47,11 @@ class TriggerScreen(WizardStepScreen):
 
     @on(Input.Changed, "#trigger")
     def changed(self, event: Input.Changed) -> None:
-        self.refresh_check(event.value)
+        # Debounced: typing stays smooth however many captions there are; the check runs
+        # in a worker once the keys pause.
+        if self.pending is not None:
+            self.pending.stop()
+        self.pending = self.set_timer(DEBOUNCE_S, lambda: self.refresh_check(event.value))
 
     def captions(self) -> list[str]:
         report = self.app.report
@@ -54,59 +62,72 @@ class TriggerScreen(WizardStepScreen):
     def refresh_check(self, word: str) -> None:
         if self.tokenizer_pair is None:
             return
+        self.check(word, self.captions(), self.wizard.config(), self.wizard.family)
+
+    @work(thread=True, exclusive=True, group="trigger-check")
+    def check(self, word: str, captions: list[str], config, family_name: str) -> None:
         first, second = self.tokenizer_pair
-        family = get_family(self.wizard.family)
-        report = check_trigger(word, first, family, FAMILIES, self.captions() or None)
-        self.last_report = report
+        report = check_trigger(word, first, get_family(family_name), FAMILIES, captions or None)
         second_pieces = second.encode(word.strip()).pieces if word.strip() else ()
         tokens = Text()
         tokens.append(f"CLIP ViT-L ({len(report.tokens.ids)}): ", style="bold")
-        tokens.append(" ".join(f"{p}·{i}" for p, i in zip(report.tokens.pieces, report.tokens.ids)) + "\n")
+        tokens.append(printable(" ".join(f"{p}·{i}" for p, i in zip(report.tokens.pieces, report.tokens.ids))) + "\n")
         tokens.append(f"OpenCLIP bigG ({len(second_pieces)}): ", style="bold")
-        tokens.append(" ".join(second_pieces))
-        self.query_one("#tokens", Static).update(tokens)
+        tokens.append(printable(" ".join(second_pieces)))
         verdict = Text()
         verdict.append(f"{report.verdict.upper()}\n", style=VERDICT_STYLE[report.verdict])
         for finding in report.findings:
-            verdict.append(f"{finding.severity.value}: {finding.message}\n")
-            verdict.append(f"  {finding.hint}\n", style="dim")
+            verdict.append(f"{finding.severity.value}: {printable(finding.message)}\n")
+            verdict.append(f"  {printable(finding.hint)}\n", style="dim")
         if report.suggestions:
             verdict.append("try: " + ", ".join(report.suggestions), style="cyan")
-        self.query_one("#verdict", Static).update(verdict)
-        self.show_preview(word.strip())
-
-    def show_preview(self, trigger: str) -> None:
-        captions = self.captions()
-        config = self.wizard.config()
-        quality = config.quality_tags
-        if not captions:
-            self.query_one("#preview", Static).update("")
+        preview, budget = self.preview(word.strip(), captions, config)
+        if get_current_worker().is_cancelled:
             return
-        arranged = training_caption(captions[0], trigger=trigger, quality_tags=quality,
-                                    keep_tokens=config.captions.keep_tokens, keep_tokens_separator=config.captions.keep_tokens_separator)
-        preview = Text("A caption as trained: ", style="bold")
-        preview.append(", ".join(arranged.pinned), style="bold green")
-        if arranged.shuffled:
-            preview.append(" | " + ", ".join(arranged.shuffled))
-        preview.append("\n  green = pinned by keep tokens (never shuffled); the rest is shuffled every step", style="dim")
+        self.app.call_from_thread(self.show_check, report, tokens, verdict, preview, budget)
+
+    def show_check(self, report, tokens, verdict, preview, budget) -> None:
+        self.last_report = report
+        self.query_one("#tokens", Static).update(tokens)
+        self.query_one("#verdict", Static).update(verdict)
         self.query_one("#preview", Static).update(preview)
+        self.query_one("#budget", Static).update(budget)
+
+    def preview(self, trigger: str, captions: list[str], config) -> tuple[Text | str, str]:
+        if not captions:
+            return "", ""
+        quality, caps = config.quality_tags, config.captions
+        arranged = training_caption(captions[0], trigger=trigger, quality_tags=quality,
+                                    keep_tokens=caps.keep_tokens, keep_tokens_separator=caps.keep_tokens_separator)
+        preview = Text("A caption as trained: ", style="bold")
+        preview.append(printable(", ".join(arranged.pinned)), style="bold green")
+        if arranged.shuffled:
+            preview.append(" | " + printable(", ".join(arranged.shuffled)))
+        preview.append("\n  green = pinned by keep tokens (never shuffled); the rest is shuffled every step", style="dim")
         first, _ = self.tokenizer_pair
         arranged_all = [
-            (str(i), training_caption(text, trigger=trigger, quality_tags=quality, keep_tokens=config.captions.keep_tokens).tags)
+            (str(i), training_caption(text, trigger=trigger, quality_tags=quality, keep_tokens=caps.keep_tokens,
+                                      keep_tokens_separator=caps.keep_tokens_separator).tags)
             for i, text in enumerate(captions)
         ]
-        long = [b for b in caption_budgets(arranged_all, first, config.captions.max_token_length) if b.too_long]
-        budget = f"captions cut at {config.captions.max_token_length} tokens: {len(long)} of {len(captions)}"
+        long = [b for b in caption_budgets(arranged_all, first, caps.max_token_length) if b.too_long]
+        budget = f"captions cut at {caps.max_token_length} tokens: {len(long)} of {len(captions)}"
         if long:
-            budget += f" (e.g. loses {', '.join(long[0].lost_tags[:4])})"
-        self.query_one("#budget", Static).update(budget)
+            budget += f" (e.g. loses {printable(', '.join(long[0].lost_tags[:4]))})"
+        return preview, budget
 
     def keep(self) -> None:
         self.app.update_wizard(trigger=self.query_one("#trigger", Input).value.strip())
 
     def ready(self) -> str:
-        if self.last_report is None:
+        if self.tokenizer_pair is None:
             return "the tokenizer is still loading"
-        if self.last_report.verdict == "error":
-            return "the trigger has an error: " + next(f.message for f in self.last_report.findings if f.severity.value == "error")
+        word = self.query_one("#trigger", Input).value
+        report = self.last_report
+        if report is None or report.trigger != word:
+            # Leaving before the debounced check ran: judge the word as typed now.
+            report = check_trigger(word, self.tokenizer_pair[0], get_family(self.wizard.family), FAMILIES, self.captions() or None,
+                                   suggest=False)
+        if report.verdict == "error":
+            return "the trigger has an error: " + next(f.message for f in report.findings if f.severity.value == "error")
         return ""
