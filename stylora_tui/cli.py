@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--rank", type=int, metavar="N", help="keep rank N in every module")
     size.add_argument("--fro", type=float, metavar="P", help="per module, keep the smallest rank holding P of the Frobenius norm (e.g. 0.9)")
     p.add_argument("--verbose", action="store_true", help="one line per module")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(handler=_command("resize"))
 
     p = sub.add_parser("presets", help="list presets, or show one", description="List shipped and user presets, or show one.")

@@ -147,11 +147,22 @@ def parse_optimizer_args(text: str) -> dict[str, Any]:
 
 def import_kohya(path: Path) -> KohyaImport:
     try:
+        return _import_kohya(path)
+    except (TypeError, AttributeError) as exc:
+        # A hand-edited preset with a list or table where the GUI writes a string or number.
+        raise KohyaImportError(f"{path.name} holds a value of an unexpected type ({exc})",
+                               "export the preset again from the kohya_ss GUI (Configuration > Save)") from None
+
+
+def _import_kohya(path: Path) -> KohyaImport:
+    try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise KohyaImportError(f"{path} does not exist", "give the path of a kohya_ss GUI preset (.json)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise KohyaImportError(f"{path} is not a kohya_ss JSON preset: {exc}", "export the preset from the kohya_ss GUI (Configuration > Save)") from None
+    except RecursionError:
+        raise KohyaImportError(f"{path} nests too deeply to be a kohya_ss preset", "export the preset from the kohya_ss GUI") from None
     if not isinstance(raw, dict):
         raise KohyaImportError(f"{path} is not a kohya_ss JSON preset (expected an object)", "export the preset from the kohya_ss GUI")
     result = KohyaImport(source=str(path))
@@ -162,6 +173,8 @@ def import_kohya(path: Path) -> KohyaImport:
         return raw.get(key)
 
     lora_type = take("LoRA_type") or "Standard"
+    if not isinstance(lora_type, str):
+        raise KohyaImportError(f"{path.name}: LoRA_type is {lora_type!r}, not a name", 'the GUI writes a string such as "LyCORIS/LoCon" or "Standard"')
     if lora_type in LOCON_TYPES:
         result.set("network.algo", "locon")
     elif lora_type in LORA_TYPES:
@@ -473,7 +486,7 @@ def export_sd_scripts(config: Config, run_name: str, output_dir: Path) -> tuple[
     train: dict[str, Any] = {
         "pretrained_model_name_or_path": config.model.path,
         "output_dir": str(output_dir),
-        "output_name": run_name,
+        "output_name": f"{run_name}-sd-scripts",
         "save_model_as": "safetensors",
         "network_module": "lycoris.kohya",
         "network_dim": net.dim,
@@ -549,14 +562,36 @@ def export_sd_scripts(config: Config, run_name: str, output_dir: Path) -> tuple[
     subsets = repeat_folders(dataset_path, ds.repeats) if dataset_path and dataset_path.is_dir() else [(dataset_path or Path("DATASET"), ds.repeats)]
     for folder, repeats in subsets:
         subset: dict[str, Any] = {"image_dir": str(folder), "num_repeats": repeats}
-        if prefix_tags:
-            # stylora-tui puts the trigger and quality tags first at training time; sd-scripts
-            # does the same through caption_prefix, so captions must not already hold them.
-            subset["caption_prefix"] = ", ".join(prefix_tags) + ", "
+        # stylora-tui puts the trigger and quality tags first at training time (moving or
+        # adding them); sd-scripts can only prepend (caption_prefix), so it prepends only the
+        # tags no caption of the folder holds yet: never a doubled trigger.
+        missing = _tags_missing_everywhere(folder, ds.caption_extension, prefix_tags)
+        if missing:
+            subset["caption_prefix"] = ", ".join(missing) + ", "
         if ds.random_crop:
             subset["random_crop"] = True
         dataset_entry["subsets"].append(subset)
     return train, {"general": general, "datasets": [dataset_entry]}
+
+
+def _tags_missing_everywhere(folder: Path, extension: str, tags: list[str]) -> list[str]:
+    """The prefix tags no caption in `folder` holds (all of them when there are no captions)."""
+    from stylora_tui.core.captions import same_tag, split_tags
+    from stylora_tui.core.dataset import read_caption
+
+    captions = [read_caption(p).text for p in sorted(folder.glob(f"*{extension}")) if p.is_file()] if folder.is_dir() else []
+    return [tag for tag in tags if not any(same_tag(t, tag) for text in captions for t in split_tags(text))]
+
+
+def captions_without(folder: Path, extension: str, tag: str) -> int:
+    """How many captions in `folder` lack `tag`: sd-scripts trains those without it."""
+    from stylora_tui.core.captions import same_tag, split_tags
+    from stylora_tui.core.dataset import read_caption
+
+    if not folder.is_dir():
+        return 0
+    return sum(1 for p in sorted(folder.glob(f"*{extension}")) if p.is_file()
+               and not any(same_tag(t, tag) for t in split_tags(read_caption(p).text)))
 
 
 def _format_arg(value: Any) -> str:
@@ -576,13 +611,13 @@ def write_export(config: Config, run_name: str, directory: Path, output_dir: Pat
     dataset_path = directory / f"{run_name}-dataset.toml"
     header = (
         f"# sd-scripts config for {run_name}, written by stylora-tui export-kohya.\n"
-        f"# Train with: accelerate launch sdxl_train_network.py --config_file {config_path.name} "
-        f"--dataset_config {dataset_path.name}\n"
+        f"# Train with: accelerate launch sdxl_train_network.py --config_file {shlex.quote(config_path.name)} "
+        f"--dataset_config {shlex.quote(dataset_path.name)}\n"
     )
     config_path.write_text(header + tomlkit.dumps(train), encoding="utf-8")
     dataset_path.write_text(
         f"# sd-scripts dataset config for {run_name}, written by stylora-tui export-kohya.\n"
-        "# caption_prefix adds the trigger (and quality tags) that stylora-tui adds at training time.\n"
+        "# caption_prefix adds the trigger (and quality tags) where no caption holds them yet.\n"
         + tomlkit.dumps(dataset),
         encoding="utf-8",
     )

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from stylora_tui.adapters.kohya import import_kohya, import_to_toml
 from stylora_tui.commands.output import console, print_json, safe
+from stylora_tui.core import paths
 from stylora_tui.core.atomic import write_text_atomic
 from stylora_tui.core.display import printable
+from stylora_tui.core.invocation import command
 from stylora_tui.errors import KohyaImportError
 
 
@@ -33,5 +35,12 @@ def run(args) -> int:
             out.print(f"  {printable(key)} = {printable(repr(value))}: {printable(reason)}", markup=False)
     if result.automatic:
         out.print("[dim]Handled by stylora-tui itself: " + safe(", ".join(k for k, _, _ in result.automatic)) + "[/]")
-    out.print(f"Use it with `stylora-tui train --preset {output}` or pick it in the wizard.")
+    use = command("train", "--preset", str(output.absolute()))
+    user_dir = paths.user_presets_dir()
+    if output.absolute().parent == user_dir.absolute():
+        out.print(f"Use it with `{safe(use)}`, or pick {safe(output.stem)!r} in the wizard's preset step.")
+    else:
+        into = command("import-kohya", args.file, "-o", str(user_dir / output.name))
+        out.print(f"Use it with `{safe(use)}`. The wizard lists presets from {safe(user_dir)}: import it there to pick it "
+                  f"in the wizard (`{safe(into)}`).")
     return 0

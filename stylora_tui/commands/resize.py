@@ -10,7 +10,7 @@ from stylora_tui.commands.output import console
 def run(args) -> int:
     from stylora_tui.trainer.resize import resize_file
 
-    result = resize_file(Path(args.input), Path(args.output), args.rank, args.fro)
+    result = resize_file(Path(args.input), Path(args.output), args.rank, args.fro, force=args.force)
     out = console()
     from rich.table import Table
 

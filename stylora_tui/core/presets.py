@@ -99,7 +99,7 @@ def save_user_preset(
     if not PRESET_NAME.match(name):
         raise PresetError(f"preset name {name!r} is not allowed", "use letters, digits, '.', '-' and '_' (e.g. my-style)")
     source = resolve_preset(base, user_dir)
-    text = edit_toml(source.read_text(encoding="utf-8"), edits)
+    text = _described(edit_toml(source.read_text(encoding="utf-8"), edits), name, base, edits)
     build_config(parse_toml(text, name), source=f"preset {name}")
     directory = user_dir or paths.user_presets_dir()
     target = directory / f"{name}.toml"
@@ -108,6 +108,15 @@ def save_user_preset(
     directory.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, text)
     return target
+
+
+def _described(text: str, name: str, base: str, edits: dict[str, Any]) -> str:
+    """The saved preset's first line says what it is (the list shows it), not the base's words."""
+    changed = ", ".join(f"{k} = {v}" for k, v in sorted(edits.items())) or "no changes"
+    lines = text.splitlines(keepends=True)
+    if lines and lines[0].startswith("#"):
+        lines = lines[1:]
+    return f"# {name}: {base} with {changed}\n" + "".join(lines)
 
 
 FAMILY_PRESETS = {"pony": "pony-style", "animagine": "animagine-style", "other": "sdxl-style"}

@@ -77,7 +77,7 @@ def resize_module(down: torch.Tensor, up: torch.Tensor, alpha: float, rank: int 
     return new_down, new_up, new_alpha, old_rank, new_rank, retained
 
 
-def resize_file(source: Path, output: Path, rank: int | None = None, fro: float | None = None) -> ResizeResult:
+def resize_file(source: Path, output: Path, rank: int | None = None, fro: float | None = None, *, force: bool = False) -> ResizeResult:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -93,6 +93,8 @@ def resize_file(source: Path, output: Path, rank: int | None = None, fro: float 
         raise ResizeError(f"{source} does not exist", "give a .safetensors LoRA/LoCon file")
     if output.resolve() == source.resolve():
         raise ResizeError("the output would overwrite the input", "write the resized file under another name")
+    if output.exists() and not force:
+        raise ResizeError(f"{output} already exists", "choose another name, or pass --force to replace it")
     try:
         with safe_open(str(source), framework="pt") as handle:
             metadata = dict(handle.metadata() or {})
@@ -100,6 +102,11 @@ def resize_file(source: Path, output: Path, rank: int | None = None, fro: float 
     except Exception as exc:  # safetensors raises its own error types for a bad file
         raise ResizeError(f"{source.name} is not a readable .safetensors file: {exc}", "check the file is a finished adapter") from None
     dtype = next(iter(state.values())).dtype
+    if rank is not None:
+        largest = max((state[f"{key}.lora_down.weight"].shape[0] for key in _modules(state)), default=0)
+        if rank >= largest:
+            raise ResizeError(f"--rank {rank} is not below the file's rank ({largest}): the file would only grow",
+                              f"choose a rank below {largest} (e.g. --rank {max(1, largest // 4)}), or --fro 0.9")
     results = {}
     for key in _modules(state):
         down, up = state[f"{key}.lora_down.weight"], state[f"{key}.lora_up.weight"]

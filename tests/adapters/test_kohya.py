@@ -116,3 +116,29 @@ def test_export_command_writes_two_files(tmp_path):
     train = tomllib.loads((tmp_path / "k" / "my-config.toml").read_text())
     dataset = tomllib.loads((tmp_path / "k" / "my-dataset.toml").read_text())
     assert train["max_train_epochs"] == 150 and dataset["datasets"][0]["resolution"] == [1024, 1024]
+
+
+@pytest.mark.parametrize("change", [{"LoRA_type": ["LyCORIS/LoCon"]}, {"LyCORIS_preset": ["full"]}, {"optimizer": {"a": 1}},
+                                    {"caption_extension": 5}, {"network_dim": [64]}])
+def test_odd_value_types_are_one_line_errors(tmp_path, change):
+    import json
+
+    data = {**json.loads((FIXTURES / "kohya" / "sdxl-locon-style.json").read_text()), **change}
+    (tmp_path / "odd.json").write_text(json.dumps(data))
+    proc = run_cli("import-kohya", str(tmp_path / "odd.json"), "-o", str(tmp_path / "out.toml"))
+    assert proc.returncode == 1 and proc.stderr.startswith("error:") and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_export_never_writes_into_the_runs_output_and_never_doubles_the_trigger(tmp_path):
+    from stylora_tui.adapters.kohya import write_export
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, text in enumerate(["mystyle, 1girl", "mystyle, solo"]):
+        (data / f"{i}.txt").write_text(text)
+    config = build_config({"dataset": {"path": str(data)}, "captions": {"trigger": "mystyle"}, "model": {"family": "pony"}})
+    written = write_export(config, "run-01", tmp_path / "export dir", tmp_path / "export dir" / "sd-scripts-output")
+    train = tomllib.loads(written[0].read_text())
+    dataset = tomllib.loads(written[1].read_text())
+    assert train["output_name"] == "run-01-sd-scripts" and "sd-scripts-output" in train["output_dir"]
+    assert dataset["datasets"][0]["subsets"][0]["caption_prefix"] == "score_9, score_8_up, score_7_up, source_anime, "

@@ -123,3 +123,15 @@ def test_resize_refuses_bad_input(tmp_path):
     assert proc.returncode == 1 and "not a readable" in proc.stderr
     proc = run_cli("resize", str(tmp_path / "x.safetensors"), "-o", str(tmp_path / "y.safetensors"))
     assert proc.returncode == 2
+
+
+def test_resize_refuses_to_grow_a_file_or_replace_one_silently(trained, tmp_path):
+    source, env = trained
+    grown = run_cli("resize", str(source), "-o", str(tmp_path / "grown.safetensors"), "--rank", "8", env=env)
+    assert grown.returncode == 1 and "not below the file's rank (8)" in grown.stderr and not (tmp_path / "grown.safetensors").exists()
+    target = tmp_path / "small.safetensors"
+    target.write_bytes(b"mine")
+    refused = run_cli("resize", str(source), "-o", str(target), "--rank", "2", env=env)
+    assert refused.returncode == 1 and "already exists" in refused.stderr and target.read_bytes() == b"mine"
+    forced = run_cli("resize", str(source), "-o", str(target), "--rank", "2", "--force", env=env)
+    assert forced.returncode == 0 and target.read_bytes() != b"mine"

@@ -247,3 +247,23 @@ async def test_file_browser_is_full_screen_goes_up_takes_a_typed_path_and_hides_
         assert app.screen.query_one("#dataset", Input).value == str(folder)
         assert app.screen.focused is app.screen.query_one("#dataset", Input)
         await wait_until(pilot, lambda: app.report is not None, tries=400)
+
+
+async def test_save_preset_is_on_screen_enter_saves_and_the_preset_describes_itself(services):
+    from stylora_tui.core import paths
+
+    app = StyloraApp(services, demo_state())
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_step("preset")
+        await pilot.pause(0.2)
+        name = app.screen.query_one("#save-name", Input)
+        assert name.region.bottom <= 24 and name.region.height > 0, "visible without scrolling at 80x24"
+        app.screen.query_one("#f-network-alpha", Input).value = "3"
+        await pilot.pause(0.1)
+        name.value = "my-hokusai"
+        await pilot.click("#save-name")
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        saved = paths.user_presets_dir() / "my-hokusai.toml"
+        assert saved.is_file()
+        assert saved.read_text().splitlines()[0] == "# my-hokusai: demo with network.alpha = 3"

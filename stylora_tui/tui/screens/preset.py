@@ -51,11 +51,12 @@ class PresetScreen(WizardStepScreen):
             yield Select(presets, value=self.wizard.preset_name, allow_blank=False, id="preset")
             yield Select([(f"[{s}] {SECTION_HELP[s]}", s) for s in EDITABLE_SECTIONS], value="network", allow_blank=False, id="section")
         yield Static("", id="preset-help", classes="help")
-        yield Vertical(id="fields")
-        yield Static("", id="changed", classes="help")
+        # Saving sits above the (long) field list so it is on screen at 80x24.
         with Horizontal(classes="row"):
-            yield Input(placeholder="name for your preset, e.g. my-style", id="save-name")
-            yield Button("Save as user preset", id="save")
+            yield Input(placeholder="save these settings as a preset named...", id="save-name")
+            yield Button("Save preset", id="save")
+        yield Static("", id="changed", classes="help")
+        yield Vertical(id="fields")
 
     def on_mount(self) -> None:
         self.show_section("network")
@@ -135,8 +136,9 @@ class PresetScreen(WizardStepScreen):
         text = f"changed from {self.wizard.preset_name}: " + ("; ".join(lines) if lines else "nothing")
         self.query_one("#changed", Static).update(text)
 
+    @on(Input.Submitted, "#save-name")
     @on(Button.Pressed, "#save")
-    def save(self, event: Button.Pressed) -> None:
+    def save(self, event) -> None:
         event.stop()
         name = self.query_one("#save-name", Input).value.strip()
         try:
