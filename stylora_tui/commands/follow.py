@@ -24,6 +24,8 @@ START_GRACE_S = 60.0
 
 
 def describe(state: RunState) -> str:
+    if state.phase == "sampling" and state.sample_total:
+        return f"rendering samples {state.sample_done}/{state.sample_total} at step {state.step}"
     parts = [f"step {state.step}/{state.total_steps or '?'}", f"epoch {state.epoch}/{state.total_epochs or '?'}"]
     if state.loss is not None:
         parts.append(f"loss {state.loss:.4f} (avg {state.loss_avg:.4f})")
@@ -85,6 +87,10 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | N
                     seen_new = True
                 if state.phase == "caching" and state.cache_total:
                     progress.update(task, total=state.cache_total, completed=state.cache_done, info=f"caching latents {state.cache_done}/{state.cache_total}")
+                elif state.phase == "sampling" and state.sample_total:
+                    # Samples take a while on a slow machine: progress, not a frozen line.
+                    progress.update(task, total=state.sample_total, completed=state.sample_done,
+                                    info=f"rendering samples {state.sample_done}/{state.sample_total} (step {state.step})")
                 elif state.total_steps:
                     progress.update(task, total=state.total_steps, completed=state.step, info=describe(state))
                 if not interactive and new and time.time() - last_line > 5:

@@ -108,10 +108,16 @@ def demo_model_dir() -> Path:
 
 def publish_once(folder: Path, build) -> None:
     """Build into a private staging folder, then rename into place; when several
-    processes race (several GPUs on a first run), the first rename wins."""
+    processes race (several GPUs on a first run), the first rename wins. Staging folders
+    left by a build that died (its process is gone) are removed first: they would never
+    be published and only fill the cache."""
     import os
     import shutil
 
+    for stale in folder.parent.glob(f"{folder.name}.*.tmp"):
+        pid = stale.name[len(folder.name) + 1 : -len(".tmp")]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
     staging = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     build(staging)
@@ -121,3 +127,15 @@ def publish_once(folder: Path, build) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         if not folder.is_dir():
             raise
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -74,10 +74,10 @@ class Sampler:
             progress = _Progress(self.owner.events, label, epoch, step, total=len(self.prompts) * steps)
             with torch.no_grad():
                 for index, prompt in enumerate(self.prompts):
-                    hidden, pooled = self.conditioner.encode([prompt], self.device, self.weight_dtype)
-                    # Autocast: the adapter is fp32 over a bf16/fp16 model, and lycoris 3.x
-                    # modules do not cast their inputs themselves.
+                    # Autocast: the adapter is fp32 over a bf16/fp16 model (text encoders and
+                    # UNet), and lycoris 3.x modules do not cast their inputs themselves.
                     with torch.autocast(self.device.type, dtype=self.weight_dtype, enabled=self.weight_dtype != torch.float32):
+                        hidden, pooled = self.conditioner.encode([prompt], self.device, self.weight_dtype)
                         latents = pipe(
                             prompt_embeds=hidden, pooled_prompt_embeds=pooled,
                             negative_prompt_embeds=torch.zeros_like(hidden), negative_pooled_prompt_embeds=torch.zeros_like(pooled),

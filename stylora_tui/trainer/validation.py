@@ -24,16 +24,19 @@ class Validator:
         unet.eval()
         total, count = 0.0, 0
         try:
+            autocast = torch.autocast(self.device.type, dtype=self.weight_dtype, enabled=self.weight_dtype != torch.float32)
             for item in self.items:
                 latents = self.latents_for(item).unsqueeze(0).to(self.device, self.weight_dtype)
-                hidden, pooled = self.conditioner.encode([item.caption.text()], self.device, self.weight_dtype)
+                # Under autocast like training: text-encoder adapters are fp32 over a bf16 encoder.
+                with autocast:
+                    hidden, pooled = self.conditioner.encode([item.caption.text()], self.device, self.weight_dtype)
                 time_ids = torch.tensor([item.time_ids(item.center_crop)], device=self.device, dtype=self.weight_dtype)
                 for timestep in TIMESTEPS:
                     generator = torch.Generator("cpu").manual_seed(self.seed * 1000 + item.index * 10 + timestep)
                     noise = torch.randn(latents.shape, generator=generator).to(self.device, latents.dtype)
                     t = torch.tensor([timestep], device=self.device)
                     noisy = self.base.noise_scheduler.add_noise(latents, noise, t)
-                    with torch.autocast(self.device.type, dtype=self.weight_dtype, enabled=self.weight_dtype != torch.float32):
+                    with autocast:
                         prediction = unet(noisy, t, hidden, added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids}).sample
                     if self.base.noise_scheduler.config.prediction_type == "v_prediction":
                         target = self.base.noise_scheduler.get_velocity(latents, noise, t)

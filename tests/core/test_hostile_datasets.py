@@ -7,6 +7,8 @@ import os
 import shlex
 import subprocess
 
+import pytest
+
 from stylora_tui.core.config import build_config
 from stylora_tui.core.dataset import scan_dataset
 from stylora_tui.core.doctor import examine
@@ -76,3 +78,52 @@ def test_encoding_hints_name_the_encoding_they_found_and_work_as_printed(tmp_pat
         command = hints[f"{stem}.png"].split("re-save it as UTF-8: ")[1].split(" (in a copy")[0]
         subprocess.run(command, shell=True, cwd=copy, check=True)
         assert (copy / f"{stem}.txt").read_text(encoding="utf-8").startswith(TRIGGER), shlex.quote(command)
+
+
+ESCAPES = {"clear": "\x1b[2J", "osc52": "\x1b]52;c;ZXZpbA==\x07", "title": "\x1b]0;pwned\x07"}
+
+
+def _hostile_folder(tmp_path):
+    folder = tmp_path / "[" / "]data[bold]"  # the path holds "[/]": Rich markup that closes a tag
+    folder.mkdir(parents=True)
+    for index, (label, sequence) in enumerate(ESCAPES.items()):
+        stem = f"{label}{sequence}x[bold]"
+        picture(index, (256, 384)).save(folder / f"{stem}.png")
+        (folder / f"{stem}.txt").write_text(f"{TRIGGER}, tag{sequence}")
+    picture(9, (256, 384)).save(folder / "nocaption\x1b[31m.png")
+    return folder
+
+
+def test_check_writes_no_escape_sequence_from_file_names_or_captions(tmp_path):
+    folder = _hostile_folder(tmp_path)
+    for args in ((), ("--json",)):
+        result = run_cli("check", str(folder), "--trigger", "another", *args)
+        written = result.stdout + result.stderr
+        assert "\x1b" not in written and "\x07" not in written, args
+        assert "Traceback" not in written
+    shown = run_cli("check", str(folder), "--trigger", "another").stdout
+    assert "\\x1b[2J" in shown and "x[bold]" in shown and "[/]data[bold]" in shown, "shown escaped, not swallowed as markup"
+
+
+@pytest.mark.asyncio
+async def test_the_wizard_shows_hostile_names_escaped_and_survives_markup(tmp_path):
+    from stylora_tui.adapters.clip_tokenizer import load_shipped
+    from stylora_tui.core.wizard import WizardState
+    from stylora_tui.tui.app import StyloraApp
+    from stylora_tui.tui.services import Services
+
+    folder = _hostile_folder(tmp_path)
+    tokenizer = load_shipped()
+    services = Services(runs_root=tmp_path / "runs", tokenizers=lambda _p: (tokenizer, tokenizer))
+    app = StyloraApp(services, WizardState(model_path="demo", dataset_path=str(folder), trigger="another"))
+    async with app.run_test(size=(100, 40)) as pilot:
+        app.show_step("dataset")
+        for _ in range(200):
+            if app.report is not None:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+        rendered = str(app.screen.query_one("#findings").render())
+        assert "\x1b" not in rendered and "\\x1b" in rendered and "x[bold]" in rendered
+        summary = str(app.screen.query_one("#summary").render())
+        assert "4 images" in summary

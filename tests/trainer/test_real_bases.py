@@ -155,3 +155,35 @@ def test_prodigy_trains(tmp_path, dataset, cache_env):
     run = _train(tmp_path, dataset, cache_env, "demo", "prodigy", optimizer={"name": "Prodigy", "unet_lr": 1.0, "text_encoder_lr": 1.0},
                  training={"epochs": 1, "max_steps": 3, "gradient_checkpointing": False})
     assert [e["step"] for e in events(run) if e["type"] == "train.step"] == [1, 2, 3]
+
+
+def test_samples_render_on_a_bf16_model_with_an_fp32_adapter(tmp_path, cache_env):
+    # What a GPU run does (bf16 base, fp32 adapter); lycoris 3.x modules do not cast their
+    # inputs, so sampling must run under autocast. Here on the CPU, which has bf16 too.
+    from types import SimpleNamespace
+
+    from stylora_tui.core.config import build_config
+    from stylora_tui.core.modelpath import EPSILON, Prediction
+    from stylora_tui.core.rundir import create_run
+    from stylora_tui.trainer.loading import Placement, load_base_model
+    from stylora_tui.trainer.network import LoConNetwork
+    from stylora_tui.trainer.sampler import Sampler
+    from stylora_tui.trainer.text import TextConditioner
+
+    bf16 = torch.bfloat16
+    base = load_base_model("demo", "", Prediction(EPSILON, False, "test"), Placement(torch.device("cpu"), bf16, bf16, bf16))
+    config = build_config({"model": {"path": "demo"}, "network": {"dim": 4, "alpha": 2, "conv_dim": 4, "conv_alpha": 2},
+                           "captions": {"trigger": "stylorademostyle"}, "samples": {"steps": 2, "prompts": ["stylorademostyle, cat"]}})
+    adapter = LoConNetwork(base.unet, base.text_encoder, base.text_encoder_2, config.network)
+    adapter.apply_to()
+    adapter.to(torch.device("cpu"), torch.float32)
+    for parameter in adapter.parameters():
+        parameter.data.normal_(0, 0.01)
+    emitted = []
+    owner = SimpleNamespace(config=config, run=create_run(tmp_path / "runs", "bf16"),
+                            events=SimpleNamespace(emit=lambda kind, **fields: emitted.append((kind, fields))))
+    conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2, 225, base.pad_id_2)
+    folder = Sampler(owner, base, conditioner, torch.device("cpu"), bf16, (128, 128)).render("e0001", 1, 1)
+    assert folder is not None, emitted
+    assert [kind for kind, _ in emitted if kind == "sample.saved"] and (folder / "01.png").is_file()
+    assert any(kind == "sample.progress" for kind, _ in emitted)
