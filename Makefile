@@ -10,7 +10,10 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 	./scripts/bootstrap.sh
 	@touch $(STAMP)
 
+# Puts `stylora-tui` on PATH where a user bin folder already is on it (~/.local/bin), so
+# the commands it prints after an SSH drop work from any folder; says so otherwise.
 install: $(STAMP)
+	@./scripts/link_command.sh
 
 # The wizard on the embedded demo in a terminal; a headless run of the same path without one.
 demo: $(STAMP)

@@ -63,7 +63,7 @@ def test_wizard_launch_quit_keeps_training_and_resume_shows_it(tmp_path, cache_e
         wizard.keys("C-n")
         wizard.wait_for("monitor · run-01")
         wizard.keys("q")
-        wizard.wait_for("training continues; stylora-tui --resume run-01 to come back")
+        wizard.wait_for("training continues; come back to it with:")
     finally:
         wizard.close()
     rows = json.loads(run_cli("runs", "--json", "--runs-dir", str(root), env=cache_env).stdout)
@@ -79,3 +79,65 @@ def test_wizard_launch_quit_keeps_training_and_resume_shows_it(tmp_path, cache_e
         monitor.wait_for("run-01")
     finally:
         monitor.close()
+
+
+def test_a_practice_dataset_through_the_wizard_then_back_after_an_ssh_drop(tmp_path):
+    """A 40-image folder (cold scan cache) with mixed aspect ratios: checked, cropped, every
+    step to launch; quit; then a new shell in another folder finds the run and reattaches
+    with the command exactly as printed."""
+    from tests.conftest import write_practice_dataset
+
+    write_practice_dataset(tmp_path / "workspace" / "hokusai", 32)
+    landscape = write_practice_dataset(tmp_path / "landscape", 8, size=(1536, 1024))
+    for path in landscape.iterdir():
+        path.rename(tmp_path / "workspace" / "hokusai" / f"wide-{path.name}")
+    dataset = tmp_path / "workspace" / "hokusai"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "XDG_CACHE_HOME": str(tmp_path / "cold-cache"),
+           "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(home)}
+    wizard = Terminal(f"{CLI} --demo --runs-dir {tmp_path / 'workspace' / 'runs'}", env, tmp_path / "workspace")
+    try:
+        wizard.wait_for("step 1/5 · Base model")
+        wizard.keys("C-n")
+        wizard.wait_for("8 images, 8 usable", timeout=60)  # the demo folder, checked on arrival
+        wizard.keys("C-u")
+        time.sleep(0.5)
+        wizard.keys("-l", str(dataset))
+        wizard.wait_for("hokusai ")
+        wizard.keys("Enter")
+        screen = wizard.wait_for("40 images, 40 usable", timeout=120)
+        assert "Crop all to 2:3" in screen and "lose part of their picture" in screen
+        wizard.keys("Tab", "Tab")
+        wizard.keys("Enter")
+        wizard.wait_for("hokusai-2x3", timeout=60)
+        screen = wizard.wait_for("40 images, 40 usable", timeout=120)
+        wizard.keys("C-n")
+        wizard.wait_for("step 3/5 · Trigger word")
+        wizard.wait_for("CLIP ViT-L")
+        wizard.keys("C-u")
+        time.sleep(0.5)
+        wizard.keys("-l", "stylorapractice")
+        wizard.wait_for("OK")
+        wizard.keys("C-n")
+        wizard.wait_for("step 4/5 · Preset")
+        wizard.keys("C-n")
+        screen = wizard.wait_for("step 5/5 · Review and launch")
+        assert "40 images" in screen
+        wizard.keys("C-n")
+        wizard.wait_for("monitor · run-01", timeout=120)
+        wizard.wait_for("step ", timeout=120)
+        wizard.keys("q")
+        printed = wizard.wait_for("come back to it with:", timeout=30)
+    finally:
+        wizard.close()
+    command = next(line.strip() for line in printed.splitlines() if "--resume run-01" in line)
+    assert (tmp_path / "workspace" / "hokusai-2x3").is_dir() and len(list(dataset.glob("*.jpg"))) == 40, "the source is untouched"
+    program = command.split(" --resume")[0]
+    later = Terminal(f"cd {home} && {program} runs && {command}", env, home)
+    try:
+        screen = later.wait_for("monitor · run-01", timeout=120)
+        later.wait_for("step ", timeout=60)
+        later.keys("q")
+    finally:
+        later.close()

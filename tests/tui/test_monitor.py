@@ -77,7 +77,7 @@ async def test_quit_only_detaches_and_says_so(services, running):
         await pilot.press("q")
     from stylora_tui.core.invocation import resume_command
 
-    assert app.return_value == f"training continues; `{resume_command(running)}` comes back to it"
+    assert app.return_value == f"training continues; come back to it with:\n  {resume_command(running)}"
     assert resume_command(running).endswith("--resume run-01")
     assert not (running.control / "stop").exists()
 
@@ -91,3 +91,20 @@ async def test_stopped_run_gets_a_resume_offer(services, tmp_path):
         assert "run-02 is stopped at step 40" in str(app.screen.query_one("Static").content)
         await pilot.press("n")
         assert services.launcher.launched == []
+
+
+async def test_sampling_shows_progress_and_the_clock_keeps_running(services, running):
+    from dataclasses import replace
+
+    from tests.tui.fakes import ScriptedSource, training_events
+
+    events = training_events() + [{"type": "sample.progress", "ts": 1052.0, "label": "e0005", "epoch": 5, "step": 40, "done": 5, "total": 12}]
+    now = {"t": 1060.0}
+    app = StyloraApp(replace(services, run_source=lambda run: ScriptedSource(events), clock=lambda: now["t"]), monitor=running)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "samples 5/12" in text_of(app, "#progress-label"))
+        assert "sampling" in text_of(app, "#stats")
+        first = text_of(app, "#stats")
+        now["t"] += 30
+        await pilot.pause(1.2)
+        assert text_of(app, "#stats") != first, "the elapsed clock runs while samples render"

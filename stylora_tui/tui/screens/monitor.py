@@ -231,7 +231,8 @@ class MonitorScreen(Screen):
 
     def action_detach(self) -> None:
         if self.alive and not self.state.finished:
-            self.app.exit(f"training continues; `{resume_command(self.run)}` comes back to it")
+            # The command on a line of its own: it stays whole (no wrap) and copy-pasteable.
+            self.app.exit(f"training continues; come back to it with:\n  {resume_command(self.run)}")
         else:
             self.app.exit(f"{self.run.name}: {run_status(self.run).status}")
 
