@@ -22,14 +22,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
-# The same suite with the lowest version of every dependency we allow (CI runs both).
-# Snapshots are pinned to one Textual rendering, so they run in `make test` only.
+# The suite's library-facing part with the lowest version of every dependency we allow
+# (CI runs both ends). Snapshots are pinned to one Textual rendering and the end-to-end
+# tests exercise our own process handling, so those run in `make test` only.
 $(LOWEST_VENV)/.installed: pyproject.toml scripts/bootstrap.sh ci/lowest-constraints.txt
 	VENV=$(LOWEST_VENV) LOWEST=1 ./scripts/bootstrap.sh
 	@touch $@
 
 test-lowest: $(LOWEST_VENV)/.installed
-	$(LOWEST_VENV)/bin/python -m pytest -q --ignore=tests/tui/test_snapshots.py
+	$(LOWEST_VENV)/bin/python -m pytest -q --ignore=tests/tui/test_snapshots.py --ignore=tests/e2e
 
 clean:
 	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache

@@ -141,3 +141,6 @@ def test_a_practice_dataset_through_the_wizard_then_back_after_an_ssh_drop(tmp_p
         later.keys("q")
     finally:
         later.close()
+        # The trainer outlives both terminals by design: stop it, so it does not run on
+        # beside the rest of the suite.
+        run_cli("stop", "run-01", "--wait", "--runs-dir", str(tmp_path / "workspace" / "runs"), env=env, timeout=300)
