@@ -56,3 +56,38 @@ def test_junk_and_pickles(tmp_path):
     with pytest.raises(ModelError) as info:
         check_model_path(str(tmp_path / "folder"))
     assert "unet" in info.value.message
+
+
+@pytest.mark.parametrize("header, words", [(b"42", "damaged .safetensors header"), (b"[" * 5000 + b"]" * 5000, "damaged"),
+                                           (b'{"a": ', "damaged")])
+def test_hostile_headers_are_one_line_errors(tmp_path, header, words):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    with pytest.raises(ModelError) as info:
+        check_model_path(str(path))
+    assert words in info.value.message
+
+
+def test_a_renamed_pickle_and_a_unet_alone_are_named_for_what_they_are(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    with pytest.raises(ModelError) as info:
+        check_model_path(str(tmp_path / "model.safetensors"))
+    assert "is a pickle" in info.value.message
+    unet_only = fake_safetensors(tmp_path / "unet.safetensors", ["model.diffusion_model.label_emb.0.0.weight", "model.diffusion_model.out.2.weight"])
+    with pytest.raises(ModelError) as info:
+        check_model_path(str(unet_only))
+    assert "SDXL UNet alone" in info.value.message and "SD 1.x" not in info.value.message
+
+
+def test_a_bad_vae_is_refused_before_launch(tmp_path):
+    from stylora_tui.core.modelpath import check_vae_path
+
+    lora = fake_safetensors(tmp_path / "style.safetensors", ["lora_unet_x.lora_down.weight"])
+    for path, words in ((tmp_path / "missing.safetensors", "does not exist"), (lora, "is not a VAE"),
+                        (tmp_path / "vae.pt", "pickle")):
+        if path.suffix == ".pt":
+            path.write_bytes(b"x")
+        with pytest.raises(ModelError) as info:
+            check_vae_path(str(path))
+        assert words in info.value.message
+    check_vae_path(str(fake_safetensors(tmp_path / "sdxl_vae.safetensors", ["decoder.conv_in.weight", "encoder.conv_in.weight"])))

@@ -135,3 +135,14 @@ def test_a_crashed_run_shows_the_step_it_resumes_at(tmp_path):
     listed = run_cli("runs", "--runs-dir", str(tmp_path))
     assert "resumes at 32" in listed.stdout
     assert json.loads(run_cli("runs", "--runs-dir", str(tmp_path), "--json").stdout)[0]["checkpoint_step"] == 32
+
+
+def test_a_damaged_frozen_config_is_an_error_not_a_traceback(tmp_path):
+    from stylora_tui.core.launch import frozen_config
+    from stylora_tui.errors import ConfigError
+
+    run = create_run(tmp_path, "r")
+    run.config.write_bytes("[training]\nepochs = 3\n".encode("utf-16"))
+    with pytest.raises(ConfigError) as info:
+        frozen_config(run)
+    assert "not UTF-8" in info.value.message

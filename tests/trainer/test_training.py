@@ -39,6 +39,9 @@ def test_demo_run_writes_outputs_that_diffusers_loads_strictly(tmp_path, dataset
     assert metadata["modelspec.trigger_phrase"] == "stylorademostyle"
     assert metadata["ss_num_train_images"] == "8" and json.loads(metadata["ss_tag_frequency"])["data"]["flat color"] == 8
     assert len(metadata["sshs_model_hash"]) == 64
+    from stylora_tui.core.atomic import umask
+
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask(), "adapters get the user's umask, not safetensors' 0600"
 
     from diffusers import StableDiffusionXLPipeline
 
