@@ -10,17 +10,17 @@ takes at most 0.35x the naive time on 2 cores and still reports the truncated fi
 from __future__ import annotations
 
 import random
+import resource
 import sys
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 from PIL import Image
 
-from stylora_tui.core.config import build_config
-from stylora_tui.core.dataset import ProbeCache, scan_dataset
-from stylora_tui.core.doctor import examine
+from stylora_tui.config.schema import build_config
+from stylora_tui.dataset.doctor import examine
+from stylora_tui.dataset.scan import ProbeCache, scan_dataset
 
 
 def make_dataset(root: Path, count: int) -> None:

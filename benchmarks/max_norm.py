@@ -22,7 +22,7 @@ def build(model: str, dim: int, device: str):
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from stylora_tui.core.config import build_config
+    from stylora_tui.config.schema import build_config
     from stylora_tui.trainer.demo_model import DEMO_OVERRIDES, FULL_TREE_OVERRIDES
     from stylora_tui.trainer.network import LoConNetwork
     from stylora_tui.trainer.sdxl_layout import shipped_config
@@ -83,7 +83,7 @@ def main() -> None:
     params = sum(p.numel() for p in network.parameters() if p.requires_grad)
     before = timed(lambda: per_module_loop(network, 1.0), device, args.repeat)
     after = timed(lambda: network.apply_max_norm(1.0), device, args.repeat)
-    print(f"| model | device | modules | adapter params | before (per-module loop) | after (batched) | speed-up |")
+    print("| model | device | modules | adapter params | before (per-module loop) | after (batched) | speed-up |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     print(f"| {args.model} dim {args.dim} | {device} | {len(network.modules_by_key)} | {params / 1e6:.1f} M | "
           f"{before * 1000:.1f} ms | {after * 1000:.1f} ms | {before / after:.1f}x |")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from stylora_tui.core.dataset import ProbeCache, scan_dataset
+from stylora_tui.dataset.scan import ProbeCache, scan_dataset
 
 
 def measure(count: int) -> tuple[float, int, int]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 
-from stylora_tui.core.paths import package_dir
-from stylora_tui.trainer.plan import module_rows
+from stylora_tui.paths import package_dir
+from stylora_tui.trainer.modules import module_rows
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from stylora_tui.core.config import SECTION_HELP, SECTIONS, Config, config_to_dict
+from stylora_tui.config.schema import SECTION_HELP, SECTIONS, Config, config_to_dict
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "CONFIG.md"
 
@@ -19,7 +19,7 @@ def render() -> str:
         "# Config keys",
         "",
         "Every key of a stylora-tui config or preset (`schema_version = 1`). A preset sets only what it",
-        "changes; everything else keeps the default below. Generated from `stylora_tui/core/config.py`",
+        "changes; everything else keeps the default below. Generated from `stylora_tui/config/schema.py`",
         "by `scripts/gen_config_doc.py`.",
         "",
         "Problems are reported all at once with stable codes: `config-unknown-key` (with a did-you-mean",

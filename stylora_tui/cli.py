@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT.toml", required=True, help="where to write the preset")
     p.add_argument("--force", action="store_true", help="overwrite OUT.toml if it exists")
     p.add_argument("--json", action="store_true", help="machine-readable report")
-    p.set_defaults(handler=_command("kohya"))
+    p.set_defaults(handler=_command("import_kohya"))
 
     p = sub.add_parser(
         "export-kohya",
@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="RUN_OR_CONFIG")
     p.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for the two TOML files")
     _add_runs_dir(p)
-    p.set_defaults(handler=_command("kohya_export"))
+    p.set_defaults(handler=_command("export_kohya"))
 
     p = sub.add_parser(
         "demo-model",
@@ -240,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except StyloraError as exc:
-        from stylora_tui.core.display import printable_lines
+        from stylora_tui.display import printable_lines
 
         # Messages quote file names, captions and config keys: never raw to the terminal.
         sys.stderr.write(f"error: {printable_lines(exc.message)}\n")

@@ -4,7 +4,7 @@ import json
 
 from PIL import Image
 
-from stylora_tui.core.paths import examples_dir
+from stylora_tui.paths import examples_dir
 from tests.conftest import run_cli
 
 

@@ -69,7 +69,7 @@ def test_runs_json_on_empty_and_populated_root(tmp_path):
 
 def test_runs_and_resume_find_runs_from_any_folder(tmp_path):
     # After an SSH drop the user comes back in another folder (here, their home).
-    from stylora_tui.core.rundir import create_run
+    from stylora_tui.run.layout import create_run
 
     workspace = tmp_path / "workspace"
     workspace.mkdir()
@@ -95,7 +95,7 @@ def test_unknown_preset_is_one_clear_error():
 
 def test_cli_family_names_match_core():
     from stylora_tui.cli import FAMILY_NAMES
-    from stylora_tui.core.families import FAMILIES
+    from stylora_tui.config.families import FAMILIES
 
     assert set(FAMILY_NAMES) == set(FAMILIES)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from stylora_tui.commands.output import console, print_json, safe
-from stylora_tui.core.buckets import aspect_label
-from stylora_tui.core.dataset import scan_dataset
-from stylora_tui.core.display import printable
-from stylora_tui.core.doctor import DoctorReport, examine
-from stylora_tui.core.findings import Severity
-from stylora_tui.core.presets import preset_for
+from stylora_tui.config.presets import preset_for
+from stylora_tui.dataset.buckets import aspect_label
+from stylora_tui.dataset.doctor import DoctorReport, examine
+from stylora_tui.dataset.scan import scan_dataset
+from stylora_tui.display import printable
+from stylora_tui.findings import Severity
+from stylora_tui.views.console import console, print_json, safe
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 FILES_SHOWN = 5
@@ -20,7 +20,7 @@ FILES_SHOWN = 5
 def run(args) -> int:
     edits = {"captions": {"trigger": args.trigger}} if args.trigger else None
     config = preset_for(args.family, args.preset, edits)
-    from stylora_tui.adapters.clip_tokenizer import load_shipped
+    from stylora_tui.integrations.clip_tokenizer import load_shipped
 
     dataset = Path(args.dataset)
     if args.json or not sys.stderr.isatty():

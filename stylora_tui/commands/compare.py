@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.output import console, safe
-from stylora_tui.core.rundir import locate_run
-from stylora_tui.core.samples import choose_best, comparison_sheet, epoch_samples
+from stylora_tui.run.layout import locate_run
+from stylora_tui.run.samples import choose_best, comparison_sheet, epoch_samples
+from stylora_tui.views.console import console, safe
 
 
 def run(args) -> int:

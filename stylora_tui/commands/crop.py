@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.output import console, safe
-from stylora_tui.core.crop import crop_dataset, parse_aspect
-from stylora_tui.core.display import printable
-from stylora_tui.core.invocation import check_command
+from stylora_tui.dataset.crop import crop_dataset, parse_aspect
+from stylora_tui.display import printable
+from stylora_tui.run.invocation import check_command
+from stylora_tui.views.console import console, safe
 
 
 def run(args) -> int:

@@ -10,19 +10,19 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from stylora_tui.commands.check import render
-from stylora_tui.commands.output import console
 from stylora_tui.commands.train import start
-from stylora_tui.core.config import config_to_dict
-from stylora_tui.core.dataset import scan_dataset
-from stylora_tui.core.doctor import examine
-from stylora_tui.core.families import FAMILIES, get_family
-from stylora_tui.core.launch import with_defaults
-from stylora_tui.core.presets import load_preset
-from stylora_tui.core.tokens import check_trigger
+from stylora_tui.config.families import FAMILIES, get_family
+from stylora_tui.config.presets import load_preset
+from stylora_tui.config.schema import config_to_dict
+from stylora_tui.dataset.doctor import examine
+from stylora_tui.dataset.scan import scan_dataset
+from stylora_tui.dataset.tokens import check_trigger
+from stylora_tui.run.prepare import with_defaults
+from stylora_tui.views.console import console
 
 
 def run(args) -> int:
-    from stylora_tui.adapters.clip_tokenizer import load_shipped
+    from stylora_tui.integrations.clip_tokenizer import load_shipped
 
     out = console()
     config = with_defaults(load_preset("demo"))

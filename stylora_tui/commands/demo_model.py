@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.output import console
 from stylora_tui.errors import StyloraError
+from stylora_tui.views.console import console
 
 
 def run(args) -> int:

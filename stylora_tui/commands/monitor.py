@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from stylora_tui.core.rundir import locate_run, runs_root
+from stylora_tui.run.layout import locate_run, runs_root
 
 
 def run(args) -> int:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.adapters.nvml import this_machine
-from stylora_tui.commands.output import console, print_json, safe
 from stylora_tui.commands.train import edits_from_args
-from stylora_tui.core import preflight
-from stylora_tui.core.dataset import scan_dataset
-from stylora_tui.core.doctor import examine
-from stylora_tui.core.launch import with_defaults
-from stylora_tui.core.modelpath import check_model_path, check_vae_path, resolve_prediction
-from stylora_tui.core.presets import preset_for
+from stylora_tui.config.presets import preset_for
+from stylora_tui.dataset.doctor import examine
+from stylora_tui.dataset.scan import scan_dataset
+from stylora_tui.integrations.nvml import this_machine
+from stylora_tui.model.files import check_model_path, check_vae_path, resolve_prediction
+from stylora_tui.run import preflight
+from stylora_tui.run.prepare import with_defaults
+from stylora_tui.views.console import console, print_json, safe
 
 
 def run(args) -> int:
@@ -27,7 +27,7 @@ def run(args) -> int:
         steps = report.steps.to_json()
     machine = this_machine()
     problems = preflight.check(config, machine, steps["total"] if steps else None)
-    from stylora_tui.trainer.plan import host_ram_bytes, plan_network
+    from stylora_tui.trainer.modules import host_ram_bytes, plan_network
 
     plan = plan_network(config)
     # Frozen weights load in the training dtype: bf16/fp16 on a GPU, fp32 on a CPU.

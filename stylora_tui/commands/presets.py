@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from stylora_tui.commands.output import console, print_json, safe
-from stylora_tui.core.config import config_to_dict
-from stylora_tui.core.presets import list_presets, load_preset, resolve_preset
+from stylora_tui.config.presets import list_presets, load_preset, resolve_preset
+from stylora_tui.config.schema import config_to_dict
+from stylora_tui.views.console import console, print_json, safe
 
 
 def run(args) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.output import console
+from stylora_tui.views.console import console
 
 
 def run(args) -> int:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.adapters.launcher import TrainerLauncher
-from stylora_tui.commands.follow import follow
-from stylora_tui.commands.output import console, safe
-from stylora_tui.core import control
-from stylora_tui.core.dataset import scan_dataset
-from stylora_tui.core.display import printable
-from stylora_tui.core.events import EventTailer
-from stylora_tui.core.launch import frozen_config
-from stylora_tui.core.manifest import drift, read_manifest
-from stylora_tui.core.modelhash import model_hash
-from stylora_tui.core.rundir import FAILED, FINISHED, NEW, RUNNING, RunDir, locate_run, run_status
+from stylora_tui.dataset.scan import scan_dataset
+from stylora_tui.display import printable
 from stylora_tui.errors import RunError
+from stylora_tui.model.hashes import model_hash
+from stylora_tui.run import control
+from stylora_tui.run.events import EventTailer
+from stylora_tui.run.launcher import TrainerLauncher
+from stylora_tui.run.layout import FAILED, FINISHED, NEW, RUNNING, RunDir, locate_run, run_status
+from stylora_tui.run.manifest import drift, read_manifest
+from stylora_tui.run.prepare import frozen_config
+from stylora_tui.views.console import console, safe
+from stylora_tui.views.headless import follow
 
 
 def check_unchanged(run: RunDir) -> None:

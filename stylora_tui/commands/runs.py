@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.output import console, print_json, safe
-from stylora_tui.core.invocation import resume_command
-from stylora_tui.core.rundir import RunDir, list_runs, search_roots
+from stylora_tui.run.invocation import resume_command
+from stylora_tui.run.layout import RunDir, list_runs, search_roots
+from stylora_tui.views.console import console, print_json, safe
 
 STATUS_STYLE = {
     "running": "bold green",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from stylora_tui.commands.follow import follow
-from stylora_tui.commands.output import console
-from stylora_tui.core import control
-from stylora_tui.core.invocation import resume_command
-from stylora_tui.core.rundir import RUNNING, locate_run, run_status
 from stylora_tui.errors import RunError
+from stylora_tui.run import control
+from stylora_tui.run.invocation import resume_command
+from stylora_tui.run.layout import RUNNING, locate_run, run_status
+from stylora_tui.views.console import console
+from stylora_tui.views.headless import follow
 
 
 def run(args) -> int:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from stylora_tui.adapters.launcher import TrainerLauncher
-from stylora_tui.commands.follow import follow
-from stylora_tui.commands.output import console, safe
-from stylora_tui.core.config import parse_override
-from stylora_tui.core.invocation import check_command, resume_command
-from stylora_tui.core.launch import prepare_run
-from stylora_tui.core.presets import preset_for
-from stylora_tui.core.rundir import runs_root
+from stylora_tui.config.presets import preset_for
+from stylora_tui.config.schema import parse_override
+from stylora_tui.run.invocation import check_command, resume_command
+from stylora_tui.run.launcher import TrainerLauncher
+from stylora_tui.run.layout import runs_root
+from stylora_tui.run.prepare import prepare_run
+from stylora_tui.views.console import console, safe
+from stylora_tui.views.headless import follow
 
 
 def _merge(target: dict, layer: dict) -> None:
@@ -42,8 +42,8 @@ def edits_from_args(args) -> dict:
 
 
 def start(args, config, launcher: TrainerLauncher | None = None) -> int:
-    from stylora_tui.adapters.clip_tokenizer import load_shipped
-    from stylora_tui.adapters.nvml import this_machine
+    from stylora_tui.integrations.clip_tokenizer import load_shipped
+    from stylora_tui.integrations.nvml import this_machine
 
     prepared = prepare_run(config, runs_root(args.runs_dir), args.run, load_shipped(), machine=this_machine(),
                            allow_cpu=args.allow_cpu)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.output import console, print_json, safe
-from stylora_tui.core.display import printable
-from stylora_tui.core.families import FAMILIES, get_family
-from stylora_tui.core.tokens import check_trigger
+from stylora_tui.config.families import FAMILIES, get_family
+from stylora_tui.dataset.tokens import check_trigger
+from stylora_tui.display import printable
+from stylora_tui.views.console import console, print_json, safe
 
 
 def dataset_captions(folder: Path, caption_extension: str) -> list[str]:
-    from stylora_tui.core.dataset import list_dataset, read_caption
+    from stylora_tui.dataset.scan import list_dataset, read_caption
 
     entries, _, _ = list_dataset(folder, caption_extension, 1)
     return [read_caption(caption).text for _, _, caption in entries if caption is not None]
 
 
 def run(args) -> int:
-    from stylora_tui.adapters.clip_tokenizer import load_for_model
+    from stylora_tui.integrations.clip_tokenizer import load_for_model
 
     tokenizer, _ = load_for_model(args.model)
     captions = dataset_captions(Path(args.dataset), args.caption_extension) if args.dataset else None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from stylora_tui.core.rundir import runs_root
-from stylora_tui.core.wizard import WizardState, demo_state
+from stylora_tui.config.wizard import WizardState, demo_state
+from stylora_tui.run.layout import runs_root
 
 
 def run(args) -> int:

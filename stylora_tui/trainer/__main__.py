@@ -2,8 +2,8 @@ import os
 import sys
 from pathlib import Path
 
-from stylora_tui.core.rundir import RunDir, acquire_lock
 from stylora_tui.errors import StyloraError
+from stylora_tui.run.layout import RunDir, acquire_lock
 
 if len(sys.argv) != 2:
     sys.stderr.write("usage: python -m stylora_tui.trainer RUN_DIR\n")

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import torch
 
-from stylora_tui.core import paths
-from stylora_tui.core.buckets import BucketAssigner
-from stylora_tui.core.captions import TrainingCaption, training_caption
-from stylora_tui.core.config import Config
-from stylora_tui.core.dataset import DatasetScan
-from stylora_tui.core.doctor import bucket_spec
-from stylora_tui.core.holdout import holdout
+from stylora_tui import paths
+from stylora_tui.config.schema import Config
+from stylora_tui.dataset.buckets import BucketAssigner
+from stylora_tui.dataset.captions import TrainingCaption, training_caption
+from stylora_tui.dataset.doctor import bucket_spec
+from stylora_tui.dataset.holdout import holdout
+from stylora_tui.dataset.scan import DatasetScan
 
 LATENT_CACHE_VERSION = 1
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.core import paths
+from stylora_tui import paths
 from stylora_tui.trainer.sdxl_layout import write_layout
 
 DEMO_VERSION = 2

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from stylora_tui.core.modelhash import DEMO
-from stylora_tui.core.modelpath import Prediction, check_model_path, check_vae_path, read_header
 from stylora_tui.errors import ModelError
+from stylora_tui.model.files import Prediction, check_model_path, check_vae_path, read_header
+from stylora_tui.model.hashes import DEMO
 
 # Zero terminal SNR makes the last alpha_bar exactly 0 (infinite noise, SNR 0). ComfyUI,
 # A1111 and Forge put this tiny value there instead, so epsilon weighting and sampling stay
@@ -100,7 +100,7 @@ def load_base_model(path: str, vae_path: str, prediction: Prediction, placement:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    from stylora_tui.adapters.clip_tokenizer import load_for_model
+    from stylora_tui.integrations.clip_tokenizer import load_for_model
     from stylora_tui.trainer.sdxl_layout import config_dir, overrides_from_header
 
     source = resolve_model_path(path)

@@ -20,17 +20,17 @@ from pathlib import Path
 
 import torch
 
-from stylora_tui.core import control
-from stylora_tui.core import events as ev
-from stylora_tui.core.atomic import write_json_atomic
-from stylora_tui.core.buckets import plan_steps
-from stylora_tui.core.config import Config, build_config, read_toml_file
-from stylora_tui.core.dataset import scan_dataset
-from stylora_tui.core.metadata import TrainingFacts, adapter_metadata, tag_frequency
-from stylora_tui.core.modelhash import model_hash
-from stylora_tui.core.modelpath import V_PREDICTION, resolve_prediction
-from stylora_tui.core.rundir import RunDir, newest_checkpoint_step
+from stylora_tui.atomic import write_json_atomic
+from stylora_tui.config.schema import Config, build_config, read_toml_file
+from stylora_tui.dataset.buckets import plan_steps
+from stylora_tui.dataset.scan import scan_dataset
 from stylora_tui.errors import StyloraError
+from stylora_tui.model.files import V_PREDICTION, resolve_prediction
+from stylora_tui.model.hashes import model_hash
+from stylora_tui.model.metadata import TrainingFacts, adapter_metadata, tag_frequency
+from stylora_tui.run import control
+from stylora_tui.run import events as ev
+from stylora_tui.run.layout import RunDir, newest_checkpoint_step
 from stylora_tui.trainer import checkpoint as ckpt
 from stylora_tui.trainer.data import (
     LatentCache,

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from stylora_tui.core.config import NetworkConfig
-from stylora_tui.core.kohya_names import text_encoder_key, unet_key
+from stylora_tui.config.schema import NetworkConfig
+from stylora_tui.model.kohya_names import text_encoder_key, unet_key
 
 TRANSFORMER = ["Transformer2DModel"]
 CONV_BLOCKS = ["ResnetBlock2D", "Downsample2D", "Upsample2D"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from stylora_tui.core.config import Config
+from stylora_tui.config.schema import Config
 from stylora_tui.errors import StyloraError
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from stylora_tui.core.atomic import apply_umask
+from stylora_tui.atomic import apply_umask
 from stylora_tui.errors import StyloraError
 from stylora_tui.trainer import faults
 

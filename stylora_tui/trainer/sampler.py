@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from stylora_tui.core import events as ev
-from stylora_tui.core.config import Config
+from stylora_tui.config.schema import Config
+from stylora_tui.run import events as ev
 from stylora_tui.trainer import faults
 
 SUBJECTS = ("1girl, solo, upper body, looking at viewer", "scenery, landscape, sky, tree", "still life, flowers, vase, table")

@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from stylora_tui.core import paths
+from stylora_tui import paths
 from stylora_tui.errors import ModelError
 
 SHIPPED = paths.package_dir() / "data" / "sdxl"
@@ -25,7 +25,7 @@ def shipped_config(name: str) -> dict:
 
 
 def write_tokenizer(folder: Path, pad_token: str) -> None:
-    from stylora_tui.adapters.clip_tokenizer import shipped_spec
+    from stylora_tui.integrations.clip_tokenizer import shipped_spec
 
     spec = shipped_spec()
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from stylora_tui.core.atomic import apply_umask
-from stylora_tui.core.modelpath import V_PRED_KEY, ZTSNR_KEY
+from stylora_tui.atomic import apply_umask
+from stylora_tui.model.files import V_PRED_KEY, ZTSNR_KEY
 
 _UNET_RESNET = {"norm1": "in_layers.0", "conv1": "in_layers.2", "norm2": "out_layers.0", "conv2": "out_layers.3",
                 "time_emb_proj": "emb_layers.1", "conv_shortcut": "skip_connection"}

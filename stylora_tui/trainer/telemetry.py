@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import threading
 
-from stylora_tui.adapters.nvml import NvmlSampler
-from stylora_tui.core import events as ev
+from stylora_tui.integrations.nvml import NvmlSampler
+from stylora_tui.run import events as ev
 
 
 class GpuTelemetry:

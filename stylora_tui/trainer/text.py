@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from stylora_tui.core.tokens import BOS_ID, CHUNK_TOKENS, EOS_ID
+from stylora_tui.dataset.tokens import BOS_ID, CHUNK_TOKENS, EOS_ID
 
 CHUNK = CHUNK_TOKENS + 2
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from textual.app import App
 
-from stylora_tui.core.rundir import RunDir
-from stylora_tui.core.wizard import WizardState
+from stylora_tui.config.wizard import WizardState
+from stylora_tui.run.layout import RunDir
 from stylora_tui.tui.services import Services
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from stylora_tui.core.state import RunState
+from stylora_tui.run.state import RunState
 
 
 class RunStateChanged(Message):

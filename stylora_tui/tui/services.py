@@ -7,29 +7,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stylora_tui.core.rundir import RunDir
+from stylora_tui.run.layout import RunDir
 
 
 def _tokenizers(model_path: str | None):
-    from stylora_tui.adapters.clip_tokenizer import load_for_model
+    from stylora_tui.integrations.clip_tokenizer import load_for_model
 
     return load_for_model(model_path if model_path and model_path != "demo" else None)
 
 
 def _launcher():
-    from stylora_tui.adapters.launcher import TrainerLauncher
+    from stylora_tui.run.launcher import TrainerLauncher
 
     return TrainerLauncher()
 
 
 def _machine():
-    from stylora_tui.adapters.nvml import this_machine
+    from stylora_tui.integrations.nvml import this_machine
 
     return this_machine()
 
 
 def _tailer(run: RunDir):
-    from stylora_tui.core.events import EventTailer
+    from stylora_tui.run.events import EventTailer
 
     return EventTailer(run.events)
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from stylora_tui.core import control
-from stylora_tui.core.rundir import run_status
+from stylora_tui.run import control
+from stylora_tui.run.layout import run_status
 from stylora_tui.trainer.faults import ENV
 from tests.conftest import run_cli
 from tests.trainer.conftest import demo_config, events, prepare, trainer, wait_for
@@ -28,7 +28,7 @@ def complete(run) -> list:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, shared_cache):
-    from stylora_tui.core.paths import examples_dir
+    from stylora_tui.paths import examples_dir
 
     tmp = tmp_path_factory.mktemp("straight")
     run = prepare(tmp, demo_config(examples_dir() / "demo-style", **EVERY_STEP), "straight")

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from stylora_tui.core.rundir import RunDir
+from stylora_tui.run.layout import RunDir
 from tests.conftest import run_cli
 from tests.trainer.conftest import events, wait_for
 

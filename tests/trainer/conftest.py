@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from stylora_tui.core.config import build_config
-from stylora_tui.core.launch import prepare_run
-from stylora_tui.core.paths import examples_dir
-from stylora_tui.core.preflight import Machine
-from stylora_tui.core.rundir import RunDir
-
+from stylora_tui.config.schema import build_config
+from stylora_tui.paths import examples_dir
+from stylora_tui.run.layout import RunDir
+from stylora_tui.run.preflight import Machine
+from stylora_tui.run.prepare import prepare_run
 
 CPU_ONLY = Machine((), 2)
 

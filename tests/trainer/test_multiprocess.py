@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from stylora_tui.core import control
+from stylora_tui.run import control
 from tests.trainer.conftest import demo_config, events, prepare, wait_for
 
 pytestmark = pytest.mark.slow

@@ -69,7 +69,7 @@ def test_single_file_and_folder_train_offline_to_identical_adapters_on_every_mod
 
 
 def test_single_file_loads_the_same_weights_as_its_folder_twin(full_tree, cache_env):
-    from stylora_tui.core.modelpath import EPSILON, Prediction
+    from stylora_tui.model.files import EPSILON, Prediction
     from stylora_tui.trainer.loading import Placement, load_base_model
 
     placement = Placement(torch.device("cpu"), torch.float32, torch.float32, torch.float32)
@@ -100,7 +100,7 @@ def test_v_prediction_base_is_detected_trained_sampled_and_labelled(tmp_path, da
 
 
 def test_v_prediction_loss_uses_the_velocity_target_and_zero_terminal_snr_schedule():
-    from stylora_tui.core.modelpath import EPSILON, V_PREDICTION, Prediction
+    from stylora_tui.model.files import EPSILON, V_PREDICTION, Prediction
     from stylora_tui.trainer.loading import ZTSNR_LAST_ALPHA_BAR, noise_scheduler, sampling_scheduler
 
     plain = noise_scheduler(Prediction(EPSILON, False, "test"))
@@ -128,7 +128,7 @@ def test_random_crop_changes_what_is_trained(tmp_path, dataset, cache_env):
 def test_random_crops_vary_per_step_and_stay_inside_the_image():
     from pathlib import Path
 
-    from stylora_tui.core.captions import training_caption
+    from stylora_tui.dataset.captions import training_caption
     from stylora_tui.trainer.data import TrainItem, random_crop
 
     item = TrainItem(0, Path("x.png"), "x.png", "0" * 64, 1, (1000, 1500), (512, 512), (512, 768), training_caption("a", trigger="t"))
@@ -162,9 +162,9 @@ def test_samples_render_on_a_bf16_model_with_an_fp32_adapter(tmp_path, cache_env
     # inputs, so sampling must run under autocast. Here on the CPU, which has bf16 too.
     from types import SimpleNamespace
 
-    from stylora_tui.core.config import build_config
-    from stylora_tui.core.modelpath import EPSILON, Prediction
-    from stylora_tui.core.rundir import create_run
+    from stylora_tui.config.schema import build_config
+    from stylora_tui.model.files import EPSILON, Prediction
+    from stylora_tui.run.layout import create_run
     from stylora_tui.trainer.loading import Placement, load_base_model
     from stylora_tui.trainer.network import LoConNetwork
     from stylora_tui.trainer.sampler import Sampler

@@ -45,7 +45,7 @@ def trained(tmp_path_factory, shared_cache):
     import os
     import shutil
 
-    from stylora_tui.core.paths import examples_dir
+    from stylora_tui.paths import examples_dir
 
     root = tmp_path_factory.mktemp("resize")
     shutil.copytree(examples_dir() / "demo-style", root / "data")
@@ -101,11 +101,11 @@ def test_resized_file_is_smaller_and_loads_strictly(trained, tmp_path, args):
     if args[0] == "--fro":
         assert len({float(small[k]) for k in small if k.endswith(".alpha")}) == 1, "one alpha: no per-module alpha pattern"
 
+    import os
+
     from diffusers import StableDiffusionXLPipeline
 
     from stylora_tui.trainer.demo_model import demo_model_dir
-
-    import os
 
     os.environ["XDG_CACHE_HOME"] = env["XDG_CACHE_HOME"]
     pipe = StableDiffusionXLPipeline.from_pretrained(demo_model_dir(), local_files_only=True)

@@ -8,9 +8,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from stylora_tui.core import control
-from tests.core.test_doctor import tree_digest
-from stylora_tui.core.preflight import Machine
+from stylora_tui.run import control
+from stylora_tui.run.preflight import Machine
+from tests.dataset.test_doctor import tree_digest
 from tests.trainer.conftest import demo_config, events, prepare, trainer, wait_for
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def test_demo_run_writes_outputs_that_diffusers_loads_strictly(tmp_path, dataset
     assert metadata["modelspec.trigger_phrase"] == "stylorademostyle"
     assert metadata["ss_num_train_images"] == "8" and json.loads(metadata["ss_tag_frequency"])["data"]["flat color"] == 8
     assert len(metadata["sshs_model_hash"]) == 64
-    from stylora_tui.core.atomic import umask
+    from stylora_tui.atomic import umask
 
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask(), "adapters get the user's umask, not safetensors' 0600"
 
@@ -110,8 +110,8 @@ def test_second_trainer_on_a_running_run_is_refused(tmp_path, dataset, cache_env
 
 
 def test_pickle_model_is_refused(tmp_path, dataset):
-    from stylora_tui.core.launch import prepare_run
     from stylora_tui.errors import ModelError
+    from stylora_tui.run.prepare import prepare_run
 
     (tmp_path / "model.ckpt").write_bytes(b"x")
     with pytest.raises(ModelError) as info:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stylora_tui.adapters.launcher import Launched
+from stylora_tui.run.launcher import Launched
 
 
 @dataclass

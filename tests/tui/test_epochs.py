@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from PIL import Image
 
-from stylora_tui.core.rundir import acquire_lock, create_run
+from stylora_tui.run.layout import create_run
 from stylora_tui.tui.app import StyloraApp
 from tests.tui.test_wizard import text_of, wait_until
 

@@ -6,7 +6,7 @@ import os
 import pytest
 from textual.widgets import ProgressBar
 
-from stylora_tui.core.rundir import acquire_lock, create_run
+from stylora_tui.run.layout import acquire_lock, create_run
 from stylora_tui.tui.app import StyloraApp
 from stylora_tui.tui.services import Services
 from tests.tui.fakes import ScriptedSource, training_events
@@ -75,7 +75,7 @@ async def test_quit_only_detaches_and_says_so(services, running):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
         await pilot.press("q")
-    from stylora_tui.core.invocation import resume_command
+    from stylora_tui.run.invocation import resume_command
 
     assert app.return_value == f"training continues; come back to it with:\n  {resume_command(running)}"
     assert resume_command(running).endswith("--resume run-01")

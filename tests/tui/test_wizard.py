@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Static
 
-from stylora_tui.core.wizard import WizardState, demo_state
+from stylora_tui.config.wizard import WizardState, demo_state
 from stylora_tui.tui.app import StyloraApp
 
 pytestmark = pytest.mark.asyncio
@@ -83,7 +83,7 @@ async def test_bad_model_path_blocks_next_with_reason(services, tmp_path):
 
 
 async def test_family_mismatch_warns(services, tmp_path):
-    from tests.core.test_modelpath import SDXL, fake_safetensors
+    from tests.model.test_files import SDXL, fake_safetensors
 
     fake_safetensors(tmp_path / "ponyDiffusionV6XL.safetensors", SDXL)
     app = StyloraApp(services, WizardState(family="animagine", model_path=str(tmp_path / "ponyDiffusionV6XL.safetensors")))
@@ -141,8 +141,8 @@ async def test_dataset_step_scans_a_practice_sized_folder_with_a_cold_cache(serv
 async def test_review_refuses_adamw8bit_without_cuda_and_asks_before_cpu_training(services, tmp_path):
     from dataclasses import replace
 
-    from stylora_tui.core.preflight import Machine
-    from tests.core.test_modelpath import SDXL, fake_safetensors
+    from stylora_tui.run.preflight import Machine
+    from tests.model.test_files import SDXL, fake_safetensors
 
     no_gpu = replace(services, machine=lambda: Machine((), 2))
     model = fake_safetensors(tmp_path / "animagineXL.safetensors", SDXL)
@@ -250,7 +250,7 @@ async def test_file_browser_is_full_screen_goes_up_takes_a_typed_path_and_hides_
 
 
 async def test_save_preset_is_on_screen_enter_saves_and_the_preset_describes_itself(services):
-    from stylora_tui.core import paths
+    from stylora_tui import paths
 
     app = StyloraApp(services, demo_state())
     async with app.run_test(size=(80, 24)) as pilot:

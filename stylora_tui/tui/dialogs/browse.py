@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Footer, Input, Static
 
-from stylora_tui.core.display import printable
+from stylora_tui.display import printable
 
 
 class _Tree(DirectoryTree):

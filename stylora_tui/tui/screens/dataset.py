@@ -11,11 +11,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, ProgressBar, Static
 
-from stylora_tui.core.buckets import aspect_label
-from stylora_tui.core.crop import crop_dataset, crop_losses, describe_losses, parse_aspect
-from stylora_tui.core.dataset import scan_dataset
-from stylora_tui.core.display import printable
-from stylora_tui.core.doctor import examine
+from stylora_tui.dataset.buckets import aspect_label
+from stylora_tui.dataset.crop import crop_dataset, crop_losses, describe_losses, parse_aspect
+from stylora_tui.dataset.doctor import examine
+from stylora_tui.dataset.scan import scan_dataset
+from stylora_tui.display import printable
 from stylora_tui.errors import StyloraError
 from stylora_tui.tui.messages import DatasetScanned, ScanProgressed
 from stylora_tui.tui.screens.step import WizardStepScreen
@@ -146,7 +146,7 @@ class DatasetScreen(WizardStepScreen):
 
     @work(thread=True, exclusive=True, group="scan")
     def crop(self, source: str, output: str, ratio: str) -> None:
-        from stylora_tui.core.crop import parse_aspect
+        from stylora_tui.dataset.crop import parse_aspect
 
         try:
             crop_dataset(Path(source).expanduser(), Path(output).expanduser(), parse_aspect(ratio), self.wizard.config().dataset.caption_extension)

@@ -15,9 +15,9 @@ from textual.widgets import (
     Static,
 )
 
-from stylora_tui.core.families import FAMILIES, detect_family
-from stylora_tui.core.modelpath import check_model_path, resolve_prediction
+from stylora_tui.config.families import FAMILIES, detect_family
 from stylora_tui.errors import StyloraError
+from stylora_tui.model.files import check_model_path, resolve_prediction
 from stylora_tui.tui.screens.step import WizardStepScreen
 
 PREDICTION_CHOICES = [

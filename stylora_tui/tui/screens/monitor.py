@@ -18,11 +18,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Sparkline, Static
 from textual.worker import get_current_worker
 
-from stylora_tui.core import control
-from stylora_tui.core.display import printable
-from stylora_tui.core.invocation import resume_command
-from stylora_tui.core.rundir import FINISHED, NEW, RESUMABLE, RUNNING, RunDir, run_status
-from stylora_tui.core.state import RunState, format_duration, reduce
+from stylora_tui.display import printable
+from stylora_tui.run import control
+from stylora_tui.run.invocation import resume_command
+from stylora_tui.run.layout import FINISHED, NEW, RESUMABLE, RUNNING, RunDir, run_status
+from stylora_tui.run.state import RunState, format_duration, reduce
 from stylora_tui.tui.dialogs.confirm import ConfirmDialog
 from stylora_tui.tui.messages import RunStateChanged
 from stylora_tui.tui.widgets.gpu_panel import GpuPanel
@@ -189,8 +189,8 @@ class MonitorScreen(Screen):
     @work(thread=True, exclusive=True, group="restart")
     def restart(self) -> None:
         from stylora_tui.commands.resume import check_unchanged
-        from stylora_tui.core.launch import frozen_config
         from stylora_tui.errors import StyloraError
+        from stylora_tui.run.prepare import frozen_config
 
         try:
             check_unchanged(self.run)

@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
-from stylora_tui.core import toml_compat as tomllib
-from stylora_tui.core.config import SECTION_HELP, SECTIONS, Config
-from stylora_tui.core.presets import list_presets, preset_for, save_user_preset
+from stylora_tui.config import toml_compat as tomllib
+from stylora_tui.config.presets import list_presets, preset_for, save_user_preset
+from stylora_tui.config.schema import SECTION_HELP, SECTIONS, Config
 from stylora_tui.errors import ConfigError, StyloraError
 from stylora_tui.tui.screens.step import WizardStepScreen
 

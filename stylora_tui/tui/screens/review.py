@@ -10,15 +10,15 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Input, Label, Static
 
-from stylora_tui.core import preflight
-from stylora_tui.core.display import printable
-from stylora_tui.core.doctor import examine
-from stylora_tui.core.estimate import estimate
-from stylora_tui.core.findings import Severity
-from stylora_tui.core.launch import prepare_run
-from stylora_tui.core.modelpath import resolve_prediction
-from stylora_tui.core.rundir import next_run_name
+from stylora_tui.dataset.doctor import examine
+from stylora_tui.display import printable
 from stylora_tui.errors import PreflightError, StyloraError
+from stylora_tui.findings import Severity
+from stylora_tui.model.estimate import estimate
+from stylora_tui.model.files import resolve_prediction
+from stylora_tui.run import preflight
+from stylora_tui.run.layout import next_run_name
+from stylora_tui.run.prepare import prepare_run
 from stylora_tui.tui.screens.step import WizardStepScreen
 
 

@@ -8,10 +8,10 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Label, Static
 from textual.worker import get_current_worker
 
-from stylora_tui.core.captions import training_caption
-from stylora_tui.core.display import printable
-from stylora_tui.core.families import FAMILIES, get_family
-from stylora_tui.core.tokens import caption_budgets, check_trigger
+from stylora_tui.config.families import FAMILIES, get_family
+from stylora_tui.dataset.captions import training_caption
+from stylora_tui.dataset.tokens import caption_budgets, check_trigger
+from stylora_tui.display import printable
 from stylora_tui.tui.screens.step import WizardStepScreen
 
 VERDICT_STYLE = {"ok": "bold green", "warn": "bold yellow", "error": "bold red"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from stylora_tui.core.buckets import aspect_label
+from stylora_tui.dataset.buckets import aspect_label
 
 
 def bucket_text(steps, width: int = 24) -> Text:

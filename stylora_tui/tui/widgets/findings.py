@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from stylora_tui.core.display import printable
-from stylora_tui.core.findings import Severity
+from stylora_tui.display import printable
+from stylora_tui.findings import Severity
 
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 SHOWN = 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from stylora_tui.adapters.nvml import NO_GPU
+from stylora_tui.integrations.nvml import NO_GPU
 
 
 def gpu_line(gpu: dict | None, error: str) -> str:

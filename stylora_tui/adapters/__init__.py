@@ -1,1 +1,0 @@
-"""Thin edges over optional libraries (tokenizers, NVML, processes); never torch or Textual."""

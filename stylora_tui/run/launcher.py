@@ -1,0 +1,54 @@
+"""Start the trainer as its own detached process.
+
+Its own session (`start_new_session=True`): a hang-up of the terminal that started it
+never reaches it. stdin from /dev/null, output to logs/trainer.log. The parent never
+touches CUDA (it never imports torch), so nothing of a CUDA context is inherited.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from stylora_tui.run.layout import RunDir
+
+
+@dataclass(frozen=True)
+class Launched:
+    pid: int
+    log: str
+
+
+class TrainerLauncher:
+    """Launches `python -m stylora_tui.trainer RUN_DIR`; tests may pass another module."""
+
+    def __init__(self, module: str = "stylora_tui.trainer", python: str | None = None) -> None:
+        self.module = module
+        self.python = python or sys.executable
+
+    def command(self, run: RunDir, processes: int) -> list[str]:
+        if processes <= 1:
+            return [self.python, "-m", self.module, str(run.path)]
+        # Several GPUs: accelerate starts one trainer per GPU; rank 0 holds the run's lock
+        # and writes its events, status and files.
+        return [self.python, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+                "--num_machines", "1", "--dynamo_backend", "no", "--mixed_precision", "no",
+                "-m", self.module, str(run.path)]
+
+    def launch(self, run: RunDir, processes: int = 1) -> Launched:
+        run.logs.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(run.trainer_log, "ab") as log, open(os.devnull, "rb") as devnull:
+            process = subprocess.Popen(
+                self.command(run, processes),
+                stdin=devnull,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                env=env,
+                cwd=str(run.path),
+            )
+        return Launched(process.pid, str(run.trainer_log))

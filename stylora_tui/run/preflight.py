@@ -1,0 +1,128 @@
+"""Pre-flight: what would fail or waste hours, found before the trainer starts or a model loads.
+
+An optimizer whose package is missing, or one that needs CUDA on a machine without a GPU
+(AdamW8bit: the most common kohya presets use it), would fail minutes into a run; a real
+SDXL on a CPU would take days. The machine is described by NVML (no torch: the wizard and
+`plan` stay fast; `adapters.nvml.this_machine`), and passed in, so tests describe any
+machine they like.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+from stylora_tui.config.schema import Config
+from stylora_tui.findings import Finding, Severity
+from stylora_tui.model.files import SDXL_UNET_PARAMETERS, unet_parameters
+from stylora_tui.model.hashes import DEMO
+
+# A training step of the full SDXL UNet (LoCon in bypass mode, FIELD-NOTES) per image at
+# 1024x1024, in TFLOP: with and without gradient checkpointing.
+STEP_TFLOP_1024 = {True: 21.5, False: 15.0}
+# Sustained fp32 throughput of one modern server core (AVX-512 FMA, well fed): a rough,
+# generous figure; a CPU estimate is meant to say "days", not to be precise.
+CPU_CORE_TFLOPS = 0.05
+
+OPTIMIZER_PACKAGES = {"AdamW8bit": ("bitsandbytes", "bitsandbytes"), "Prodigy": ("prodigyopt", "prodigyopt")}
+NEEDS_CUDA = {"AdamW8bit"}
+
+
+@dataclass(frozen=True)
+class Machine:
+    gpus: tuple[str, ...] = ()  # NVIDIA GPU names, as NVML reports them
+    cpu_cores: int = 1
+
+    @property
+    def has_cuda(self) -> bool:
+        return bool(self.gpus)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def check(config: Config, machine: Machine, total_steps: int | None = None) -> list[Finding]:
+    """Errors refuse the launch; `cpu-training` is an error until the user allows it."""
+    findings: list[Finding] = []
+    name = config.optimizer.name
+    if name in NEEDS_CUDA and not machine.has_cuda:
+        findings.append(Finding(
+            Severity.ERROR, "optimizer-needs-cuda",
+            f"optimizer {name} needs an NVIDIA GPU with CUDA, and this machine has none",
+            'use optimizer.name = "AdamW" here (--set optimizer.name=AdamW), or train on a GPU machine',
+            "optimizer.name",
+        ))
+    elif name in OPTIMIZER_PACKAGES and not _installed(OPTIMIZER_PACKAGES[name][0]):
+        package = OPTIMIZER_PACKAGES[name][1]
+        findings.append(Finding(
+            Severity.ERROR, "optimizer-missing",
+            f"optimizer {name} needs the {package} package, which is not installed",
+            f"run `make install` on the GPU machine (it installs {package}), or `pip install {package}`; "
+            'or use optimizer.name = "AdamW"',
+            "optimizer.name",
+        ))
+    if machine.has_cuda and len(machine.gpus) < config.training.gpus:
+        findings.append(Finding(
+            Severity.ERROR, "not-enough-gpus",
+            f"training.gpus = {config.training.gpus}, but this machine has {len(machine.gpus)} NVIDIA GPU(s)",
+            f"set training.gpus = {max(1, len(machine.gpus))} (--set training.gpus={max(1, len(machine.gpus))})",
+            "training.gpus",
+        ))
+    if config.model.path != DEMO and not machine.has_cuda:
+        findings.append(Finding(
+            Severity.ERROR, "cpu-training",
+            f"no NVIDIA GPU found: this run would train on the CPU{cpu_duration(config, machine, total_steps)}",
+            "train on a GPU machine; to start here anyway, pass --allow-cpu (the wizard asks)",
+            "model.path",
+        ))
+    return findings
+
+
+def step_tflop(config: Config) -> float:
+    """One optimizer step's compute: the full SDXL figure, scaled by pixels, batch and the
+    UNet's size (compute grows with parameters at a given resolution, near enough)."""
+    width, height = config.resolution
+    size = unet_parameters(config.model.path) / SDXL_UNET_PARAMETERS
+    tr = config.training
+    return STEP_TFLOP_1024[tr.gradient_checkpointing] * (width * height) / 1024**2 * tr.batch_size * tr.gradient_accumulation_steps * size
+
+
+def step_seconds_on_cpu(config: Config, machine: Machine) -> float:
+    return step_tflop(config) / (CPU_CORE_TFLOPS * machine.cpu_cores)
+
+
+def cpu_duration(config: Config, machine: Machine, total_steps: int | None) -> str:
+    seconds = step_seconds_on_cpu(config, machine)
+    per_step = f"about {_short_duration(seconds)} per step on {machine.cpu_cores} cores"
+    if not total_steps:
+        return f" ({per_step})"
+    return f": {total_steps} steps at {per_step}, about {_long_duration(seconds * total_steps)} in all"
+
+
+def _short_duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def _long_duration(seconds: float) -> str:
+    hours = seconds / 3600
+    if hours < 1:
+        return f"{seconds / 60:.0f} minutes"
+    if hours < 48:
+        return f"{hours:.0f} hours"
+    return f"{hours / 24:.0f} days"
+
+
+def refuse(findings: list[Finding], allow_cpu: bool = False) -> None:
+    """Raise PreflightError naming every blocking finding (all of them, not the first)."""
+    from stylora_tui.errors import PreflightError
+
+    blocking = [f for f in findings if f.severity is Severity.ERROR and not (allow_cpu and f.code == "cpu-training")]
+    if not blocking:
+        return
+    first = blocking[0]
+    more = "".join(f"\n  also: {f.message} ({f.hint})" for f in blocking[1:])
+    raise PreflightError(f"{first.message}{more}", first.hint, tuple(blocking))

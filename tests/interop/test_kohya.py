@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from stylora_tui.config.schema import build_config
+from stylora_tui.errors import KohyaImportError
+from stylora_tui.interop.kohya import export_sd_scripts, import_kohya, import_to_toml, parse_optimizer_args
+from tests.conftest import FIXTURES, run_cli
+
+GUI_PRESETS = sorted((FIXTURES / "kohya_ss").glob("*.json"))
+REFUSED = {"SDXL - 1 image LoRA v1.0.json": "LoKr", "SDXL - LoHA AI_Characters v1.0.json": "LoHa", "SDXL - LoKR v1.0.json": "LoKr"}
+
+
+def test_locon_preset_imports_with_everything_intact():
+    result = import_kohya(FIXTURES / "kohya" / "sdxl-locon-style.json")
+    config = build_config(result.data)
+    assert (config.network.algo, config.network.preset) == ("locon", "full")
+    assert (config.network.dim, config.network.alpha, config.network.conv_dim, config.network.conv_alpha) == (64, 32, 64, 32)
+    assert config.captions.keep_tokens == 1 and config.captions.shuffle
+    assert config.captions.max_token_length == 225
+    assert config.scheduler.name == "cosine" and config.scheduler.warmup_ratio == pytest.approx(0.05)
+    assert config.training.scale_weight_norms == 1.0
+    assert config.optimizer.name == "AdamW8bit" and config.optimizer.weight_decay == 0.01
+    assert config.optimizer.args == {"betas": [0.9, 0.99]}
+    assert config.training.epochs == 150 and config.saving.every_n_epochs == 10
+    assert config.resolution == (1024, 1536)
+    assert (config.optimizer.unet_lr, config.optimizer.text_encoder_lr) == (1e-4, 5e-5)
+    assert result.unmapped == []
+
+
+@pytest.mark.parametrize("path", GUI_PRESETS, ids=lambda p: p.name)
+def test_every_gui_fixture_imports_or_is_refused_clearly(path, tmp_path):
+    out = tmp_path / "out.toml"
+    proc = run_cli("import-kohya", str(path), "-o", str(out))
+    if path.name in REFUSED:
+        assert proc.returncode == 1
+        assert REFUSED[path.name] in proc.stderr and "Traceback" not in proc.stderr
+        assert not out.exists()
+    else:
+        assert proc.returncode == 0, proc.stderr
+        config = build_config(tomllib.loads(out.read_text()))
+        assert config.network.algo == "lora"
+
+
+def test_prodigy_arguments_and_unet_only_flag():
+    result = import_kohya(FIXTURES / "kohya_ss" / "SDXL - LoRA kudou-reira prodigy v4.0.json")
+    config = build_config(result.data)
+    assert config.optimizer.name == "Prodigy" and config.optimizer.weight_decay == 0.45
+    assert config.optimizer.args == {"decouple": True, "d_coef": 2, "use_bias_correction": True, "safeguard_warmup": True}
+    assert config.network.train_text_encoders is False
+    assert config.captions.keep_tokens == 2 and config.training.seed == 1337
+    # Dropped arguments are listed, never silently lost.
+    assert any("CosineAnnealingLR" in str(v) for _, v, _ in result.unmapped)
+
+
+def test_warmup_percent_and_constant_schedule():
+    result = import_kohya(FIXTURES / "kohya_ss" / "locon-dadaptation-sdxl.json")
+    config = build_config(result.data)
+    assert config.scheduler.name == "constant_with_warmup" and config.scheduler.warmup_ratio == pytest.approx(0.08)
+    assert config.optimizer.name == "Adafactor" and config.optimizer.args["relative_step"] is False
+    assert [k for k, _, _ in result.unmapped] == ["conv_dim", "conv_alpha", "caption_extension"]
+
+
+def test_imported_toml_lists_unmapped_keys(tmp_path):
+    result = import_kohya(FIXTURES / "kohya_ss" / "SDXL - LoRA kudou-reira prodigy v4.0.json")
+    text = import_to_toml(result)
+    assert "Not carried over" in text and "CosineAnnealingLR" in text
+    build_config(tomllib.loads(text))
+
+
+def test_unsupported_optimizer_refused(tmp_path):
+    path = tmp_path / "lion.json"
+    path.write_text('{"LoRA_type": "Standard", "optimizer": "Lion"}')
+    with pytest.raises(KohyaImportError) as info:
+        import_kohya(path)
+    assert "Lion" in info.value.message
+
+
+def test_not_json_is_a_clear_error(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text("not json")
+    proc = run_cli("import-kohya", str(path), "-o", str(tmp_path / "o.toml"))
+    assert proc.returncode == 1 and "not a kohya_ss JSON preset" in proc.stderr
+
+
+def test_optimizer_args_forms():
+    assert parse_optimizer_args('"d0=1e-5" "decouple=True"') == {"d0": 1e-5, "decouple": True}
+    assert parse_optimizer_args("betas=0.9,0.99 eps=1e-8") == {"betas": [0.9, 0.99], "eps": 1e-8}
+
+
+def test_export_reproduces_run_for_sd_scripts(tmp_path):
+    dataset = tmp_path / "data"
+    (dataset / "4_hokusai").mkdir(parents=True)
+    (dataset / "2_extra").mkdir()
+    config = build_config(
+        {"model": {"family": "pony", "path": "/models/pony.safetensors"}, "dataset": {"path": str(dataset)}, "captions": {"trigger": "hokusaistyle"}}
+    )
+    train, data = export_sd_scripts(config, "run-03", tmp_path / "out")
+    assert train["network_module"] == "lycoris.kohya"
+    assert train["network_args"] == ["algo=locon", "preset=full", "conv_dim=64", "conv_alpha=32"]
+    assert train["optimizer_args"] == ["weight_decay=0.01"] and train["lr_warmup_steps"] == 0.05
+    subsets = data["datasets"][0]["subsets"]
+    assert [(Path(s["image_dir"]).name, s["num_repeats"]) for s in subsets] == [("2_extra", 2), ("4_hokusai", 4)]
+    assert subsets[0]["caption_prefix"] == "hokusaistyle, score_9, score_8_up, score_7_up, source_anime, "
+    assert data["general"]["keep_tokens"] == 5
+
+
+def test_export_command_writes_two_files(tmp_path):
+    config_path = tmp_path / "my.toml"
+    config_path.write_text('schema_version = 1\n[model]\npath = "/m.safetensors"\n')
+    proc = run_cli("export-kohya", str(config_path), "-o", str(tmp_path / "k"))
+    assert proc.returncode == 0, proc.stderr
+    train = tomllib.loads((tmp_path / "k" / "my-config.toml").read_text())
+    dataset = tomllib.loads((tmp_path / "k" / "my-dataset.toml").read_text())
+    assert train["max_train_epochs"] == 150 and dataset["datasets"][0]["resolution"] == [1024, 1024]
+
+
+@pytest.mark.parametrize("change", [{"LoRA_type": ["LyCORIS/LoCon"]}, {"LyCORIS_preset": ["full"]}, {"optimizer": {"a": 1}},
+                                    {"caption_extension": 5}, {"network_dim": [64]}])
+def test_odd_value_types_are_one_line_errors(tmp_path, change):
+    import json
+
+    data = {**json.loads((FIXTURES / "kohya" / "sdxl-locon-style.json").read_text()), **change}
+    (tmp_path / "odd.json").write_text(json.dumps(data))
+    proc = run_cli("import-kohya", str(tmp_path / "odd.json"), "-o", str(tmp_path / "out.toml"))
+    assert proc.returncode == 1 and proc.stderr.startswith("error:") and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_export_never_writes_into_the_runs_output_and_never_doubles_the_trigger(tmp_path):
+    from stylora_tui.interop.kohya import write_export
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, text in enumerate(["mystyle, 1girl", "mystyle, solo"]):
+        (data / f"{i}.txt").write_text(text)
+    config = build_config({"dataset": {"path": str(data)}, "captions": {"trigger": "mystyle"}, "model": {"family": "pony"}})
+    written = write_export(config, "run-01", tmp_path / "export dir", tmp_path / "export dir" / "sd-scripts-output")
+    train = tomllib.loads(written[0].read_text())
+    dataset = tomllib.loads(written[1].read_text())
+    assert train["output_name"] == "run-01-sd-scripts" and "sd-scripts-output" in train["output_dir"]
+    assert dataset["datasets"][0]["subsets"][0]["caption_prefix"] == "score_9, score_8_up, score_7_up, source_anime, "

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+
+from stylora_tui.run import control
+from stylora_tui.run import events as ev
+from stylora_tui.run.layout import create_run
+from stylora_tui.run.state import RunState, reduce, replay
+
+
+def test_tailer_reads_from_offset_and_leaves_a_partial_line(tmp_path):
+    path = tmp_path / "events.jsonl"
+    writer = ev.EventWriter(path)
+    writer.emit(ev.RUN_STARTED, run="r", step=0, total_steps=10)
+    tailer = ev.EventTailer(path)
+    assert [e["type"] for e in tailer.read_new()] == ["run.started"]
+    offset = tailer.offset
+    with open(path, "ab") as handle:
+        handle.write(b'{"v":1,"type":"train.step","step":1')  # the writer is mid-append
+    assert tailer.read_new() == [] and tailer.offset == offset
+    with open(path, "ab") as handle:
+        handle.write(b',"loss":0.5}\nnot json\n')
+    events = tailer.read_new()
+    assert [e["type"] for e in events] == ["train.step"], "a damaged line is skipped, not fatal"
+    assert tailer.offset == path.stat().st_size
+    writer.close()
+
+
+def test_events_are_versioned_and_timestamped(tmp_path):
+    writer = ev.EventWriter(tmp_path / "e.jsonl")
+    event = writer.emit(ev.TRAIN_STEP, step=3, loss=0.1)
+    writer.close()
+    line = json.loads((tmp_path / "e.jsonl").read_text())
+    assert line == event and line["v"] == 1 and line["type"] == "train.step" and isinstance(line["ts"], float)
+
+
+def test_reducer_eta_average_and_final_states():
+    events = [{"type": "run.started", "ts": 0.0, "run": "r", "step": 0, "total_steps": 100, "epochs": 10}]
+    events += [{"type": "train.step", "ts": float(i), "step": i, "epoch": 1, "loss": 0.2, "it_per_s": 2.0} for i in range(1, 21)]
+    state = replay(events)
+    assert state.phase == "training" and state.step == 20 and abs(state.loss_avg - 0.2) < 1e-9
+    assert state.eta_s == 40.0 and state.progress == 0.2
+    state = reduce(state, {"type": "control.received", "intent": "stop"})
+    assert state.phase == "stopping"
+    state = reduce(state, {"type": "run.stopped", "step": 20, "reason": "stop requested"})
+    assert state.phase == "stopped" and state.finished and state.eta_s is None
+    failed = reduce(RunState(), {"type": "run.failed", "reason": "CUDA out of memory"})
+    assert failed.phase == "failed" and failed.reason == "CUDA out of memory"
+
+
+def test_loss_history_is_thinned_not_dropped():
+    state = RunState()
+    for step in range(1, 5001):
+        state = reduce(state, {"type": "train.step", "ts": float(step), "step": step, "loss": 1.0})
+    assert len(state.losses) <= 600 and state.losses[0][0] == 1 and state.losses[-1][0] == 5000
+
+
+def test_control_intents(tmp_path):
+    run = create_run(tmp_path, "r")
+    assert control.pending(run) == set()
+    control.request(run, control.STOP)
+    control.request(run, control.SAVE_NOW)
+    assert control.pending(run) == {"stop", "save-now"}
+    control.consume(run, control.STOP)
+    assert control.pending(run) == {"save-now"}
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True), st.text(max_size=8),
+                    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+_types = st.sampled_from(["run.started", "run.resumed", "cache.progress", "train.step", "train.skipped", "checkpoint.saved",
+                          "checkpoint.failed", "output.saved", "sample.progress", "sample.saved", "validation.loss",
+                          "control.received", "gpu.sample", "log", "run.stopped", "run.finished", "run.failed", "other"])
+_events = st.one_of(
+    st.builds(lambda kind, fields: {"type": kind, **fields}, _types,
+              st.dictionaries(st.sampled_from(["step", "loss", "ts", "epoch", "total_steps", "path", "gpus", "reason", "done",
+                                               "total", "it_per_s", "message", "intent", "run", "hint"]), _values, max_size=6)),
+    _values,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_events, max_size=30))
+def test_the_reducer_never_raises_on_any_event_sequence(sequence):
+    from stylora_tui.run.state import RunState, reduce
+
+    state = RunState()
+    for event in sequence:
+        state = reduce(state, event)
+    assert isinstance(state, RunState)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from stylora_tui.errors import RunError
+from stylora_tui.run.samples import choose_best, comparison_sheet, epoch_samples
+from tests.conftest import run_cli
+from tests.tui.test_epochs import run_with_samples
+
+
+def test_sheet_is_a_labelled_grid(tmp_path):
+    run = run_with_samples(tmp_path)
+    rows = epoch_samples(run)
+    assert [(r.epoch, r.validation_loss) for r in rows] == [(1, 0.31), (2, 0.27)]
+    sheet = comparison_sheet(run)
+    assert sheet.size == (150 + 2 * 256, 60 + 2 * 256)
+    # Row 2, column 2 holds epoch 2's green sample, enlarged to fill its cell.
+    assert sheet.getpixel((150 + 256 + 128, 60 + 256 + 128)) == (0, 128, 0)
+
+
+def test_compare_cli_writes_a_sheet_and_chooses(tmp_path):
+    run = run_with_samples(tmp_path / "runs")
+    proc = run_cli("compare", "run-01", "-o", str(tmp_path / "sheet.png"), "--best", "2", "--runs-dir", str(tmp_path / "runs"))
+    assert proc.returncode == 0, proc.stderr
+    assert "validation loss 0.2700" in proc.stdout
+    assert Image.open(tmp_path / "sheet.png").size[0] > 500
+    assert (run.output / "run-01-best.safetensors").read_bytes() == b"epoch 2"
+
+
+def test_choosing_an_epoch_without_an_adapter_says_which_exist(tmp_path):
+    run = run_with_samples(tmp_path)
+    with pytest.raises(RunError) as info:
+        choose_best(run, 7)
+    assert "run-01-e0001.safetensors" in info.value.hint
+
+
+def test_no_samples_is_a_clear_error(tmp_path):
+    from stylora_tui.run.layout import create_run
+
+    run = create_run(tmp_path, "empty")
+    with pytest.raises(RunError) as info:
+        comparison_sheet(run)
+    assert "no samples" in info.value.message
