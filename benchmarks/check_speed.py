@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from stylora_tui.config.schema import build_config
+from stylora_tui.config.build import build_config
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import ProbeCache, scan_dataset
 

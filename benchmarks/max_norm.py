@@ -22,7 +22,7 @@ def build(model: str, dim: int, device: str):
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from stylora_tui.config.schema import build_config
+    from stylora_tui.config.build import build_config
     from stylora_tui.trainer.demo_model import DEMO_OVERRIDES, FULL_TREE_OVERRIDES
     from stylora_tui.trainer.network import LoConNetwork
     from stylora_tui.trainer.sdxl_layout import shipped_config

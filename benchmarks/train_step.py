@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from stylora_tui.config.schema import build_config
+from stylora_tui.config.build import build_config
 
 
 def build(demo: bool, device: torch.device, dtype: torch.dtype):

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from stylora_tui.config.schema import SECTION_HELP, SECTIONS, Config, config_to_dict
+from stylora_tui.config.schema import SECTION_HELP, SECTIONS, Config
+from stylora_tui.config.toml_io import config_to_dict
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "CONFIG.md"
 

@@ -52,8 +52,9 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
 def _top_level(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         interactive = sys.stdin.isatty() and sys.stdout.isatty() and not args.headless
+        args.interactive = interactive
         if args.resume:
-            return _command("monitor" if interactive else "resume")(args)
+            return _command("resume")(args)
         if args.demo and not interactive:
             return _command("demo")(args)
         if not interactive:

@@ -13,7 +13,7 @@ from stylora_tui.commands.check import render
 from stylora_tui.commands.train import start
 from stylora_tui.config.families import FAMILIES, get_family
 from stylora_tui.config.presets import load_preset
-from stylora_tui.config.schema import config_to_dict
+from stylora_tui.config.toml_io import config_to_dict
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import scan_dataset
 from stylora_tui.dataset.tokens import check_trigger

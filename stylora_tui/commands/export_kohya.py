@@ -5,11 +5,12 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from stylora_tui.config.schema import build_config, read_toml_file
+from stylora_tui.config.build import build_config
+from stylora_tui.config.toml_io import read_toml_file
 from stylora_tui.dataset.layout import repeat_folders
 from stylora_tui.display import printable
 from stylora_tui.errors import RunError
-from stylora_tui.interop.kohya import captions_without, write_export
+from stylora_tui.interop.kohya_export import captions_without, write_export
 from stylora_tui.run.layout import locate_run
 from stylora_tui.views.console import console
 

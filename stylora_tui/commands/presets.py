@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from stylora_tui.config.presets import list_presets, load_preset, resolve_preset
-from stylora_tui.config.schema import config_to_dict
+from stylora_tui.config.toml_io import config_to_dict
 from stylora_tui.views.console import console, print_json, safe
 
 

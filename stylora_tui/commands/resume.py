@@ -1,46 +1,30 @@
-"""`stylora-tui --resume RUN`: attach to a live run, restart a stopped one, or summarise."""
+"""`stylora-tui --resume RUN`: attach to a live run, restart a stopped one, or summarise.
+
+In a terminal it opens the monitor (which offers the restart); with --headless, or
+without a terminal, the Rich view follows the run to its end."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import sys
 
-from stylora_tui.dataset.scan import scan_dataset
 from stylora_tui.display import printable
 from stylora_tui.errors import RunError
-from stylora_tui.model.hashes import model_hash
-from stylora_tui.run import control
 from stylora_tui.run.events import EventTailer
-from stylora_tui.run.launcher import TrainerLauncher
-from stylora_tui.run.layout import FAILED, FINISHED, NEW, RUNNING, RunDir, locate_run, run_status
-from stylora_tui.run.manifest import drift, read_manifest
-from stylora_tui.run.prepare import frozen_config
+from stylora_tui.run.layout import FAILED, FINISHED, NEW, RUNNING, locate_run, run_status, runs_root
+from stylora_tui.run.resume import restart
 from stylora_tui.views.console import console, safe
 from stylora_tui.views.headless import follow
 
 
-def check_unchanged(run: RunDir) -> None:
-    """Refuse, with the reasons, when the dataset or base model changed since launch."""
-    config = frozen_config(run)
-    manifest = read_manifest(run)
-    scan = scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats)
-    reasons = drift(manifest, scan, model_hash(config.model.path))
-    if reasons:
-        raise RunError(
-            f"run {run.name!r} cannot resume: " + "; ".join(reasons),
-            "put the dataset and model back as they were, or start a new run with the changed data",
-        )
-
-
-def restart(run: RunDir, launcher: TrainerLauncher | None = None):
-    check_unchanged(run)
-    # A resume starts clean: a stop the last trainer honoured, or never lived to honour,
-    # must not stop this one.
-    control.clear(run)
-    return (launcher or TrainerLauncher()).launch(run, frozen_config(run).training.gpus)
-
-
 def run(args) -> int:
     target = locate_run(args.resume, args.runs_dir)
+    if args.interactive:
+        from stylora_tui.tui.app import StyloraApp, default_services
+
+        message = StyloraApp(default_services(runs_root(args.runs_dir)), monitor=target).run()
+        if message:
+            sys.stdout.write(message + "\n")
+        return 0
     summary = run_status(target)
     out = console()
     if summary.status == FINISHED:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from stylora_tui.config.build import parse_override
 from stylora_tui.config.presets import preset_for
-from stylora_tui.config.schema import parse_override
 from stylora_tui.run.invocation import check_command, resume_command
 from stylora_tui.run.launcher import TrainerLauncher
 from stylora_tui.run.layout import runs_root

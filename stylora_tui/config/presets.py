@@ -14,7 +14,9 @@ from typing import Any
 
 from stylora_tui import paths
 from stylora_tui.atomic import write_text_atomic
-from stylora_tui.config.schema import Config, build_config, parse_toml, read_toml_file
+from stylora_tui.config.build import build_config
+from stylora_tui.config.schema import Config
+from stylora_tui.config.toml_io import parse_toml, read_toml_file
 from stylora_tui.errors import PresetError
 
 PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

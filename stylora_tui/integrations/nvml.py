@@ -91,7 +91,7 @@ def this_machine():
     """This machine for the pre-flight check: its NVIDIA GPUs (by NVML) and CPU cores."""
     import os
 
-    from stylora_tui.run.preflight import Machine
+    from stylora_tui.integrations.machine import Machine
 
     sampler = NvmlSampler()
     try:

@@ -10,10 +10,10 @@ machine they like.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 
 from stylora_tui.config.schema import Config
 from stylora_tui.findings import Finding, Severity
+from stylora_tui.integrations.machine import Machine
 from stylora_tui.model.files import SDXL_UNET_PARAMETERS, unet_parameters
 from stylora_tui.model.hashes import DEMO
 
@@ -26,16 +26,6 @@ CPU_CORE_TFLOPS = 0.05
 
 OPTIMIZER_PACKAGES = {"AdamW8bit": ("bitsandbytes", "bitsandbytes"), "Prodigy": ("prodigyopt", "prodigyopt")}
 NEEDS_CUDA = {"AdamW8bit"}
-
-
-@dataclass(frozen=True)
-class Machine:
-    gpus: tuple[str, ...] = ()  # NVIDIA GPU names, as NVML reports them
-    cpu_cores: int = 1
-
-    @property
-    def has_cuda(self) -> bool:
-        return bool(self.gpus)
 
 
 def _installed(module: str) -> bool:

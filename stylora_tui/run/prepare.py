@@ -9,17 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stylora_tui import paths
-from stylora_tui.config.schema import Config, build_config, config_to_dict, config_to_toml, read_toml_file
+from stylora_tui.config.build import build_config
+from stylora_tui.config.schema import Config
+from stylora_tui.config.toml_io import config_to_dict, config_to_toml, read_toml_file
 from stylora_tui.dataset.doctor import DoctorReport, examine
 from stylora_tui.dataset.scan import scan_dataset
 from stylora_tui.errors import DatasetError
 from stylora_tui.findings import Severity
+from stylora_tui.integrations.machine import Machine
 from stylora_tui.model.files import check_model_path, check_vae_path, resolve_prediction
 from stylora_tui.model.hashes import DEMO, model_hash
 from stylora_tui.run import preflight
 from stylora_tui.run.layout import RunDir, create_run
 from stylora_tui.run.manifest import build_manifest, write_manifest
-from stylora_tui.run.preflight import Machine
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ from pathlib import Path
 import torch
 
 from stylora_tui.atomic import write_json_atomic
-from stylora_tui.config.schema import Config, build_config, read_toml_file
+from stylora_tui.config.build import build_config
+from stylora_tui.config.schema import Config
+from stylora_tui.config.toml_io import read_toml_file
 from stylora_tui.dataset.buckets import plan_steps
 from stylora_tui.dataset.scan import scan_dataset
 from stylora_tui.errors import StyloraError

@@ -72,7 +72,7 @@ def host_ram_bytes(model_path: str, weight_bytes: int) -> int:
 def module_rows(model_path: str) -> list[list]:
     """[kohya key, group, in, out, kernel] of every module LoCon 'full' can train, from
     the architecture built on the meta device (no weights)."""
-    from stylora_tui.config.schema import build_config
+    from stylora_tui.config.build import build_config
     from stylora_tui.trainer.network import TRANSFORMER, LoConNetwork
 
     everything = build_config({"network": {"preset": "full", "algo": "locon", "train_text_encoders": True}}).network

@@ -2,15 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from stylora_tui.config.schema import (
-    Config,
-    all_keys,
-    build_config,
-    config_to_dict,
-    config_to_toml,
-    parse_override,
-    parse_toml,
-)
+from stylora_tui.config.build import build_config, parse_override
+from stylora_tui.config.schema import Config, all_keys
+from stylora_tui.config.toml_io import config_to_dict, config_to_toml, parse_toml
 from stylora_tui.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from stylora_tui.config.schema import build_config
+from stylora_tui.config.build import build_config
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import ProbeCache, scan_dataset
 from stylora_tui.errors import DatasetError

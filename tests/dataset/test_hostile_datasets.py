@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from stylora_tui.config.schema import build_config
+from stylora_tui.config.build import build_config
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import scan_dataset
 from tests.conftest import run_cli

@@ -5,9 +5,11 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from stylora_tui.config.schema import build_config
+from stylora_tui.config.build import build_config
 from stylora_tui.errors import KohyaImportError
-from stylora_tui.interop.kohya import export_sd_scripts, import_kohya, import_to_toml, parse_optimizer_args
+from stylora_tui.interop.kohya_export import export_sd_scripts
+from stylora_tui.interop.kohya_import import import_kohya, import_to_toml
+from stylora_tui.interop.kohya_values import parse_optimizer_args
 from tests.conftest import FIXTURES, run_cli
 
 GUI_PRESETS = sorted((FIXTURES / "kohya_ss").glob("*.json"))
@@ -130,7 +132,7 @@ def test_odd_value_types_are_one_line_errors(tmp_path, change):
 
 
 def test_export_never_writes_into_the_runs_output_and_never_doubles_the_trigger(tmp_path):
-    from stylora_tui.interop.kohya import write_export
+    from stylora_tui.interop.kohya_export import write_export
 
     data = tmp_path / "data"
     data.mkdir()

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from stylora_tui.config.schema import build_config
-from stylora_tui.run.preflight import Machine, check, step_seconds_on_cpu
+from stylora_tui.config.build import build_config
+from stylora_tui.integrations.machine import Machine
+from stylora_tui.run.preflight import check, step_seconds_on_cpu
 from tests.conftest import FIXTURES, run_cli
 
 H100 = Machine(("NVIDIA H100 80GB HBM3",), 16)

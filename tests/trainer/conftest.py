@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from stylora_tui.config.schema import build_config
+from stylora_tui.config.build import build_config
+from stylora_tui.integrations.machine import Machine
 from stylora_tui.paths import examples_dir
 from stylora_tui.run.layout import RunDir
-from stylora_tui.run.preflight import Machine
 from stylora_tui.run.prepare import prepare_run
 
 CPU_ONLY = Machine((), 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylora_tui.config.schema import build_config
+from stylora_tui.config.build import build_config
 
 
 def _network(seed: int):

@@ -162,7 +162,7 @@ def test_samples_render_on_a_bf16_model_with_an_fp32_adapter(tmp_path, cache_env
     # inputs, so sampling must run under autocast. Here on the CPU, which has bf16 too.
     from types import SimpleNamespace
 
-    from stylora_tui.config.schema import build_config
+    from stylora_tui.config.build import build_config
     from stylora_tui.model.files import EPSILON, Prediction
     from stylora_tui.run.layout import create_run
     from stylora_tui.trainer.loading import Placement, load_base_model

@@ -8,8 +8,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from stylora_tui.integrations.machine import Machine
 from stylora_tui.run import control
-from stylora_tui.run.preflight import Machine
 from tests.dataset.test_doctor import tree_digest
 from tests.trainer.conftest import demo_config, events, prepare, trainer, wait_for
 

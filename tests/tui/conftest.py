@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from stylora_tui.integrations.clip_tokenizer import load_shipped
-from stylora_tui.run.preflight import Machine
+from stylora_tui.integrations.machine import Machine
 from stylora_tui.tui.services import Services
 from tests.tui.fakes import RecordingLauncher, ScriptedSource, training_events
 

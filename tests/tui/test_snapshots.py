@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from stylora_tui.config.wizard import WizardState
+from stylora_tui.integrations.machine import Machine
 from stylora_tui.paths import examples_dir
-from stylora_tui.run.preflight import Machine
 from stylora_tui.tui.app import StyloraApp
 from stylora_tui.tui.services import Services
 from tests.tui.fakes import RecordingLauncher, ScriptedSource, training_events

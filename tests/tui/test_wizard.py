@@ -141,7 +141,7 @@ async def test_dataset_step_scans_a_practice_sized_folder_with_a_cold_cache(serv
 async def test_review_refuses_adamw8bit_without_cuda_and_asks_before_cpu_training(services, tmp_path):
     from dataclasses import replace
 
-    from stylora_tui.run.preflight import Machine
+    from stylora_tui.integrations.machine import Machine
     from tests.model.test_files import SDXL, fake_safetensors
 
     no_gpu = replace(services, machine=lambda: Machine((), 2))

@@ -188,15 +188,13 @@ class MonitorScreen(Screen):
 
     @work(thread=True, exclusive=True, group="restart")
     def restart(self) -> None:
-        from stylora_tui.commands.resume import check_unchanged
         from stylora_tui.errors import StyloraError
-        from stylora_tui.run.prepare import frozen_config
+        from stylora_tui.run.resume import restart
 
         try:
-            check_unchanged(self.run)
-            self.app.services.launcher.launch(self.run, frozen_config(self.run).training.gpus)
+            restart(self.run, self.app.services.launcher)
         except StyloraError as exc:
-            self.app.call_from_thread(self.notify, f"{exc.message}: {exc.hint}", severity="error", timeout=15)
+            self.app.call_from_thread(self.notify, safe(f"{exc.message}: {exc.hint}"), severity="error", timeout=15)
             return
         self.app.call_from_thread(self.notify, f"resuming {self.run.name}")
 
