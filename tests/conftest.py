@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import random
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
+from stylora_tui.run.catalog import create_run
 
 # Snapshots and Pilot tests must not depend on animation timing; Textual reads this at import.
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
@@ -73,3 +80,56 @@ def write_practice_dataset(folder: Path, count: int = 30, size: tuple[int, int] 
 def practice_dataset(tmp_path_factory) -> Path:
     """30 images at 1024x1536 with tag captions (built once; tests must not modify it)."""
     return write_practice_dataset(tmp_path_factory.mktemp("practice") / "hokusai", 30)
+
+
+def fake_safetensors(path, keys):
+    header = {k: {"dtype": "F16", "shape": [1], "data_offsets": [2 * i, 2 * i + 2]} for i, k in enumerate(keys)}
+    header["__metadata__"] = {"format": "pt"}
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * (2 * len(keys)))
+    return path
+
+
+SDXL = ["model.diffusion_model.input_blocks.0.0.weight", "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight",
+        "conditioner.embedders.1.model.ln_final.weight", "first_stage_model.decoder.conv_in.weight"]
+
+
+TRIGGER = "hokusaistyle"
+
+
+def picture(seed: int, size=(1024, 1536), mode="RGB") -> Image.Image:
+    rng = random.Random(seed)
+    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+    for _ in range(12):
+        x, y = rng.randrange(size[0]), rng.randrange(size[1])
+        image.paste(tuple(rng.randrange(256) for _ in range(3)), (x, y, x + size[0] // 3, y + size[1] // 4))
+    return image.convert(mode) if mode != "RGB" else image
+
+
+def caption(folder: Path, stem: str, text: str = f"{TRIGGER}, 1girl, solo") -> None:
+    (folder / f"{stem}.txt").write_text(text, encoding="utf-8")
+
+
+def tree_digest(root: Path) -> dict:
+    return {
+        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def run_with_samples(root):
+    run = create_run(root, "run-01")
+    run.config.write_text("schema_version = 1\n")
+    run.status_file.write_text(json.dumps({"state": "finished", "step": 20, "total_steps": 20, "epoch": 2}))
+    events = []
+    for epoch, loss in ((1, 0.31), (2, 0.27)):
+        folder = run.samples / f"e{epoch:04d}"
+        folder.mkdir(parents=True)
+        for index, colour in enumerate(("red", "green")):
+            Image.new("RGB", (64, 96), colour).save(folder / f"{index + 1:02d}.png")
+        (folder / "prompts.json").write_text(json.dumps({"epoch": epoch, "step": epoch * 10, "prompts": ["a", "b"], "images": ["01.png", "02.png"]}))
+        (run.output / f"run-01-e{epoch:04d}.safetensors").write_bytes(f"epoch {epoch}".encode())
+        events.append({"v": 1, "ts": 1.0, "type": "validation.loss", "epoch": epoch, "loss": loss})
+    run.events.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return run

@@ -69,7 +69,7 @@ def test_runs_json_on_empty_and_populated_root(tmp_path):
 
 def test_runs_and_resume_find_runs_from_any_folder(tmp_path):
     # After an SSH drop the user comes back in another folder (here, their home).
-    from stylora_tui.run.layout import create_run
+    from stylora_tui.run.catalog import create_run
 
     workspace = tmp_path / "workspace"
     workspace.mkdir()

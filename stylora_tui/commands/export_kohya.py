@@ -11,7 +11,7 @@ from stylora_tui.dataset.layout import repeat_folders
 from stylora_tui.display import printable
 from stylora_tui.errors import RunError
 from stylora_tui.interop.kohya_export import captions_without, write_export
-from stylora_tui.run.layout import locate_run
+from stylora_tui.run.catalog import locate_run
 from stylora_tui.views.console import console
 
 

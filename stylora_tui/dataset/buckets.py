@@ -34,10 +34,6 @@ class Placement:
     bucket: tuple[int, int]
     resized: tuple[int, int]
 
-    @property
-    def crop_px(self) -> tuple[int, int]:
-        return (self.resized[0] - self.bucket[0], self.resized[1] - self.bucket[1])
-
 
 def bucket_resolutions(spec: BucketSpec) -> list[tuple[int, int]]:
     """kohya's predefined buckets: widths from min to max in steps, plus the square."""
@@ -113,16 +109,12 @@ class BucketRow:
     width: int
     height: int
     count: int  # images
-    samples: int  # images x their repeats: what one epoch draws from this bucket
+    draws: int  # images x their repeats: what one epoch draws from this bucket
     steps: int  # batches per epoch
-
-    @property
-    def aspect(self) -> float:
-        return self.width / self.height
 
 
 @dataclass(frozen=True)
-class StepPlan:
+class StepCount:
     buckets: tuple[BucketRow, ...]
     batch_size: int
     epochs: int
@@ -157,30 +149,30 @@ class StepPlan:
             "batch_size": self.batch_size,
             "gradient_accumulation_steps": self.gradient_accumulation_steps,
             "gpus": self.processes,
-            "images_per_epoch": sum(b.samples for b in self.buckets),
+            "images_per_epoch": sum(b.draws for b in self.buckets),
             "total": self.total_steps,
         }
 
 
-def plan_steps(
+def count_steps(
     placements: list[tuple[tuple[int, int], int]],
     batch_size: int,
     epochs: int,
     gradient_accumulation_steps: int = 1,
     max_steps: int = 0,
     processes: int = 1,
-) -> StepPlan:
+) -> StepCount:
     """Steps from (bucket, repeats) per image: Σ over buckets of ceil(images × repeats / batch)."""
     images: Counter = Counter()
-    samples: Counter = Counter()
+    draws: Counter = Counter()
     for bucket, repeats in placements:
         images[bucket] += 1
-        samples[bucket] += repeats
+        draws[bucket] += repeats
     rows = tuple(
-        BucketRow(w, h, images[(w, h)], samples[(w, h)], math.ceil(samples[(w, h)] / batch_size))
+        BucketRow(w, h, images[(w, h)], draws[(w, h)], math.ceil(draws[(w, h)] / batch_size))
         for (w, h) in sorted(images, key=lambda b: (-images[b], b))
     )
-    return StepPlan(rows, batch_size, epochs, gradient_accumulation_steps, max_steps, processes)
+    return StepCount(rows, batch_size, epochs, gradient_accumulation_steps, max_steps, processes)
 
 
 def aspect_label(width: int, height: int) -> str:

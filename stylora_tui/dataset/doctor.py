@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from stylora_tui.config.schema import Config
-from stylora_tui.dataset.buckets import BucketAssigner, BucketSpec, StepPlan, aspect_label, plan_steps
+from stylora_tui.dataset.buckets import BucketAssigner, BucketSpec, StepCount, aspect_label, count_steps
 from stylora_tui.dataset.captions import same_tag, split_tags, training_caption
 from stylora_tui.dataset.holdout import holdout
 from stylora_tui.dataset.scan import MAX_CAPTION_BYTES, DatasetImage, DatasetScan
@@ -27,7 +27,7 @@ MANY_REPEATS = 6
 class DoctorReport:
     scan: DatasetScan
     findings: tuple[Finding, ...]
-    steps: StepPlan
+    steps: StepCount
     placements: dict  # rel path -> Placement
 
     @property
@@ -65,7 +65,7 @@ def examine(scan: DatasetScan, config: Config, tokenizer: TokenizerLike | None =
     if usable and len(held) >= len(usable):
         add(_f(Severity.ERROR, "holdout-too-large", "", f"validation.holdout_images ({config.validation.holdout_images}) leaves no image to train on",
                "hold out a few images at most (2-3 of 30), or set validation.holdout_images = 0"))
-    steps = plan_steps(
+    steps = count_steps(
         [(placements[i.rel].bucket, i.repeats) for i in usable if i.rel not in held],
         config.training.batch_size,
         config.training.epochs,
@@ -151,7 +151,7 @@ def _duplicate_findings(usable, add) -> None:
                "keep the better one; near-duplicates push the model toward copying that picture"))
 
 
-def _bucket_findings(scan: DatasetScan, steps: StepPlan, config: Config, add) -> None:
+def _bucket_findings(scan: DatasetScan, steps: StepCount, config: Config, add) -> None:
     buckets = steps.buckets
     if len(buckets) > 1:
         total = sum(b.count for b in buckets)

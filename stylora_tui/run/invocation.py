@@ -13,7 +13,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from stylora_tui.run.layout import RunDir, ambiguous
+from stylora_tui.run.catalog import ambiguous
+from stylora_tui.run.layout import RunDir
 
 SCRIPT = "stylora-tui"
 

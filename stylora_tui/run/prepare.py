@@ -20,7 +20,8 @@ from stylora_tui.integrations.machine import Machine
 from stylora_tui.model.files import check_model_path, check_vae_path, resolve_prediction
 from stylora_tui.model.hashes import DEMO, model_hash
 from stylora_tui.run import preflight
-from stylora_tui.run.layout import RunDir, create_run
+from stylora_tui.run.catalog import create_run
+from stylora_tui.run.layout import RunDir
 from stylora_tui.run.manifest import build_manifest, write_manifest
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from stylora_tui.errors import RunError
 from stylora_tui.run.events import VALIDATION, EventTailer
 from stylora_tui.run.layout import RunDir
+from stylora_tui.run.status import FINISHED, read_status
 
 CELL_PX = 256
 LABEL_PX = 150
@@ -104,8 +105,8 @@ def comparison_sheet(run: RunDir):
 
 def output_for_epoch(run: RunDir, epoch: int) -> Path:
     candidates = [run.output / f"{run.name}-e{epoch:04d}.safetensors"]
-    status = run.read_status()
-    if status.get("state") == "finished" and status.get("epoch") == epoch:
+    status = read_status(run.status_file)
+    if status.state == FINISHED and status.epoch == epoch:
         candidates.append(run.output / f"{run.name}.safetensors")
     for path in candidates:
         if path.is_file():

@@ -3,7 +3,8 @@ import sys
 from pathlib import Path
 
 from stylora_tui.errors import StyloraError
-from stylora_tui.run.layout import RunDir, acquire_lock
+from stylora_tui.run.layout import RunDir
+from stylora_tui.run.lock import acquire_lock
 
 if len(sys.argv) != 2:
     sys.stderr.write("usage: python -m stylora_tui.trainer RUN_DIR\n")
@@ -21,6 +22,6 @@ if rank == 0:
         print(f"error: {exc.message}\nhint: {exc.hint}", flush=True)
         raise SystemExit(2) from None
 
-from stylora_tui.trainer.loop import main  # noqa: E402  (after the lock, on purpose)
+from stylora_tui.trainer.main import main  # noqa: E402  (after the lock, on purpose)
 
 raise SystemExit(main(run, lock, rank))

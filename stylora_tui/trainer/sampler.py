@@ -19,6 +19,7 @@ import torch
 
 from stylora_tui.config.schema import Config
 from stylora_tui.run import events as ev
+from stylora_tui.run.layout import RunDir
 from stylora_tui.trainer import faults
 
 SUBJECTS = ("1girl, solo, upper body, looking at viewer", "scenery, landscape, sky, tree", "still life, flowers, vase, table")
@@ -30,12 +31,13 @@ def default_prompts(config: Config) -> list[str]:
 
 
 class Sampler:
-    def __init__(self, owner, base, conditioner, device, weight_dtype, bucket: tuple[int, int]) -> None:
-        self.owner, self.base, self.conditioner = owner, base, conditioner
+    def __init__(self, run: RunDir, config: Config, reporter, base, conditioner, device, weight_dtype, bucket: tuple[int, int]) -> None:
+        self.run, self.config, self.reporter = run, config, reporter
+        self.base, self.conditioner = base, conditioner
         self.device, self.weight_dtype = device, weight_dtype
-        samples = owner.config.samples
+        samples = config.samples
         self.size = (samples.width_px or bucket[0], samples.height_px or bucket[1])
-        self.prompts = list(samples.prompts) or default_prompts(owner.config)
+        self.prompts = list(samples.prompts) or default_prompts(config)
         self._pipeline = None
 
     def pipeline(self):
@@ -59,7 +61,7 @@ class Sampler:
         return pipe.image_processor.postprocess(pixels.float(), output_type="pil")[0]
 
     def render(self, label: str, epoch: int, step: int) -> Path | None:
-        run = self.owner.run
+        run = self.run
         folder = run.samples / label
         unet = self.base.unet
         was_training = unet.training
@@ -68,10 +70,10 @@ class Sampler:
             unet.eval()
             folder.mkdir(parents=True, exist_ok=True)
             pipe = self.pipeline()
-            seed = self.owner.config.samples.seed
+            seed = self.config.samples.seed
             names = []
-            steps = self.owner.config.samples.steps
-            progress = _Progress(self.owner.events, label, epoch, step, total=len(self.prompts) * steps)
+            steps = self.config.samples.steps
+            progress = _Progress(self.reporter, label, epoch, step, total=len(self.prompts) * steps)
             with torch.no_grad():
                 for index, prompt in enumerate(self.prompts):
                     # Autocast: the adapter is fp32 over a bf16/fp16 model (text encoders and
@@ -82,7 +84,7 @@ class Sampler:
                             prompt_embeds=hidden, pooled_prompt_embeds=pooled,
                             negative_prompt_embeds=torch.zeros_like(hidden), negative_pooled_prompt_embeds=torch.zeros_like(pooled),
                             width=self.size[0], height=self.size[1], num_inference_steps=steps,
-                            guidance_scale=self.owner.config.samples.guidance_scale,
+                            guidance_scale=self.config.samples.guidance_scale,
                             generator=torch.Generator("cpu").manual_seed(seed + index),
                             output_type="latent", callback_on_step_end=progress.step,
                         ).images
@@ -93,15 +95,15 @@ class Sampler:
             (folder / "prompts.json").write_text(json.dumps(
                 {"epoch": epoch, "step": step, "prompts": self.prompts, "seeds": [seed + i for i in range(len(self.prompts))],
                  "size": list(self.size), "images": names}, indent=2), encoding="utf-8")
-            self.owner.events.emit(ev.SAMPLE_SAVED, epoch=epoch, step=step, path=str(folder.relative_to(run.path)), images=names)
+            self.reporter.emit(ev.SAMPLE_SAVED, epoch=epoch, step=step, path=str(folder.relative_to(run.path)), images=names)
             return folder
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
-            self.owner.events.emit(ev.LOG, message=f"samples at {label} ran out of GPU memory; training continues "
+            self.reporter.emit(ev.LOG, message=f"samples at {label} ran out of GPU memory; training continues "
                                    "(lower samples.width_px/height_px or samples.steps)")
         except Exception as exc:  # a preview must never end the run
             traceback.print_exc()
-            self.owner.events.emit(ev.LOG, message=f"samples at {label} failed ({type(exc).__name__}: {exc}); training continues")
+            self.reporter.emit(ev.LOG, message=f"samples at {label} failed ({type(exc).__name__}: {exc}); training continues")
         finally:
             self.base.vae.to("cpu")
             unet.train(was_training)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from stylora_tui.trainer.step import denoising_loss
+
 TIMESTEPS = (100, 300, 500, 700, 900)
 
 
@@ -35,14 +37,8 @@ class Validator:
                     generator = torch.Generator("cpu").manual_seed(self.seed * 1000 + item.index * 10 + timestep)
                     noise = torch.randn(latents.shape, generator=generator).to(self.device, latents.dtype)
                     t = torch.tensor([timestep], device=self.device)
-                    noisy = self.base.noise_scheduler.add_noise(latents, noise, t)
-                    with autocast:
-                        prediction = unet(noisy, t, hidden, added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids}).sample
-                    if self.base.noise_scheduler.config.prediction_type == "v_prediction":
-                        target = self.base.noise_scheduler.get_velocity(latents, noise, t)
-                    else:
-                        target = noise
-                    total += torch.nn.functional.mse_loss(prediction.float(), target.float()).item()
+                    # The training loss, unweighted: comparable across epochs and runs.
+                    total += denoising_loss(self.base, latents, noise, t, hidden, pooled, time_ids, autocast).item()
                     count += 1
         finally:
             unet.train(was_training)

@@ -15,8 +15,10 @@ from stylora_tui.display import printable
 from stylora_tui.run import control
 from stylora_tui.run.events import EventTailer
 from stylora_tui.run.invocation import resume_command
-from stylora_tui.run.layout import RUNNING, RunDir, run_status
+from stylora_tui.run.layout import RunDir
 from stylora_tui.run.state import RunState, format_duration, reduce, replay
+from stylora_tui.run.status import RUNNING
+from stylora_tui.run.summary import run_status
 from stylora_tui.views.console import console, safe
 
 POLL_S = 0.5

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stylora_tui.dataset.buckets import BucketAssigner, BucketSpec, bucket_resolutions, plan_steps
+from stylora_tui.dataset.buckets import BucketAssigner, BucketSpec, bucket_resolutions, count_steps
 
 SDXL = BucketSpec(1024, 1024, 256, 2048, 64)
 
@@ -68,15 +68,15 @@ def test_placement_always_covers_its_bucket(width, height):
 
 def test_steps_sum_ceil_per_bucket():
     placements = [((1024, 1024), 2)] * 5 + [((832, 1216), 2)] * 3
-    plan = plan_steps(placements, batch_size=4, epochs=10)
+    plan = count_steps(placements, batch_size=4, epochs=10)
     # ceil(10/4) + ceil(6/4) = 3 + 2
     assert plan.steps_per_epoch == 5 and plan.total_steps == 50
-    assert [(b.width, b.height, b.count, b.samples) for b in plan.buckets] == [(1024, 1024, 5, 10), (832, 1216, 3, 6)]
-    assert plan_steps(placements, 4, 10, gradient_accumulation_steps=2).steps_per_epoch == 3
-    assert plan_steps(placements, 4, 10, max_steps=7).total_steps == 7
+    assert [(b.width, b.height, b.count, b.draws) for b in plan.buckets] == [(1024, 1024, 5, 10), (832, 1216, 3, 6)]
+    assert count_steps(placements, 4, 10, gradient_accumulation_steps=2).steps_per_epoch == 3
+    assert count_steps(placements, 4, 10, max_steps=7).total_steps == 7
 
 
 def test_practice_recipes():
     thirty = [((1024, 1536), 2)] * 30
-    assert plan_steps(thirty, 1, 150).total_steps == 9000
-    assert plan_steps([((1024, 1536), 4)] * 30, 1, 30).total_steps == 3600
+    assert count_steps(thirty, 1, 150).total_steps == 9000
+    assert count_steps([((1024, 1536), 4)] * 30, 1, 30).total_steps == 3600

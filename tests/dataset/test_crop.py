@@ -5,8 +5,7 @@ from PIL import Image
 
 from stylora_tui.dataset.crop import crop_box, crop_dataset, parse_aspect
 from stylora_tui.errors import DatasetError
-from tests.conftest import run_cli
-from tests.dataset.test_doctor import tree_digest
+from tests.conftest import run_cli, tree_digest
 
 
 def test_crop_box_is_centered_and_largest():

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import struct
@@ -15,21 +14,7 @@ from stylora_tui.config.build import build_config
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import ProbeCache, scan_dataset
 from stylora_tui.errors import DatasetError
-
-TRIGGER = "hokusaistyle"
-
-
-def picture(seed: int, size=(1024, 1536), mode="RGB") -> Image.Image:
-    rng = random.Random(seed)
-    image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
-    for _ in range(12):
-        x, y = rng.randrange(size[0]), rng.randrange(size[1])
-        image.paste(tuple(rng.randrange(256) for _ in range(3)), (x, y, x + size[0] // 3, y + size[1] // 4))
-    return image.convert(mode) if mode != "RGB" else image
-
-
-def caption(folder: Path, stem: str, text: str = f"{TRIGGER}, 1girl, solo") -> None:
-    (folder / f"{stem}.txt").write_text(text, encoding="utf-8")
+from tests.conftest import TRIGGER, caption, picture, tree_digest
 
 
 def bomb_png(path: Path, side: int = 40000) -> None:
@@ -38,14 +23,6 @@ def bomb_png(path: Path, side: int = 40000) -> None:
 
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
-
-
-def tree_digest(root: Path) -> dict:
-    return {
-        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture

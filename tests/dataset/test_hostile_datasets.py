@@ -12,8 +12,7 @@ import pytest
 from stylora_tui.config.build import build_config
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import scan_dataset
-from tests.conftest import run_cli
-from tests.dataset.test_doctor import TRIGGER, caption, picture
+from tests.conftest import TRIGGER, caption, picture, run_cli
 
 
 def _config(folder):

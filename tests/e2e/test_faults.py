@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from stylora_tui.run import control
-from stylora_tui.run.layout import run_status
+from stylora_tui.run.summary import run_status
 from stylora_tui.trainer.faults import ENV
 from tests.conftest import run_cli
 from tests.trainer.conftest import demo_config, events, prepare, trainer, wait_for

@@ -1,24 +1,12 @@
 from __future__ import annotations
 
-import json
 import struct
 
 import pytest
 
 from stylora_tui.errors import ModelError
 from stylora_tui.model.files import check_model_path
-
-
-def fake_safetensors(path, keys):
-    header = {k: {"dtype": "F16", "shape": [1], "data_offsets": [2 * i, 2 * i + 2]} for i, k in enumerate(keys)}
-    header["__metadata__"] = {"format": "pt"}
-    raw = json.dumps(header).encode()
-    path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * (2 * len(keys)))
-    return path
-
-
-SDXL = ["model.diffusion_model.input_blocks.0.0.weight", "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight",
-        "conditioner.embedders.1.model.ln_final.weight", "first_stage_model.decoder.conv_in.weight"]
+from tests.conftest import SDXL, fake_safetensors
 
 
 def test_sdxl_single_file_passes(tmp_path):

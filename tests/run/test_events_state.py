@@ -4,7 +4,7 @@ import json
 
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
-from stylora_tui.run.layout import create_run
+from stylora_tui.run.catalog import create_run
 from stylora_tui.run.state import RunState, reduce, replay
 
 

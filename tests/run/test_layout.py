@@ -8,16 +8,10 @@ import sys
 import pytest
 
 from stylora_tui.errors import RunError
-from stylora_tui.run.layout import (
-    acquire_lock,
-    create_run,
-    existing_run,
-    list_runs,
-    next_run_name,
-    run_path,
-    run_status,
-    runs_root,
-)
+from stylora_tui.run.catalog import create_run, existing_run
+from stylora_tui.run.layout import next_run_name, run_path, runs_root
+from stylora_tui.run.lock import acquire_lock
+from stylora_tui.run.summary import list_runs, run_status
 from tests.conftest import run_cli
 
 

@@ -68,7 +68,7 @@ def test_train_refuses_before_any_run_exists(eight_bit_preset, tmp_path):
 
 
 def test_train_on_a_cpu_needs_allow_cpu(tmp_path, practice_dataset):
-    from tests.model.test_files import SDXL, fake_safetensors
+    from tests.conftest import SDXL, fake_safetensors
 
     model = fake_safetensors(tmp_path / "animagineXL.safetensors", SDXL)
     runs = tmp_path / "runs"

@@ -5,8 +5,7 @@ from PIL import Image
 
 from stylora_tui.errors import RunError
 from stylora_tui.run.samples import choose_best, comparison_sheet, epoch_samples
-from tests.conftest import run_cli
-from tests.tui.test_epochs import run_with_samples
+from tests.conftest import run_cli, run_with_samples
 
 
 def test_sheet_is_a_labelled_grid(tmp_path):
@@ -36,7 +35,7 @@ def test_choosing_an_epoch_without_an_adapter_says_which_exist(tmp_path):
 
 
 def test_no_samples_is_a_clear_error(tmp_path):
-    from stylora_tui.run.layout import create_run
+    from stylora_tui.run.catalog import create_run
 
     run = create_run(tmp_path, "empty")
     with pytest.raises(RunError) as info:

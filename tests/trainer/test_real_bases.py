@@ -164,7 +164,7 @@ def test_samples_render_on_a_bf16_model_with_an_fp32_adapter(tmp_path, cache_env
 
     from stylora_tui.config.build import build_config
     from stylora_tui.model.files import EPSILON, Prediction
-    from stylora_tui.run.layout import create_run
+    from stylora_tui.run.catalog import create_run
     from stylora_tui.trainer.loading import Placement, load_base_model
     from stylora_tui.trainer.network import LoConNetwork
     from stylora_tui.trainer.sampler import Sampler
@@ -180,10 +180,10 @@ def test_samples_render_on_a_bf16_model_with_an_fp32_adapter(tmp_path, cache_env
     for parameter in adapter.parameters():
         parameter.data.normal_(0, 0.01)
     emitted = []
-    owner = SimpleNamespace(config=config, run=create_run(tmp_path / "runs", "bf16"),
-                            events=SimpleNamespace(emit=lambda kind, **fields: emitted.append((kind, fields))))
+    reporter = SimpleNamespace(emit=lambda kind, **fields: emitted.append((kind, fields)))
     conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2, 225, base.pad_id_2)
-    folder = Sampler(owner, base, conditioner, torch.device("cpu"), bf16, (128, 128)).render("e0001", 1, 1)
+    sampler = Sampler(create_run(tmp_path / "runs", "bf16"), config, reporter, base, conditioner, torch.device("cpu"), bf16, (128, 128))
+    folder = sampler.render("e0001", 1, 1)
     assert folder is not None, emitted
     assert [kind for kind, _ in emitted if kind == "sample.saved"] and (folder / "01.png").is_file()
     assert any(kind == "sample.progress" for kind, _ in emitted)

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from stylora_tui.integrations.machine import Machine
 from stylora_tui.run import control
-from tests.dataset.test_doctor import tree_digest
+from tests.conftest import tree_digest
 from tests.trainer.conftest import demo_config, events, prepare, trainer, wait_for
 
 pytestmark = pytest.mark.slow

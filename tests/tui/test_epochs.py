@@ -1,32 +1,12 @@
 from __future__ import annotations
 
-import json
-
 import pytest
-from PIL import Image
 
-from stylora_tui.run.layout import create_run
 from stylora_tui.tui.app import StyloraApp
-from tests.tui.test_wizard import text_of, wait_until
+from tests.conftest import run_with_samples
+from tests.tui.conftest import text_of, wait_until
 
 pytestmark = pytest.mark.asyncio
-
-
-def run_with_samples(root):
-    run = create_run(root, "run-01")
-    run.config.write_text("schema_version = 1\n")
-    run.status_file.write_text(json.dumps({"state": "finished", "step": 20, "total_steps": 20, "epoch": 2}))
-    events = []
-    for epoch, loss in ((1, 0.31), (2, 0.27)):
-        folder = run.samples / f"e{epoch:04d}"
-        folder.mkdir(parents=True)
-        for index, colour in enumerate(("red", "green")):
-            Image.new("RGB", (64, 96), colour).save(folder / f"{index + 1:02d}.png")
-        (folder / "prompts.json").write_text(json.dumps({"epoch": epoch, "step": epoch * 10, "prompts": ["a", "b"], "images": ["01.png", "02.png"]}))
-        (run.output / f"run-01-e{epoch:04d}.safetensors").write_bytes(f"epoch {epoch}".encode())
-        events.append({"v": 1, "ts": 1.0, "type": "validation.loss", "epoch": epoch, "loss": loss})
-    run.events.write_text("".join(json.dumps(e) + "\n" for e in events))
-    return run
 
 
 async def test_epochs_show_validation_and_choose_copies_the_adapter(services, monkeypatch):

@@ -6,20 +6,13 @@ import os
 import pytest
 from textual.widgets import ProgressBar
 
-from stylora_tui.run.layout import acquire_lock, create_run
+from stylora_tui.run.catalog import create_run
 from stylora_tui.tui.app import StyloraApp
 from stylora_tui.tui.services import Services
+from tests.tui.conftest import live_run, text_of, wait_until
 from tests.tui.fakes import ScriptedSource, training_events
-from tests.tui.test_wizard import text_of, wait_until
 
 pytestmark = pytest.mark.asyncio
-
-
-def live_run(root):
-    run = create_run(root, "run-01")
-    run.config.write_text("schema_version = 1\n")
-    run.status_file.write_text(json.dumps({"state": "running", "pid": os.getpid(), "step": 40, "total_steps": 100}))
-    return run, acquire_lock(run)
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from stylora_tui.integrations.machine import Machine
 from stylora_tui.paths import examples_dir
 from stylora_tui.tui.app import StyloraApp
 from stylora_tui.tui.services import Services
+from tests.tui.conftest import live_run
 from tests.tui.fakes import RecordingLauncher, ScriptedSource, training_events
-from tests.tui.test_monitor import live_run
 
 FIXED = Path("/tmp/stylora-snapshots")
 

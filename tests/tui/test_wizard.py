@@ -1,32 +1,13 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from stylora_tui.config.wizard import WizardState, demo_state
 from stylora_tui.tui.app import StyloraApp
+from tests.tui.conftest import text_of, wait_until
 
 pytestmark = pytest.mark.asyncio
-
-
-def text_of(app, selector: str) -> str:
-    """What a Static shows, as plain text (tables and markup rendered)."""
-    from io import StringIO
-
-    from rich.console import Console
-
-    content = app.screen.query_one(selector, Static).content
-    buffer = StringIO()
-    Console(file=buffer, width=78, color_system=None).print(content)
-    return buffer.getvalue()
-
-
-async def wait_until(pilot, predicate, tries: int = 100):
-    for _ in range(tries):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never became true")
 
 
 async def test_demo_walks_every_step_and_launches(services):
@@ -83,7 +64,7 @@ async def test_bad_model_path_blocks_next_with_reason(services, tmp_path):
 
 
 async def test_family_mismatch_warns(services, tmp_path):
-    from tests.model.test_files import SDXL, fake_safetensors
+    from tests.conftest import SDXL, fake_safetensors
 
     fake_safetensors(tmp_path / "ponyDiffusionV6XL.safetensors", SDXL)
     app = StyloraApp(services, WizardState(family="animagine", model_path=str(tmp_path / "ponyDiffusionV6XL.safetensors")))
@@ -142,7 +123,7 @@ async def test_review_refuses_adamw8bit_without_cuda_and_asks_before_cpu_trainin
     from dataclasses import replace
 
     from stylora_tui.integrations.machine import Machine
-    from tests.model.test_files import SDXL, fake_safetensors
+    from tests.conftest import SDXL, fake_safetensors
 
     no_gpu = replace(services, machine=lambda: Machine((), 2))
     model = fake_safetensors(tmp_path / "animagineXL.safetensors", SDXL)

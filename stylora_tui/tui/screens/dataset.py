@@ -115,7 +115,7 @@ class DatasetScreen(WizardStepScreen):
         steps = report.steps
         summary = (
             f"{len(report.scan.images)} images, {len(report.scan.usable)} usable · "
-            f"images x repeats x epochs = {sum(b.samples for b in steps.buckets)} x {steps.epochs} → {steps.total_steps} steps · "
+            f"images x repeats x epochs = {sum(b.draws for b in steps.buckets)} x {steps.epochs} → {steps.total_steps} steps · "
             f"{'[red]' if errors else '[green]'}{errors} error(s)[/], {warnings} warning(s)"
         )
         self.query_one("#summary", Static).update(summary)

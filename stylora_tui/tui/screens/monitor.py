@@ -21,8 +21,10 @@ from textual.worker import get_current_worker
 from stylora_tui.display import printable
 from stylora_tui.run import control
 from stylora_tui.run.invocation import resume_command
-from stylora_tui.run.layout import FINISHED, NEW, RESUMABLE, RUNNING, RunDir, run_status
+from stylora_tui.run.layout import RunDir
 from stylora_tui.run.state import RunState, format_duration, reduce
+from stylora_tui.run.status import FINISHED, NEW, RESUMABLE, RUNNING
+from stylora_tui.run.summary import run_status
 from stylora_tui.tui.dialogs.confirm import ConfirmDialog
 from stylora_tui.tui.messages import RunStateChanged
 from stylora_tui.tui.widgets.gpu_panel import GpuPanel

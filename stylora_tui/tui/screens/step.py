@@ -9,10 +9,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-from stylora_tui.config.wizard import STEPS
+from stylora_tui.config.wizard import STEPS, TITLES
 from stylora_tui.display import printable
-
-TITLES = {"model": "Base model", "dataset": "Dataset", "trigger": "Trigger word", "preset": "Preset", "review": "Review and launch"}
 
 
 class WizardStepScreen(Screen):

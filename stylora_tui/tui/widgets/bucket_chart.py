@@ -1,26 +1,10 @@
-"""The bucket table as a small bar chart."""
+"""The bucket chart widget (the chart itself is views.buckets, shared with `check`)."""
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import Static
 
-from stylora_tui.dataset.buckets import aspect_label
-
-
-def bucket_text(steps, width: int = 24) -> Text:
-    text = Text()
-    widest = max((b.count for b in steps.buckets), default=1)
-    for b in steps.buckets[:8]:
-        bar = "█" * max(1, round(width * b.count / widest))
-        text.append(f"{b.width:>4}x{b.height:<4} {aspect_label(b.width, b.height):>5} ")
-        text.append(bar, style="cyan")
-        text.append(f" {b.count} img x{b.samples // max(b.count, 1)}\n")
-    if len(steps.buckets) > 8:
-        text.append(f"... {len(steps.buckets) - 8} more buckets\n", style="dim")
-    text.append(f"{steps.steps_per_epoch} steps/epoch x {steps.epochs} epochs = ", style="bold")
-    text.append(f"{steps.total_steps} steps", style="bold green")
-    return text
+from stylora_tui.views.buckets import bucket_text
 
 
 class BucketChart(Static):

@@ -1,0 +1,126 @@
+"""The trainer process: one per run (one per GPU under `accelerate launch`), rank 0 holding
+the run's lock. It wires the seams (signals and control files in; events and status out),
+opens the session, runs the loop, and says how the run ended: finished, stopped, or failed
+with a reason and a hint (the traceback goes to logs/trainer.log).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from stylora_tui.config.build import build_config
+from stylora_tui.config.schema import Config
+from stylora_tui.config.toml_io import read_toml_file
+from stylora_tui.errors import StyloraError
+from stylora_tui.run import control
+from stylora_tui.run import events as ev
+from stylora_tui.run.layout import RunDir
+from stylora_tui.run.status import FAILED, RUNNING, STOPPED, Status, StatusWriter
+from stylora_tui.run.summary import newest_checkpoint_step
+from stylora_tui.trainer import checkpoint as ckpt
+from stylora_tui.trainer.loop import Loop
+from stylora_tui.trainer.saves import disk_problem
+from stylora_tui.trainer.seams import Intents, Reporter, Signals
+from stylora_tui.trainer.session import open_session
+
+GPU_EVERY_S = 2.0
+
+
+class SpaceReserve:
+    """A small file held from the start and deleted when the run fails, so that a full disk
+    still has room for the final event and status: the run ends `failed`, saying why,
+    rather than looking `crashed`."""
+
+    SIZE = 1 << 20
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(b"\0" * self.SIZE)
+        except OSError:
+            path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
+    """Rank 0 writes the events, status and files; other ranks (several GPUs) only train."""
+    signals = Signals()
+    signals.install()
+    events = ev.EventWriter(run.events) if rank == 0 else None
+    status = StatusWriter(run.status_file, Status(state=RUNNING, pid=os.getpid())) if rank == 0 else None
+    reporter = Reporter(events, status)
+    intents = Intents(run, signals, active=rank == 0)
+    telemetry = reserve = config = None
+    try:
+        from stylora_tui.trainer.telemetry import GpuTelemetry
+
+        if rank == 0:
+            ckpt.remove_partial(run.checkpoints)
+            reserve = SpaceReserve(run.logs / ".space-reserve")
+            telemetry = GpuTelemetry(events, GPU_EVERY_S)
+            telemetry.start()
+        config = build_config(read_toml_file(run.config, "the run's config"), source=str(run.config))
+        # Until training starts, `runs` shows the step a resume continues from.
+        reporter.status(force=True, step=newest_checkpoint_step(run) or 0)
+        session = open_session(run, config, intents, reporter)
+        if isinstance(session, str):
+            # Stopped before training began (while caching): nothing new to save; the
+            # stop is consumed here, or every later resume would stop again at once.
+            intents.consume(control.STOP)
+            reporter.status(force=True, state=STOPPED, reason=session)
+            reporter.emit(ev.RUN_STOPPED, step=reporter.current.step if reporter.current else 0, reason=session, checkpoint=None)
+            return 0
+        Loop(session, intents, reporter).run()
+        return 0
+    except Exception as exc:  # the run failed: say why in the events, keep the traceback in the log
+        traceback.print_exc()
+        if reserve is not None:
+            reserve.release()  # a full disk must still take the final event and status
+        reason, hint = failure(exc, config, run)
+        try:
+            reporter.emit(ev.RUN_FAILED, reason=reason, hint=hint)
+            reporter.status(force=True, state=FAILED, pid=os.getpid(), reason=reason, hint=hint, updated=time.time())
+        except OSError:
+            traceback.print_exc()
+        return 1
+    finally:
+        if reserve is not None:
+            reserve.release()
+        if telemetry is not None:
+            telemetry.stop()
+        if events is not None:
+            events.close()
+        if lock is not None:
+            os.close(lock)
+
+
+def failure(exc: Exception, config: Config | None, run: RunDir) -> tuple[str, str]:
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return "CUDA out of memory", oom_hint(config) if config else "lower the batch size or resolution"
+    if isinstance(exc, StyloraError):
+        return exc.message, exc.hint
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_problem(exc), f"free disk space in {run.path.parent}, then `stylora-tui --resume {run.name}`"
+    return f"{type(exc).__name__}: {exc}", "see logs/trainer.log for the traceback; resume with stylora-tui --resume once fixed"
+
+
+def oom_hint(config: Config) -> str:
+    tr = config.training
+    lower = [f"training.batch_size (now {tr.batch_size})",
+             f"dataset.resolution_px (now {config.dataset.resolution_px[0]}x{config.dataset.resolution_px[1]})"]
+    if not tr.gradient_checkpointing:
+        lower.insert(0, "turn on training.gradient_checkpointing")
+    lower.append(f"network.dim (now {config.network.dim})")
+    if config.network.train_text_encoders:
+        lower.append("set network.train_text_encoders = false")
+    return "lower: " + ", ".join(lower) + "; then resume"

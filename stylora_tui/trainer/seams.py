@@ -1,0 +1,73 @@
+"""The trainer's two seams with the outside world, passed into the loop (the way OneTrainer
+hands its trainer callbacks and commands): intents come in (stop, save now, sample now:
+control files any viewer writes, or a signal), state goes out (events and status.json).
+The loop reads no control file and writes no status itself; tests pass their own.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+
+from stylora_tui.run import control
+from stylora_tui.run import events as ev
+from stylora_tui.run.layout import RunDir
+from stylora_tui.run.status import StatusWriter
+
+
+@dataclass
+class Signals:
+    """A SIGTERM/SIGHUP/SIGINT arrived: save and stop at the next step boundary."""
+
+    received: str = ""
+
+    def install(self) -> None:
+        def handler(signum, _frame):
+            self.received = signal.Signals(signum).name
+
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, handler)
+
+
+class Intents:
+    """What the user asked for. Only rank 0 reads them (`active`); the loop makes every
+    process agree before acting."""
+
+    def __init__(self, run: RunDir, signals: Signals, active: bool = True) -> None:
+        self.run, self.signals, self.active = run, signals, active
+
+    def stop_reason(self) -> str:
+        """Why to stop now ('' = keep going): a signal, or a stop file from a viewer."""
+        if not self.active:
+            return ""
+        if self.signals.received:
+            return f"{self.signals.received} received"
+        return "stop requested" if control.STOP in control.pending(self.run) else ""
+
+    def wanted(self) -> set[str]:
+        return control.pending(self.run) & {control.SAVE_NOW, control.SAMPLE_NOW} if self.active else set()
+
+    def consume(self, intent: str) -> None:
+        """An intent is consumed when it is honoured, wherever that is."""
+        if self.active:
+            control.consume(self.run, intent)
+
+
+class Reporter:
+    """Events and status out. Rank 0 reports; the other ranks of a several-GPU run get a
+    quiet one (`events`/`status` None)."""
+
+    def __init__(self, events: ev.EventWriter | None, status: StatusWriter | None) -> None:
+        self.events, self.status_writer = events, status
+
+    def emit(self, kind: str, **fields) -> None:
+        if self.events is not None:
+            self.events.emit(kind, **fields)
+
+    def status(self, force: bool = False, **changes) -> None:
+        if self.status_writer is not None:
+            self.status_writer.update(force=force, **changes)
+
+    @property
+    def current(self):
+        return self.status_writer.status if self.status_writer is not None else None
