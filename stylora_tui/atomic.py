@@ -1,20 +1,40 @@
-"""Atomic file replacement: a reader sees the old file or the new one, never half of one."""
+"""Atomic file replacement: a reader sees the old file or the new one, never half of one.
+
+Every file stylora-tui writes for someone else to read goes through `replace_with` (write
+a private temp file beside it, then rename over it); folders that are built and then
+published (the demo model, the SDXL config folder) through `publish_dir`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def replace_with(path: Path, write: Callable[[Path], object], durable: bool = True) -> Path:
+    """`write(tmp)` fills a temp file beside `path` (its name private to this process, so two
+    writers never share one), which then replaces `path` in one rename. `durable` fsyncs the
+    file and its folder, so the rename survives a power cut."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    try:
+        write(tmp)
+        if durable:
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        _fsync_dir(path.parent)
+    return path
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    replace_with(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -58,3 +78,33 @@ def apply_umask(path: Path) -> None:
     """safetensors writes 0600 files; give ours the mode any other new file gets (0644 under
     the usual umask), so a deliverable is as shareable as the user's own files."""
     os.chmod(path, 0o666 & ~umask())
+
+
+def publish_dir(folder: Path, build: Callable[[Path], object]) -> None:
+    """Build into a private staging folder, then rename it into place; when several
+    processes race (several GPUs on a first run), the first rename wins. Staging folders
+    left by a build that died (its process is gone) are removed first: they would never
+    be published and only fill the cache."""
+    for stale in folder.parent.glob(f"{folder.name}.*.tmp"):
+        pid = stale.name[len(folder.name) + 1 : -len(".tmp")]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    build(staging)
+    try:
+        staging.rename(folder)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not folder.is_dir():
+            raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -10,8 +10,6 @@ from __future__ import annotations
 class StyloraError(Exception):
     """A mistake the user can fix; never a bug (those keep their traceback)."""
 
-    title = "error"
-
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
@@ -24,41 +22,37 @@ class StyloraError(Exception):
 class ConfigError(StyloraError):
     """A config or preset that does not validate; `problems` lists every one found."""
 
-    title = "config error"
-
     def __init__(self, message: str, hint: str = "", problems: tuple = ()) -> None:
         super().__init__(message, hint)
         self.problems = tuple(problems)
 
 
 class PresetError(StyloraError):
-    title = "preset error"
+    """A preset that cannot be found, read or saved."""
 
 
 class RunError(StyloraError):
-    title = "run error"
+    """A run that cannot be found, created or resumed."""
 
 
 class DatasetError(StyloraError):
-    title = "dataset error"
+    """A dataset folder that cannot be read or used."""
 
 
 class KohyaImportError(StyloraError):
-    title = "kohya import error"
+    """A kohya_ss preset that cannot be imported."""
 
 
 class ModelError(StyloraError):
-    title = "model error"
+    """A base model or VAE file that cannot be trained from."""
 
 
 class TokenizerError(StyloraError):
-    title = "tokenizer error"
+    """A tokenizer that is not CLIP's."""
 
 
 class PreflightError(StyloraError):
     """What would fail or waste hours once the trainer runs; `problems` lists every one."""
-
-    title = "pre-flight check"
 
     def __init__(self, message: str, hint: str = "", problems: tuple = ()) -> None:
         super().__init__(message, hint)

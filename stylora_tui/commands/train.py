@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from stylora_tui.config.build import parse_override
 from stylora_tui.config.presets import preset_for
 from stylora_tui.run.invocation import check_command, resume_command
@@ -58,7 +60,7 @@ def start(args, config, launcher: TrainerLauncher | None = None) -> int:
     if args.detach:
         out.print(f"training continues without this terminal; watch it with `{safe(resume_command(run))}`")
         return 0
-    state = follow(run)
+    state = follow(run, launched_at=time.time())
     return 1 if state.phase == "failed" else 0
 
 

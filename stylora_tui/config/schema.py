@@ -108,6 +108,11 @@ class NetworkConfig:
     conv_alpha: float = spec(32.0, "alpha of conv modules; half of conv_dim is usual", gt=0.0)
     train_text_encoders: bool = spec(True, "also adapt both CLIP text encoders (kohya's full set does)")
 
+    @property
+    def trains_text_encoders(self) -> bool:
+        """The one rule for whether the text encoders get adapter modules."""
+        return self.train_text_encoders and self.preset != "unet-transformer-only"
+
 
 @dataclass(frozen=True)
 class OptimizerConfig:

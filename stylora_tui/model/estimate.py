@@ -36,7 +36,7 @@ def trained_groups(config: Config) -> set[str]:
     groups = {"transformer"}
     if net.preset == "full" and net.algo == "locon":
         groups.add("conv-block")
-    if net.train_text_encoders and net.preset != "unet-transformer-only":
+    if net.trains_text_encoders:
         groups |= {"te1", "te2"}
     return groups
 

@@ -77,7 +77,7 @@ def adapter_metadata(config: Config, facts: TrainingFacts, *, epoch: int, step: 
         "ss_network_dim": str(net.dim),
         "ss_network_alpha": f"{net.alpha:g}",
         "ss_network_args": json.dumps(network_args),
-        "ss_network_train_unet_only": _b(not (net.train_text_encoders and net.preset != "unet-transformer-only")),
+        "ss_network_train_unet_only": _b(not net.trains_text_encoders),
         "ss_learning_rate": f"{opt.unet_lr:g}",
         "ss_unet_lr": f"{opt.unet_lr:g}",
         "ss_text_encoder_lr": f"{opt.text_encoder_lr:g}",

@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylora_tui.atomic import replace_with
 from stylora_tui.errors import RunError
 from stylora_tui.run.events import VALIDATION, EventTailer
 from stylora_tui.run.layout import RunDir
@@ -119,8 +120,6 @@ def choose_best(run: RunDir, epoch: int) -> Path:
     """Copy the chosen epoch's adapter to output/<run>-best.safetensors (atomically)."""
     source = output_for_epoch(run, epoch)
     target = run.output / f"{run.name}-best.safetensors"
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
+    replace_with(target, lambda tmp: shutil.copyfile(source, tmp))
     (run.output / "best.json").write_text(json.dumps({"epoch": epoch, "source": source.name}) + "\n", encoding="utf-8")
     return target

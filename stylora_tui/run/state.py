@@ -28,9 +28,6 @@ class RunState:
     losses: tuple[tuple[int, float], ...] = ()
     lr: float | None = None
     it_per_s: float | None = None
-    images_per_s: float | None = None
-    memory_mib: float | None = None
-    started_ts: float | None = None
     last_ts: float | None = None
     train_s: float = 0.0
     cache_done: int = 0
@@ -118,7 +115,6 @@ def reduce(state: RunState, event: dict) -> RunState:
             epoch=_int(event, "epoch", state.epoch),
             total_steps=_int(event, "total_steps", state.total_steps),
             total_epochs=_int(event, "epochs", state.total_epochs),
-            started_ts=state.started_ts or ts,
             reason="",
             hint="",
             log=_log(state, f"{'resumed' if kind == ev.RUN_RESUMED else 'started'} at step {step}"),
@@ -146,8 +142,6 @@ def reduce(state: RunState, event: dict) -> RunState:
             losses=losses,
             lr=_number(event, "lr", state.lr),
             it_per_s=rate,
-            images_per_s=_number(event, "images_per_s", state.images_per_s),
-            memory_mib=_number(event, "memory_mib", state.memory_mib),
             train_s=_number(event, "train_s", state.train_s) or 0.0,
             _recent=recent,
         )

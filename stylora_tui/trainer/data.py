@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 
 from stylora_tui import paths
+from stylora_tui.atomic import replace_with
 from stylora_tui.config.schema import Config
 from stylora_tui.dataset.buckets import BucketAssigner
 from stylora_tui.dataset.captions import TrainingCaption, training_caption
@@ -136,10 +136,9 @@ class LatentCache:
 
         path = self.path(item, crop)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Per-process temp name: two runs caching the same image never write one file.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        save_file({"latents": latents.detach().to("cpu", torch.float32).contiguous()}, tmp)
-        tmp.replace(path)
+        # A cache entry can be rebuilt: no fsync; the rename alone keeps readers whole.
+        replace_with(path, lambda tmp: save_file({"latents": latents.detach().to("cpu", torch.float32).contiguous()}, tmp),
+                     durable=False)
 
 
 @torch.no_grad()

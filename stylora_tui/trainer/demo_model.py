@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stylora_tui import paths
+from stylora_tui.atomic import publish_dir
 from stylora_tui.trainer.sdxl_layout import write_layout
 
 DEMO_VERSION = 2
@@ -102,40 +103,5 @@ def demo_model_dir() -> Path:
     """The demo model, built once into the cache and reused."""
     folder = paths.cache_dir() / f"demo-model-v{DEMO_VERSION}"
     if not (folder / "unet" / "diffusion_pytorch_model.safetensors").is_file():
-        publish_once(folder, build_demo_model)
+        publish_dir(folder, build_demo_model)
     return folder
-
-
-def publish_once(folder: Path, build) -> None:
-    """Build into a private staging folder, then rename into place; when several
-    processes race (several GPUs on a first run), the first rename wins. Staging folders
-    left by a build that died (its process is gone) are removed first: they would never
-    be published and only fill the cache."""
-    import os
-    import shutil
-
-    for stale in folder.parent.glob(f"{folder.name}.*.tmp"):
-        pid = stale.name[len(folder.name) + 1 : -len(".tmp")]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    staging = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    build(staging)
-    try:
-        staging.rename(folder)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not folder.is_dir():
-            raise
-
-
-def _alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

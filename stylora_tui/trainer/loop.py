@@ -22,7 +22,6 @@ from stylora_tui.run import events as ev
 from stylora_tui.run.status import FINISHED, STOPPED
 from stylora_tui.trainer import checkpoint as ckpt
 from stylora_tui.trainer.data import caption_for_step, epoch_batches, random_crop
-from stylora_tui.trainer.network import trains_text_encoders
 from stylora_tui.trainer.saves import Saves
 from stylora_tui.trainer.seams import Intents, Reporter
 from stylora_tui.trainer.session import Session, latents_for
@@ -42,7 +41,7 @@ class Loop:
     def __init__(self, session: Session, intents: Intents, reporter: Reporter) -> None:
         self.s, self.intents, self.reporter = session, intents, reporter
         self.saves = Saves(session, reporter)
-        self.train_te = trains_text_encoders(session.config.network)
+        self.train_te = session.config.network.trains_text_encoders
         self.alphas_cumprod = session.base.noise_scheduler.alphas_cumprod.to(session.device)
 
     # ------------------------------------------------------------ predicates

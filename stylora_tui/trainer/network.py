@@ -35,10 +35,6 @@ def unet_targets(net: NetworkConfig) -> list[str]:
     return TRANSFORMER
 
 
-def trains_text_encoders(net: NetworkConfig) -> bool:
-    return net.train_text_encoders and net.preset != "unet-transformer-only"
-
-
 @dataclass
 class AdapterModule:
     """One trained module: its lycoris module and its kohya key prefix."""
@@ -92,7 +88,7 @@ class LoConNetwork(torch.nn.Module):
         self.parts = torch.nn.ModuleDict()
         self.modules_by_key: dict[str, AdapterModule] = {}
         components = [("unet", unet, unet_targets(net), None)]
-        if trains_text_encoders(net):
+        if net.trains_text_encoders:
             components += [("te1", text_encoder, TEXT_BLOCKS, 1), ("te2", text_encoder_2, TEXT_BLOCKS, 2)]
         for component, model, targets, te_index in components:
             network = _lycoris(model, targets, net)

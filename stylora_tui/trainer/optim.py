@@ -9,7 +9,7 @@ from stylora_tui.errors import StyloraError
 
 
 class OptimizerError(StyloraError):
-    title = "optimizer error"
+    """An optimizer that cannot be built here."""
 
 
 def build_optimizer(config: Config, groups: list[dict], device: torch.device) -> torch.optim.Optimizer:

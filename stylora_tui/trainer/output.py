@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path
 
 import torch
 
-from stylora_tui.atomic import apply_umask
+from stylora_tui.atomic import apply_umask, replace_with
 from stylora_tui.errors import StyloraError
 from stylora_tui.trainer import faults
 
@@ -45,13 +44,13 @@ def save_adapter(state: dict[str, torch.Tensor], metadata: dict[str, str], path:
     model_hash, legacy = sshs_hashes(state, metadata)
     metadata = {**metadata, "sshs_model_hash": model_hash, "sshs_legacy_hash": legacy}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(state, str(tmp), metadata=metadata)
-    faults.point("output.written")
-    apply_umask(tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        save_file(state, str(tmp), metadata=metadata)
+        faults.point("output.written")
+        apply_umask(tmp)
+
+    replace_with(path, write)
     return path
 
 

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from stylora_tui import paths
+from stylora_tui.atomic import publish_dir
 from stylora_tui.errors import ModelError
 
 SHIPPED = paths.package_dir() / "data" / "sdxl"
@@ -63,14 +64,12 @@ def write_layout(folder: Path, overrides: dict[str, dict] | None = None) -> Path
 
 def config_dir(overrides: dict[str, dict] | None = None) -> Path:
     """The SDXL layout (the standard one, or with `overrides`), written once into the cache."""
-    from stylora_tui.trainer.demo_model import publish_once
-
     suffix = ""
     if overrides:
         suffix = "-" + hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:12]
     folder = paths.cache_dir() / f"sdxl-config-v{LAYOUT_VERSION}{suffix}"
     if not (folder / "tokenizer_2" / "tokenizer_config.json").is_file():
-        publish_once(folder, lambda staging: write_layout(staging, overrides))
+        publish_dir(folder, lambda staging: write_layout(staging, overrides))
     return folder
 
 

@@ -25,7 +25,7 @@ from stylora_tui.trainer import checkpoint as ckpt
 from stylora_tui.trainer.data import LatentCache, build_items, captions_are_static, encode_latents, load_pixels, vae_fingerprint
 from stylora_tui.trainer.distributed import Group
 from stylora_tui.trainer.loading import BaseModel, Placement, load_base_model, resolve_model_path, vae_dtype_for
-from stylora_tui.trainer.network import LoConNetwork, trains_text_encoders
+from stylora_tui.trainer.network import LoConNetwork
 from stylora_tui.trainer.optim import build_optimizer, build_scheduler, warmup_steps
 from stylora_tui.trainer.sampler import Sampler
 from stylora_tui.trainer.seams import Intents, Reporter
@@ -81,7 +81,7 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
 
     # The base model, frozen, loaded in the dtype it trains in. Rank 0 first: it builds
     # what the cache lacks (the demo model, the SDXL config folder) before the others read it.
-    train_te = trains_text_encoders(config.network)
+    train_te = config.network.trains_text_encoders
     placement = Placement(
         device,
         unet_dtype=weight_dtype,

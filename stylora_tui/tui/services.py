@@ -28,6 +28,12 @@ def _machine():
     return this_machine()
 
 
+def _alive(run: RunDir) -> bool:
+    from stylora_tui.run.lock import lock_holder
+
+    return lock_holder(run)
+
+
 def _tailer(run: RunDir):
     from stylora_tui.run.events import EventTailer
 
@@ -42,6 +48,8 @@ class Services:
     launcher: object = field(default_factory=_launcher)
     # RunDir -> an object with read_new() -> list[event dict]
     run_source: Callable = _tailer
+    # RunDir -> whether a trainer holds the run (its lock)
+    alive: Callable = _alive
     # () -> core.preflight.Machine: where a run will train (GPUs by NVML)
     machine: Callable = _machine
     # () -> seconds since the epoch: the monitor's running clock

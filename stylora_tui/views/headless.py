@@ -9,25 +9,24 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from dataclasses import replace
 
 from stylora_tui.display import printable
 from stylora_tui.run import control
-from stylora_tui.run.events import EventTailer
 from stylora_tui.run.invocation import resume_command
 from stylora_tui.run.layout import RunDir
-from stylora_tui.run.state import RunState, format_duration, reduce, replay
-from stylora_tui.run.status import RUNNING
-from stylora_tui.run.summary import run_status
+from stylora_tui.run.state import RunState, format_duration
+from stylora_tui.run.watch import Watch
 from stylora_tui.views.console import console, safe
 
 POLL_S = 0.5
-START_GRACE_S = 60.0
+SAID_ALOUD = {"output.saved", "checkpoint.saved", "checkpoint.failed", "run.failed", "run.stopped", "run.finished", "log", "train.skipped"}
 
 
 def describe(state: RunState) -> str:
     if state.phase == "sampling" and state.sample_total:
         return f"rendering samples {state.sample_done}/{state.sample_total} at step {state.step}"
+    if state.phase == "caching" and state.cache_total:
+        return f"caching latents {state.cache_done}/{state.cache_total}"
     parts = [f"step {state.step}/{state.total_steps or '?'}", f"epoch {state.epoch}/{state.total_epochs or '?'}"]
     if state.loss is not None:
         parts.append(f"loss {state.loss:.4f} (avg {state.loss_avg:.4f})")
@@ -41,22 +40,15 @@ def describe(state: RunState) -> str:
     return "  ".join(parts)
 
 
-def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | None = None) -> RunState:
+def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | None = None, launched_at: float | None = None) -> RunState:
     """Follow the run to its end. With `session_from` (the log's end offset when a trainer
-    was restarted), earlier sessions are history only: their final event ends nothing."""
+    was restarted), earlier sessions are history only: their final event ends nothing.
+    `launched_at`: a trainer this process just started counts as alive while it starts."""
     out = console()
-    tailer = EventTailer(run.events)
-    state = RunState(name=run.name)
     if session_from is not None:
-        while tailer.offset < session_from:
-            batch = tailer.read_new(max_bytes=session_from - tailer.offset)
-            if not batch:
-                break
-            state = replay(batch, state)
-        tailer.offset = session_from
-        state = replace(state, phase="waiting")
-    launched = time.time()
-    seen_new = False
+        watch = Watch.session(run, session_from, launched_at or time.time())
+    else:
+        watch = Watch(run, started_at=launched_at)
     interrupts = {"count": 0}
 
     def on_interrupt(_signum, _frame):
@@ -70,7 +62,6 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | N
     previous = signal.signal(signal.SIGINT, on_interrupt)
     interactive = sys.stdout.isatty()
     last_line = 0.0
-    quiet_since = time.time()
     try:
         from rich.progress import BarColumn, Progress, TextColumn
 
@@ -79,45 +70,40 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | N
         with progress:
             task = progress.add_task(run.name, total=None, info="waiting for the trainer")
             while True:
-                new = tailer.read_new()
+                new = watch.poll()
+                state = watch.state
                 for event in new:
-                    state = reduce(state, event)
-                    if event["type"] in ("output.saved", "checkpoint.saved", "run.failed", "run.stopped", "run.finished", "log", "train.skipped"):
+                    if event.get("type") in SAID_ALOUD:
                         progress.console.print(f"  {printable(state.log[-1] if state.log else event.get('type'))}", markup=False)
-                if new:
-                    quiet_since = time.time()
-                    seen_new = True
-                if state.phase == "caching" and state.cache_total:
-                    progress.update(task, total=state.cache_total, completed=state.cache_done, info=f"caching latents {state.cache_done}/{state.cache_total}")
-                elif state.phase == "sampling" and state.sample_total:
-                    # Samples take a while on a slow machine: progress, not a frozen line.
-                    progress.update(task, total=state.sample_total, completed=state.sample_done,
-                                    info=f"rendering samples {state.sample_done}/{state.sample_total} (step {state.step})")
-                elif state.total_steps:
-                    progress.update(task, total=state.total_steps, completed=state.step, info=describe(state))
+                label, done, total = progress_of(state)
+                if total:
+                    progress.update(task, total=total, completed=done, info=describe(state) if state.phase == "training" else label)
                 if not interactive and new and time.time() - last_line > 5:
                     out.print(describe(state), markup=False)
                     last_line = time.time()
-                if state.finished:
-                    break
-                # A trainer that died without a final event (kill -9, OOM killer); a restarted
-                # one may take a moment to start and take its lock.
-                starting = session_from is not None and not seen_new and time.time() - launched < START_GRACE_S
-                if not starting and time.time() - quiet_since > 3 and run_status(run).status != RUNNING:
-                    tailer_rest = tailer.read_all_new()
-                    for event in tailer_rest:
-                        state = reduce(state, event)
-                    if not state.finished:
+                if watch.ended:
+                    if watch.gone:
                         out.print(f"[bold red]the trainer is gone without a final event[/]; see {safe(run.trainer_log)}")
-                        break
                     break
                 time.sleep(POLL_S)
     except KeyboardInterrupt:
         out.print(f"detached: training continues; `{safe(resume_command(run))}` to come back")
     finally:
         signal.signal(signal.SIGINT, previous)
-    summarize(state, run)
-    return state
+    summarize(watch.state, run)
+    return watch.state
+
+
+def progress_of(state: RunState) -> tuple[str, int, int]:
+    """What a progress bar shows now, with its own label: caching, sampling and training each
+    have their own count (a full cache bar must not read as a finished run)."""
+    if state.phase == "caching" and state.cache_total:
+        return f"caching latents {state.cache_done}/{state.cache_total}", state.cache_done, state.cache_total
+    if state.phase == "sampling" and state.sample_total:
+        return f"samples {state.sample_done}/{state.sample_total}", state.sample_done, state.sample_total
+    if state.total_steps:
+        return f"step {state.step}/{state.total_steps} {100 * state.step // state.total_steps}%", state.step, state.total_steps
+    return "waiting", 0, 0
 
 
 def summarize(state: RunState, run: RunDir) -> None:

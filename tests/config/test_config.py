@@ -170,3 +170,34 @@ def test_broken_user_preset_files_are_errors_not_tracebacks(tmp_path, monkeypatc
     for name, words in (("wide", "not UTF-8 text (UTF-16)"), ("deep", "nests tables or arrays too deeply")):
         result = run_cli("plan", "--preset", name, env=env)
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+_tag = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=","), min_size=1, max_size=12).filter(str.strip)
+
+
+@st.composite
+def _configs(draw):
+    dim = draw(st.integers(1, 256))
+    return build_config({
+        "model": {"path": draw(st.text(max_size=20)), "family": draw(st.sampled_from(["pony", "animagine", "other"])),
+                  "prediction_type": draw(st.sampled_from(["auto", "epsilon", "v_prediction"]))},
+        "dataset": {"repeats": draw(st.integers(1, 20)), "resolution_px": draw(st.sampled_from([1024, [1024, 1536], [832, 1216]])),
+                    "random_crop": draw(st.booleans())},
+        "captions": {"trigger": draw(_tag), "quality_tags": draw(st.lists(_tag.map(str.strip), max_size=4)),
+                     "caption_dropout": draw(st.floats(0, 1))},
+        "network": {"dim": dim, "alpha": draw(st.floats(0.5, dim)), "conv_dim": dim, "conv_alpha": dim / 2},
+        "optimizer": {"unet_lr": draw(st.floats(1e-7, 1.0)), "args": draw(st.dictionaries(st.sampled_from(["d_coef", "eps"]), st.floats(0, 2)))},
+        "training": {"epochs": draw(st.integers(1, 500)), "zero_terminal_snr": draw(st.sampled_from(["auto", True, False])),
+                     "seed": draw(st.integers(0, 2**32 - 1))},
+        "samples": {"prompts": draw(st.lists(_tag.map(str.strip), max_size=3))},
+    })
+
+
+@settings(max_examples=60, deadline=None)
+@given(_configs())
+def test_a_config_survives_its_own_toml(config):
+    # The frozen config.toml is what a resumed trainer reads: it must give back the same config.
+    assert build_config(parse_toml(config_to_toml(config, header="round trip"), "round trip")) == config

@@ -40,11 +40,11 @@ def test_config_folder_is_reused(folder, tmp_path):
 
 
 def test_a_dead_builds_staging_folder_is_cleaned_and_does_not_block(tmp_path):
-    from stylora_tui.trainer.demo_model import publish_once
+    from stylora_tui.atomic import publish_dir
 
     target = tmp_path / "sdxl-config"
     stale = tmp_path / "sdxl-config.999999.tmp"  # a pid no process has
     stale.mkdir()
     (stale / "half-written.json").write_text("{")
-    publish_once(target, lambda staging: (staging.mkdir(), (staging / "ok").write_text("1")))
+    publish_dir(target, lambda staging: (staging.mkdir(), (staging / "ok").write_text("1")))
     assert (target / "ok").is_file() and not stale.exists()

@@ -22,12 +22,14 @@ from stylora_tui.display import printable
 from stylora_tui.run import control
 from stylora_tui.run.invocation import resume_command
 from stylora_tui.run.layout import RunDir
-from stylora_tui.run.state import RunState, format_duration, reduce
-from stylora_tui.run.status import FINISHED, NEW, RESUMABLE, RUNNING
+from stylora_tui.run.state import RunState, format_duration
+from stylora_tui.run.status import FINISHED, RESUMABLE
 from stylora_tui.run.summary import run_status
+from stylora_tui.run.watch import Watch
 from stylora_tui.tui.dialogs.confirm import ConfirmDialog
 from stylora_tui.tui.messages import RunStateChanged
 from stylora_tui.tui.widgets.gpu_panel import GpuPanel
+from stylora_tui.views.headless import progress_of
 
 POLL_S = 0.2
 
@@ -37,8 +39,6 @@ def safe(text: object) -> str:
 
 
 POST_EVERY_S = 0.25
-LIVENESS_EVERY_S = 1.0
-STARTUP_GRACE_S = 60.0
 
 
 class MonitorScreen(Screen):
@@ -94,23 +94,16 @@ class MonitorScreen(Screen):
     @work(thread=True, exclusive=True, group="follow")
     def follow(self) -> None:
         worker = get_current_worker()
-        source = self.app.services.run_source(self.run)
-        state = RunState(name=self.run.name)
-        posted_state, posted_alive = None, None
-        last_post = last_check = 0.0
-        alive = True
+        services = self.app.services
+        watch = Watch(self.run, services.run_source(self.run), lambda: services.alive(self.run), started_at=self.launched_at)
+        posted_state, posted_alive, last_post = None, None, 0.0
         while not worker.is_cancelled:
-            for event in source.read_new():
-                state = reduce(state, event)
+            watch.poll()
             now = time.monotonic()
-            if now - last_check >= LIVENESS_EVERY_S:
-                status = run_status(self.run).status
-                starting = status == NEW and self.launched_at is not None and time.time() - self.launched_at < STARTUP_GRACE_S
-                alive = status == RUNNING or starting
-                last_check = now
-            if (state is not posted_state or alive != posted_alive) and now - last_post >= POST_EVERY_S:
-                self.post_message(RunStateChanged(state, alive))
-                posted_state, posted_alive, last_post = state, alive, now
+            changed = watch.state is not posted_state or watch.alive != posted_alive
+            if changed and now - last_post >= POST_EVERY_S:
+                self.post_message(RunStateChanged(watch.state, watch.alive))
+                posted_state, posted_alive, last_post = watch.state, watch.alive, now
             time.sleep(POLL_S)
 
     @on(RunStateChanged)
@@ -235,15 +228,3 @@ class MonitorScreen(Screen):
             self.app.exit(f"training continues; come back to it with:\n  {resume_command(self.run)}")
         else:
             self.app.exit(f"{self.run.name}: {run_status(self.run).status}")
-
-
-def progress_of(state: RunState) -> tuple[str, int, int]:
-    """What the bar shows now, with its own label: caching, sampling and training each
-    have their own count (a full cache bar must not read as a finished run)."""
-    if state.phase == "caching" and state.cache_total:
-        return f"caching latents {state.cache_done}/{state.cache_total}", state.cache_done, state.cache_total
-    if state.phase == "sampling" and state.sample_total:
-        return f"samples {state.sample_done}/{state.sample_total}", state.sample_done, state.sample_total
-    if state.total_steps:
-        return f"step {state.step}/{state.total_steps} {100 * state.step // state.total_steps}%", state.step, state.total_steps
-    return "waiting", 0, 0
