@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 import traceback
 from pathlib import Path
 
@@ -89,7 +88,7 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
         reason, hint = failure(exc, config, run)
         try:
             reporter.emit(ev.RUN_FAILED, reason=reason, hint=hint)
-            reporter.status(force=True, state=FAILED, pid=os.getpid(), reason=reason, hint=hint, updated=time.time())
+            reporter.status(force=True, state=FAILED, pid=os.getpid(), reason=reason, hint=hint)
         except OSError:
             traceback.print_exc()
         return 1
