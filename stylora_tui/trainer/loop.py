@@ -10,7 +10,6 @@ exactly the numbers an uninterrupted one would.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -79,11 +78,12 @@ class Loop:
                 losses = []
                 for _ in range(micro_steps):
                     loss = self.batch_loss(batches[index], epoch, index)
-                    if torch.isfinite(loss):
-                        s.accelerator.backward(loss / micro_steps)
-                    losses.append(loss.detach().item())
+                    # A non-finite loss gives non-finite gradients: the whole step is skipped below.
+                    s.accelerator.backward(loss / micro_steps)
+                    losses.append(loss.detach())
                     index += 1
-                (nonfinite_here,) = group.agree_any([not all(math.isfinite(value) for value in losses)])
+                mean_loss, finite = step_values(losses)
+                (nonfinite_here,) = group.agree_any([not finite])
                 self.optimizer_step(finite=not nonfinite_here)
                 if nonfinite_here:
                     nonfinite += 1
@@ -96,7 +96,7 @@ class Loop:
                 elapsed = time.perf_counter() - began
                 train_s += elapsed
                 rate = 1 / elapsed if rate is None else 0.9 * rate + 0.1 / elapsed
-                self.report_step(step, epoch, group.mean_across(sum(losses) / len(losses)), rate, train_s)
+                self.report_step(step, epoch, group.mean_across(mean_loss), rate, train_s)
                 if step >= s.total_steps:
                     break
                 (due,) = group.agree_any([self.saves.checkpoint_due()])
@@ -120,8 +120,8 @@ class Loop:
             crops = [random_crop(item, tr.seed, epoch, batch_index, slot) for slot, item in enumerate(items)]
         else:
             crops = [item.center_crop for item in items]
-        latents = torch.stack([latents_for(s, item, crop) for item, crop in zip(items, crops)]).to(s.device, s.weight_dtype)
-        time_ids = torch.tensor([item.time_ids(crop) for item, crop in zip(items, crops)], device=s.device, dtype=s.weight_dtype)
+        latents = to_device(torch.stack([latents_for(s, item, crop) for item, crop in zip(items, crops)]), s.device).to(s.weight_dtype)
+        time_ids = to_device(torch.tensor([item.time_ids(crop) for item, crop in zip(items, crops)]), s.device).to(s.weight_dtype)
         if s.static_text:
             hidden = torch.cat([s.static_text[i][0] for i in batch])
             pooled = torch.cat([s.static_text[i][1] for i in batch])
@@ -133,7 +133,7 @@ class Loop:
         if tr.noise_offset:
             noise += tr.noise_offset * torch.randn((latents.shape[0], latents.shape[1], 1, 1), generator=s.generator)
         timesteps = torch.randint(0, s.base.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=s.generator)
-        noise, timesteps = noise.to(s.device, latents.dtype), timesteps.to(s.device)
+        noise, timesteps = to_device(noise, s.device).to(latents.dtype), to_device(timesteps, s.device)
         return denoising_loss(s.base, latents, noise, timesteps, hidden, pooled, time_ids, s.accelerator.autocast(),
                               tr.min_snr_gamma, self.alphas_cumprod).mean()
 
@@ -203,3 +203,19 @@ class Loop:
             self.reporter.emit(ev.RUN_FINISHED, step=step, epoch=epoch, output=str(path.relative_to(self.s.run.path)),
                                train_s=round(train_s, 3))
         return Outcome(FINISHED, step)
+
+
+def step_values(losses: list[torch.Tensor]) -> tuple[float, bool]:
+    """The mean loss of an optimizer step and whether every loss was finite, read from the
+    device together: the step's one host sync."""
+    stacked = torch.stack(losses)
+    mean, finite = torch.stack([stacked.mean(), torch.isfinite(stacked).all().to(stacked.dtype)]).tolist()
+    return mean, bool(finite)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Host to device without stopping the host: pinned memory and a non-blocking copy on
+    CUDA (a copy from pageable memory waits for the GPU)."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)

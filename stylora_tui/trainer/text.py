@@ -34,18 +34,27 @@ class TextConditioner:
         self.encoders = (text_encoder, text_encoder_2)
         self.chunks = max_token_length // CHUNK_TOKENS
         self.pad_ids = (EOS_ID, pad_id_2)
+        # SDXL's two tokenizers share CLIP's vocabulary (tokenizer_2 only pads differently):
+        # then each caption is tokenised once, for both encoders.
+        self.shared_vocabulary = tokenizer is tokenizer_2 or _vocabulary(tokenizer) == _vocabulary(tokenizer_2)
 
-    def input_ids(self, captions: list[str], which: int, device) -> torch.Tensor:
-        tokenizer, pad = self.tokenizers[which], self.pad_ids[which]
-        rows = [row for caption in captions for row in chunk_ids(list(tokenizer.encode(caption).ids), self.chunks, pad)]
-        return torch.tensor(rows, dtype=torch.long, device=device)
+    def token_ids(self, captions: list[str]) -> tuple[list[list[int]], list[list[int]]]:
+        first = [list(self.tokenizers[0].encode(caption).ids) for caption in captions]
+        second = first if self.shared_vocabulary else [list(self.tokenizers[1].encode(caption).ids) for caption in captions]
+        return first, second
+
+    def rows(self, ids: list[list[int]], which: int, device) -> torch.Tensor:
+        rows = [row for caption_ids in ids for row in chunk_ids(caption_ids, self.chunks, self.pad_ids[which])]
+        tensor = torch.tensor(rows, dtype=torch.long)
+        return tensor.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else tensor.to(device)
 
     def encode(self, captions: list[str], device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
         batch = len(captions)
         hidden_states = []
         pooled = None
+        token_ids = self.token_ids(captions)
         for which, encoder in enumerate(self.encoders):
-            ids = self.input_ids(captions, which, device)
+            ids = self.rows(token_ids[which], which, torch.device(device))
             output = encoder(ids, output_hidden_states=True)
             states = output.hidden_states[-2]  # (batch * chunks, 77, width)
             if which == 1:
@@ -53,6 +62,11 @@ class TextConditioner:
             states = states.reshape(batch, self.chunks * CHUNK, -1)
             hidden_states.append(_join_chunks(states, self.chunks))
         return torch.cat(hidden_states, dim=-1).to(dtype), pooled.to(dtype)
+
+
+def _vocabulary(tokenizer) -> object:
+    backend = getattr(tokenizer, "backend", None)
+    return backend.get_vocab() if backend is not None else id(tokenizer)
 
 
 def _join_chunks(states: torch.Tensor, chunks: int) -> torch.Tensor:
