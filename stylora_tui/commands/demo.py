@@ -41,5 +41,5 @@ def run(args) -> int:
     for key in ("network", "optimizer", "training"):
         out.print(f"[{key}] " + ", ".join(f"{k}={v}" for k, v in data[key].items() if not isinstance(v, dict)), markup=False)
     out.rule("5. launch")
-    options = SimpleNamespace(runs_dir=args.runs_dir, run=None, detach=False)
+    options = SimpleNamespace(runs_dir=args.runs_dir, run=None, detach=False, allow_cpu=False)
     return start(options, config)

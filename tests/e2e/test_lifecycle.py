@@ -132,3 +132,11 @@ def test_ctrl_c_on_foreground_train_stops_cleanly(tmp_path, cache_env):
     assert "dataset warnings: few-images" in output
     assert "stop requested" in output and "stopped at step" in output and "--resume run-01" in output
     assert runs_json(root, cache_env)[0]["status"] == "stopped"
+
+
+def test_the_headless_demo_runs_the_whole_path(tmp_path, cache_env):
+    # What `make demo` runs without a terminal: check, trigger, plan, launch, follow to the end.
+    result = run_cli("--demo", "--headless", "--runs-dir", str(tmp_path / "runs"), env=cache_env, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "finished run-01 at step 32" in result.stdout
+    assert (tmp_path / "runs" / "run-01" / "output" / "run-01.safetensors").is_file()
