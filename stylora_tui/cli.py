@@ -16,7 +16,7 @@ from stylora_tui.errors import StyloraError
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 # Kept in step with core.families (a test checks) so --help needs no import beyond the stdlib.
-FAMILY_NAMES = ("pony", "animagine", "other")
+FAMILY_NAMES = ("pony", "animagine", "illustrious", "noobai", "other")
 
 DESCRIPTION = """\
 Train an SDXL art-style LoCon adapter from a terminal wizard.

@@ -1,4 +1,10 @@
-"""Base model families and what each means for training (FIELD-NOTES, Part 1)."""
+"""Base model families and what each means for training (FIELD-NOTES, Parts 1 and 3).
+
+Pony needs its quality tags in every caption; Animagine, Illustrious and NoobAI react to
+their own quality, aesthetic and period tags, which a trigger must never be. NoobAI-XL
+has epsilon and v-prediction releases: the v-prediction ones are told apart by their
+checkpoint's `v_pred` key (model.files.detect_prediction), not by the family.
+"""
 
 from __future__ import annotations
 
@@ -62,18 +68,52 @@ ANIMAGINE = Family(
     filename_hints=("animagine",),
 )
 
+# Danbooru-trained anime bases (Illustrious-XL, NoobAI-XL) react to these; their captions
+# are Danbooru tags, and NoobAI adds its own aesthetic ("very awa") and year tags.
+DANBOORU_QUALITY = (
+    "masterpiece", "best quality", "high quality", "good quality", "normal quality", "low quality", "worst quality",
+    "very aesthetic", "aesthetic", "displeasing", "very displeasing", "absurdres", "highres", "lowres",
+    "newest", "recent", "mid", "early", "old", "oldest",
+)
+YEARS = tuple(f"year {y}" for y in range(2005, 2027))
+
+ILLUSTRIOUS = Family(
+    name="illustrious",
+    label="Illustrious-XL",
+    summary=(
+        "Illustrious-XL (OnomaAI) and its fine-tunes: Danbooru tags; its quality and period words "
+        "(masterpiece, best quality, absurdres, newest) stay out of the trigger. Train on the base you generate with."
+    ),
+    quality_tags=(),
+    known_quality_tags=DANBOORU_QUALITY + YEARS,
+    filename_hints=("illustrious", "illustriousxl", "ilxl"),
+)
+
+NOOBAI = Family(
+    name="noobai",
+    label="NoobAI-XL",
+    summary=(
+        "NoobAI-XL (Laxhar Lab, built on Illustrious): epsilon and v-prediction releases; a V-Pred "
+        "checkpoint is detected from its v_pred key and trained with the v target. Its quality, aesthetic "
+        "(very awa) and year tags stay out of the trigger."
+    ),
+    quality_tags=(),
+    known_quality_tags=DANBOORU_QUALITY + YEARS + ("very awa", "worst aesthetic"),
+    filename_hints=("noobai", "noob"),
+)
+
 OTHER = Family(
     name="other",
     label="Other SDXL",
     summary=(
-        "Any SDXL 1.0 checkpoint (base, Illustrious, NoobAI, a fine-tune): train on the "
-        "original you will generate with; a fine-tune that already leans to the look can help."
+        "Any other SDXL 1.0 checkpoint (base or a fine-tune): train on the original you will "
+        "generate with; a fine-tune that already leans to the look can help."
     ),
     quality_tags=(),
-    filename_hints=("illustrious", "noob", "sdxl", "sd_xl"),
+    filename_hints=("sdxl", "sd_xl"),
 )
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (PONY, ANIMAGINE, OTHER)}
+FAMILIES: dict[str, Family] = {f.name: f for f in (PONY, ANIMAGINE, ILLUSTRIOUS, NOOBAI, OTHER)}
 
 
 def get_family(name: str) -> Family:
@@ -83,9 +123,8 @@ def get_family(name: str) -> Family:
 def detect_family(model_path: str | Path) -> str | None:
     """Guess the family from a checkpoint's file or folder name; None when it says nothing."""
     stem = Path(str(model_path)).name.lower()
-    for family in (PONY, ANIMAGINE):
+    # NoobAI before Illustrious: NoobAI file names often say both ("noobaiXL ... illustrious").
+    for family in (PONY, ANIMAGINE, NOOBAI, ILLUSTRIOUS, OTHER):
         if any(hint in stem for hint in family.filename_hints):
             return family.name
-    if any(hint in stem for hint in OTHER.filename_hints):
-        return OTHER.name
     return None

@@ -121,7 +121,8 @@ def _described(text: str, name: str, base: str, edits: dict[str, Any]) -> str:
     return f"# {name}: {base} with {changed}\n" + "".join(lines)
 
 
-FAMILY_PRESETS = {"pony": "pony-style", "animagine": "animagine-style", "other": "sdxl-style"}
+FAMILY_PRESETS = {"pony": "pony-style", "animagine": "animagine-style", "illustrious": "illustrious-style",
+                  "noobai": "noobai-style", "other": "sdxl-style"}
 
 
 def preset_for(family: str | None, preset: str | None, edits: dict | None = None) -> Config:

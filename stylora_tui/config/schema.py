@@ -46,7 +46,7 @@ class ModelConfig:
     path: str = spec("", "SDXL checkpoint: a .safetensors file, a diffusers folder, or 'demo'")
     family: str = spec(
         "animagine",
-        "pony, animagine or other: train on the family you will generate with",
+        "pony, animagine, illustrious, noobai or other: train on the family you will generate with",
         choices=tuple(FAMILIES),
     )
     vae: str = spec("", "optional VAE override (.safetensors or diffusers folder); empty = the model's own")

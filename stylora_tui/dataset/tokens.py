@@ -145,7 +145,7 @@ def check_trigger(
         findings.append(
             _warn(
                 "trigger-quality-word",
-                f"{stripped!r} is a quality tag Animagine-style models already react to",
+                f"{stripped!r} is a quality, aesthetic or period tag anime SDXL bases already react to",
                 "it would wake the model's idea of quality, not your style; choose a new made-up word",
             )
         )

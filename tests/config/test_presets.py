@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from stylora_tui import paths
@@ -92,3 +94,31 @@ def test_a_users_own_presets_never_become_test_cases(tmp_path):
                                cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert collected.returncode == 0, collected.stdout + collected.stderr
     assert "animagine-style" in collected.stdout and "my-hokusai" not in collected.stdout
+
+
+@pytest.mark.parametrize("family", ["illustrious", "noobai"])
+def test_todays_anime_families_apply_their_own_rules(family):
+    from tests.conftest import run_cli
+
+    reserved = run_cli("trigger", "score_9", "--family", family)
+    assert reserved.returncode == 1 and "trigger-quality-tag" in reserved.stdout
+    for word in ("masterpiece", "newest", "year 2024") + (("very awa",) if family == "noobai" else ()):
+        result = run_cli("trigger", word, "--family", family, "--json")
+        assert "trigger-quality-word" in [f["code"] for f in json.loads(result.stdout)["findings"]], word
+
+
+def test_family_from_file_names():
+    from stylora_tui.config.families import detect_family
+
+    assert detect_family("/m/noobaiXLNAIXL_vPred10Version.safetensors") == "noobai"
+    assert detect_family("/m/illustriousXL_v01.safetensors") == "illustrious"
+    assert detect_family("/m/ponyDiffusionV6XL.safetensors") == "pony"
+    assert detect_family("/m/animagine-xl-4.0.safetensors") == "animagine"
+    assert detect_family("/m/myMerge.safetensors") is None
+
+
+def test_the_vpred_preset_trains_the_v_target_with_zero_terminal_snr():
+    config = load_preset("noobai-vpred-style")
+    assert config.model.family == "noobai" and config.model.prediction_type == "v_prediction"
+    assert config.training.zero_terminal_snr is True
+    assert load_preset("illustrious-style").model.prediction_type == "auto"
