@@ -11,6 +11,7 @@ from stylora_tui.dataset.scan import scan_dataset
 from stylora_tui.integrations.nvml import this_machine
 from stylora_tui.model.files import check_model_path, check_vae_path, resolve_prediction
 from stylora_tui.run import preflight
+from stylora_tui.run.estimates import checkpointing, durations, own_gpu_gib, peak_vram_gib, summary_lines
 from stylora_tui.run.prepare import with_defaults
 from stylora_tui.views.console import console, print_json, safe
 
@@ -47,6 +48,7 @@ def run(args) -> int:
         "latents": "encoded every step (random_crop)" if config.dataset.random_crop else "cached once",
         "host_ram_bytes": host_ram_bytes(config.model.path, weight_bytes),
         "preflight": [p.to_json() for p in problems],
+        "estimates": estimates_json(config, steps["total"] if steps else None, machine),
     }
     refused = [p for p in problems if p.code != "cpu-training"]
     if args.json:
@@ -62,7 +64,19 @@ def run(args) -> int:
     if config.dataset.random_crop:
         out.print("random_crop: every image is cropped and VAE-encoded again at every step (no latent cache; slower)")
     out.print(f"system RAM while loading: about {data['host_ram_bytes'] / 2**30:.1f} GiB")
+    for line in summary_lines(config, steps["total"] if steps else None, machine):
+        out.print(safe(line))
     for problem in problems:
         label = "[yellow]warning[/]" if problem.code == "cpu-training" else "[red]error[/]"
         out.print(f"{label}: {safe(problem.message)}\n  hint: {safe(problem.hint)}")
     return 1 if refused else 0
+
+
+def estimates_json(config, total_steps, machine) -> dict:
+    ckpt = checkpointing(config, own_gpu_gib(machine) or 24.0)
+    return {
+        "gradient_checkpointing": ckpt,
+        "peak_vram_gib": round(peak_vram_gib(config, ckpt), 1),
+        "durations": [{"gpu": d.card, "seconds": round(d.seconds), "fits": d.fits,
+                       "gradient_checkpointing": d.checkpointing} for d in durations(config, total_steps, machine)] if total_steps else [],
+    }

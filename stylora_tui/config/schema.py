@@ -140,7 +140,10 @@ class TrainingConfig:
     gpus: int = spec(1, "GPUs to train on, data parallel (launched through accelerate); the batch size is per GPU", min=1, max=64)
     gradient_accumulation_steps: int = spec(1, "steps accumulated per optimizer update", min=1, max=1024)
     mixed_precision: str = spec("bf16", "bf16 on Ampere and newer, fp16 on older GPUs, no = fp32", choices=MIXED_PRECISIONS)
-    gradient_checkpointing: bool = spec(True, "large VRAM saving for about a third more compute")
+    gradient_checkpointing: bool | str = spec(
+        "auto", "large VRAM saving for about 43% more compute; auto = off where the GPU has the memory without it",
+        choices=("auto", True, False),
+    )
     seed: int = spec(42, "fixes data order, noise and initial weights", min=0, max=2**32 - 1)
     noise_offset: float = spec(0.0, "adds offset noise for darker darks / brighter brights; 0 = off", min=0.0, max=1.0)
     min_snr_gamma: float = spec(5.0, "min-SNR loss weighting; 5 is usual, 0 = off", min=0.0, max=100.0)

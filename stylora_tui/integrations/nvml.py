@@ -95,7 +95,7 @@ def this_machine():
 
     sampler = NvmlSampler()
     try:
-        names = tuple(r.name or "NVIDIA GPU" for r in sampler.sample()) if sampler.available else ()
+        readings = sampler.sample() if sampler.available else []
     finally:
         sampler.close()
-    return Machine(names, os.cpu_count() or 1)
+    return Machine(tuple(r.name or "NVIDIA GPU" for r in readings), os.cpu_count() or 1, tuple(r.memory_total_mib for r in readings))

@@ -41,7 +41,8 @@ def export_sd_scripts(config: Config, run_name: str, output_dir: Path) -> tuple[
         "gradient_accumulation_steps": tr.gradient_accumulation_steps,
         "mixed_precision": tr.mixed_precision,
         "save_precision": "float" if config.saving.precision == "fp32" else config.saving.precision,
-        "gradient_checkpointing": tr.gradient_checkpointing,
+        # "auto" is stylora-tui's own (decided on the GPU): sd-scripts gets the safe choice.
+        "gradient_checkpointing": tr.gradient_checkpointing is not False,
         "seed": tr.seed,
         "save_every_n_epochs": config.saving.every_n_epochs,
         "max_token_length": cap.max_token_length,

@@ -38,6 +38,7 @@ class TrainingFacts:
     dataset_dirs: dict = field(default_factory=dict)  # folder -> {"n_repeats", "img_count"}
     prediction_type: str = "epsilon"  # or "v_prediction": what the base model predicts
     zero_terminal_snr: bool = False
+    gradient_checkpointing: bool = True  # as decided for this run ("auto" resolved on its GPU)
 
 
 def tag_frequency(captions: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
@@ -95,7 +96,7 @@ def adapter_metadata(config: Config, facts: TrainingFacts, *, epoch: int, step: 
         "ss_batch_size_per_device": str(tr.batch_size),
         "ss_total_batch_size": str(tr.batch_size * tr.gradient_accumulation_steps),
         "ss_gradient_accumulation_steps": str(tr.gradient_accumulation_steps),
-        "ss_gradient_checkpointing": _b(tr.gradient_checkpointing),
+        "ss_gradient_checkpointing": _b(facts.gradient_checkpointing),
         "ss_mixed_precision": tr.mixed_precision,
         "ss_full_fp16": "False",
         "ss_seed": str(tr.seed),

@@ -14,12 +14,9 @@ import importlib.util
 from stylora_tui.config.schema import Config
 from stylora_tui.findings import Finding, Severity
 from stylora_tui.integrations.machine import Machine
-from stylora_tui.model.files import SDXL_UNET_PARAMETERS, unet_parameters
 from stylora_tui.model.hashes import DEMO
+from stylora_tui.run.estimates import checkpointing, step_tflop
 
-# A training step of the full SDXL UNet (LoCon in bypass mode, FIELD-NOTES) per image at
-# 1024x1024, in TFLOP: with and without gradient checkpointing.
-STEP_TFLOP_1024 = {True: 21.5, False: 15.0}
 # Sustained fp32 throughput of one modern server core (AVX-512 FMA, well fed): a rough,
 # generous figure; a CPU estimate is meant to say "days", not to be precise.
 CPU_CORE_TFLOPS = 0.05
@@ -72,17 +69,8 @@ def check(config: Config, machine: Machine, total_steps: int | None = None) -> l
     return findings
 
 
-def step_tflop(config: Config) -> float:
-    """One optimizer step's compute: the full SDXL figure, scaled by pixels, batch and the
-    UNet's size (compute grows with parameters at a given resolution, near enough)."""
-    width, height = config.resolution
-    size = unet_parameters(config.model.path) / SDXL_UNET_PARAMETERS
-    tr = config.training
-    return STEP_TFLOP_1024[tr.gradient_checkpointing] * (width * height) / 1024**2 * tr.batch_size * tr.gradient_accumulation_steps * size
-
-
 def step_seconds_on_cpu(config: Config, machine: Machine) -> float:
-    return step_tflop(config) / (CPU_CORE_TFLOPS * machine.cpu_cores)
+    return step_tflop(config, checkpointing(config, None)) / (CPU_CORE_TFLOPS * machine.cpu_cores)
 
 
 def cpu_duration(config: Config, machine: Machine, total_steps: int | None) -> str:

@@ -117,8 +117,8 @@ def oom_hint(config: Config) -> str:
     tr = config.training
     lower = [f"training.batch_size (now {tr.batch_size})",
              f"dataset.resolution_px (now {config.dataset.resolution_px[0]}x{config.dataset.resolution_px[1]})"]
-    if not tr.gradient_checkpointing:
-        lower.insert(0, "turn on training.gradient_checkpointing")
+    if tr.gradient_checkpointing is not True:
+        lower.insert(0, "set training.gradient_checkpointing = true")
     lower.append(f"network.dim (now {config.network.dim})")
     if config.network.train_text_encoders:
         lower.append("set network.train_text_encoders = false")

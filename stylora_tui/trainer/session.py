@@ -20,6 +20,7 @@ from stylora_tui.model.files import resolve_prediction
 from stylora_tui.model.hashes import model_hash
 from stylora_tui.model.metadata import TrainingFacts, tag_frequency
 from stylora_tui.run import events as ev
+from stylora_tui.run.estimates import checkpointing
 from stylora_tui.run.layout import RunDir
 from stylora_tui.trainer import checkpoint as ckpt
 from stylora_tui.trainer.data import LatentCache, build_items, captions_are_static, encode_latents, load_pixels, vae_fingerprint
@@ -132,7 +133,9 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
     adapter = LoConNetwork(base.unet, base.text_encoder, base.text_encoder_2, config.network)
     adapter.apply_to()
     adapter.to(device, torch.float32)
-    if tr.gradient_checkpointing:
+    memory_gib = torch.cuda.get_device_properties(device).total_memory / 2**30 if device.type == "cuda" else None
+    use_checkpointing = checkpointing(config, memory_gib)
+    if use_checkpointing:
         enable_checkpointing(base, train_te)
     optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
     scheduler = build_scheduler(config, optimizer, steps.total_steps)
@@ -171,6 +174,7 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
         dataset_dirs=_dataset_dirs(scan),
         prediction_type=base.prediction.type,
         zero_terminal_snr=base.prediction.zero_terminal_snr,
+        gradient_checkpointing=use_checkpointing,
     )
     reporter.emit(
         ev.RUN_RESUMED if latest is not None else ev.RUN_STARTED,
@@ -179,6 +183,7 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
         modules=len(adapter.modules_by_key), trainable_params=adapter.trainable_parameters(), gpus=group.world,
         checkpoint=str(latest.name) if latest else None, prediction=base.prediction.type,
         zero_terminal_snr=base.prediction.zero_terminal_snr, random_crop=config.dataset.random_crop,
+        gradient_checkpointing=use_checkpointing,
     )
     reporter.status(force=True, step=position.step, epoch=position.epoch)
     session = Session(run, config, accelerator, group, device, weight_dtype, base, items, cache, adapter, optimizer, scheduler,

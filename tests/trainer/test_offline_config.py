@@ -48,3 +48,17 @@ def test_a_dead_builds_staging_folder_is_cleaned_and_does_not_block(tmp_path):
     (stale / "half-written.json").write_text("{")
     publish_dir(target, lambda staging: (staging.mkdir(), (staging / "ok").write_text("1")))
     assert (target / "ok").is_file() and not stale.exists()
+
+
+def test_parameter_counts_the_estimates_use_match_the_real_architectures(folder, cache_env):
+    """Memory and time estimates scale from these counts; a test keeps them true."""
+    from accelerate import init_empty_weights
+    from diffusers import UNet2DConditionModel
+
+    from stylora_tui.model.files import DEMO, DEMO_UNET_PARAMETERS, SDXL_UNET_PARAMETERS, unet_parameters
+    from stylora_tui.trainer.demo_model import demo_model_dir
+
+    with init_empty_weights():
+        unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(folder, subfolder="unet", local_files_only=True))
+    assert sum(p.numel() for p in unet.parameters()) == SDXL_UNET_PARAMETERS
+    assert unet_parameters(DEMO) == DEMO_UNET_PARAMETERS == unet_parameters(str(demo_model_dir()))

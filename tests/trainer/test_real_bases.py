@@ -55,6 +55,7 @@ def test_single_file_and_folder_train_offline_to_identical_adapters_on_every_mod
     with safe_open(str(from_file.output / "file.safetensors"), "pt") as handle:
         metadata = handle.metadata()
     assert metadata["modelspec.prediction_type"] == "epsilon" and metadata["ss_v_parameterization"] == "False"
+    assert metadata["ss_gradient_checkpointing"] == "True"
 
     from diffusers import StableDiffusionXLPipeline
 
@@ -83,15 +84,19 @@ def test_single_file_loads_the_same_weights_as_its_folder_twin(full_tree, cache_
 
 @pytest.mark.parametrize("kind", ["vpred_file", "vpred_folder"])
 def test_v_prediction_base_is_detected_trained_sampled_and_labelled(tmp_path, dataset, cache_env, full_tree, kind):
-    run = _train(tmp_path, dataset, cache_env, full_tree[kind], "vpred", samples={"every_n_epochs": 1, "steps": 3})
+    run = _train(tmp_path, dataset, cache_env, full_tree[kind], "vpred", samples={"every_n_epochs": 1, "steps": 3},
+                 training={"gradient_checkpointing": "auto"})
     frozen = run.config.read_text()
     assert 'prediction_type = "v_prediction"' in frozen and "zero_terminal_snr = true" in frozen
     started = next(e for e in events(run) if e["type"] == "run.started")
     assert started["prediction"] == "v_prediction" and started["zero_terminal_snr"] is True
+    # "auto" decides on the device: a CPU has the memory, so no recomputation.
+    assert started["gradient_checkpointing"] is False
     with safe_open(str(run.output / "vpred.safetensors"), "pt") as handle:
         metadata = handle.metadata()
     assert metadata["modelspec.prediction_type"] == "v"
     assert metadata["ss_v_parameterization"] == "True" and metadata["ss_zero_terminal_snr"] == "True"
+    assert metadata["ss_gradient_checkpointing"] == "False"
     sample = next(e for e in events(run) if e["type"] == "sample.saved")
     from PIL import Image
 

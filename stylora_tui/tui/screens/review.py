@@ -17,6 +17,7 @@ from stylora_tui.findings import Severity
 from stylora_tui.model.estimate import estimate
 from stylora_tui.model.files import resolve_prediction
 from stylora_tui.run import preflight
+from stylora_tui.run.estimates import summary_lines
 from stylora_tui.run.layout import next_run_name
 from stylora_tui.run.prepare import prepare_run
 from stylora_tui.tui.screens.step import WizardStepScreen
@@ -86,6 +87,9 @@ class ReviewScreen(WizardStepScreen):
         if report is not None:
             warnings = sorted({f.code for f in report.findings if f.severity is Severity.WARNING})
             table.add_row("warnings", ", ".join(warnings) if warnings else "none")
+        for line in summary_lines(config, report.steps.total_steps if report is not None else None, self.app.machine(), most_cards=3):
+            label, _, text = line.partition(": ")
+            table.add_row(label, escape(text))
         problems = preflight.check(config, self.app.machine(), report.steps.total_steps if report is not None else None)
         for problem in problems:
             colour = "yellow" if problem.code == "cpu-training" else "red"
