@@ -133,3 +133,43 @@ def run_with_samples(root):
         events.append({"v": 1, "ts": 1.0, "type": "validation.loss", "epoch": epoch, "loss": loss})
     run.events.write_text("".join(json.dumps(e) + "\n" for e in events))
     return run
+
+
+class Webhook:
+    """A local HTTP server standing in for ntfy/Discord/Slack: records each POST."""
+
+    def __init__(self, status: int = 200) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.received: list[dict] = []
+        self.status = status
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                webhook.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                self.send_response(webhook.status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.server.server_port}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook():
+    server = Webhook()
+    yield server
+    server.close()

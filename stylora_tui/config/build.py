@@ -11,6 +11,7 @@ import difflib
 import math
 from dataclasses import fields, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from stylora_tui.config import toml_compat as tomllib
 from stylora_tui.config.schema import SCHEMA_VERSION, SECTIONS, Config, all_keys
@@ -113,6 +114,10 @@ def _check_rules(key: str, value: Any, rules: dict, problems: list[Finding]) -> 
             return
         if "gt" in rules and not v > rules["gt"]:
             problems.append(_problem("config-range", key, f"{key} = {v} must be greater than {rules['gt']}", "use a positive value"))
+            return
+        if rules.get("url") and v and (urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).netloc):
+            problems.append(_problem("config-type", key, f"{key} = {v!r} is not an http(s) URL",
+                                     'write the full address, e.g. "https://ntfy.sh/my-stylora-runs"'))
             return
         if rules.get("multiple_of") and v % rules["multiple_of"]:
             m = rules["multiple_of"]

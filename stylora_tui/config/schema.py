@@ -28,6 +28,7 @@ MIXED_PRECISIONS = ("bf16", "fp16", "no")
 SAVE_PRECISIONS = ("fp16", "bf16", "fp32")
 MAX_TOKEN_LENGTHS = (75, 150, 225)
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")
+NOTIFY_KINDS = ("auto", "ntfy", "discord", "slack", "json")
 
 
 def spec(default: Any = None, help: str = "", *, factory=None, **rules: Any):
@@ -187,6 +188,15 @@ class ValidationConfig:
     )
 
 
+@dataclass(frozen=True)
+class NotifyConfig:
+    url: str = spec(
+        "", "webhook told when the run finishes, fails or stops (ntfy, Discord, Slack or any JSON endpoint); empty = $STYLORA_NOTIFY_URL, else none",
+        url=True,
+    )
+    kind: str = spec("auto", "the webhook's message format; auto = from the URL's host (json for any other)", choices=NOTIFY_KINDS)
+
+
 SECTIONS: dict[str, type] = {
     "model": ModelConfig,
     "dataset": DatasetConfig,
@@ -198,6 +208,7 @@ SECTIONS: dict[str, type] = {
     "saving": SavingConfig,
     "samples": SampleConfig,
     "validation": ValidationConfig,
+    "notify": NotifyConfig,
 }
 
 SECTION_HELP = {
@@ -211,6 +222,7 @@ SECTION_HELP = {
     "saving": "adapters and checkpoints",
     "samples": "preview images",
     "validation": "held-out validation loss",
+    "notify": "webhook when the run ends",
 }
 
 
@@ -227,6 +239,7 @@ class Config:
     saving: SavingConfig = field(default_factory=SavingConfig)
     samples: SampleConfig = field(default_factory=SampleConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     def get(self, dotted: str) -> Any:
         section, key = dotted.split(".", 1)

@@ -17,6 +17,7 @@ from stylora_tui.config.build import build_config
 from stylora_tui.config.schema import Config
 from stylora_tui.config.toml_io import read_toml_file
 from stylora_tui.errors import StyloraError
+from stylora_tui.integrations import notify
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
 from stylora_tui.run.layout import RunDir
@@ -97,10 +98,33 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
             reserve.release()
         if telemetry is not None:
             telemetry.stop()
+        if events is not None and config is not None and reporter.final is not None:
+            announce(run, config, reporter)
         if events is not None:
             events.close()
         if lock is not None:
             os.close(lock)
+
+
+def announce(run: RunDir, config: Config, reporter: Reporter) -> None:
+    """The webhook, when one is set: after the final event and status are on disk, so a
+    slow or broken webhook delays nothing a viewer waits for; the outcome goes in the log."""
+    url = notify.resolve_url(config.notify.url)
+    if not url:
+        return
+    final, current = reporter.final, reporter.current
+    status = final["type"].removeprefix("run.")
+    if status == "finished":
+        output = run.path / final["output"]
+    elif final.get("checkpoint"):
+        output = run.path / final["checkpoint"]
+    else:
+        output = run.path
+    ended = notify.RunEnded(run.name, status, int(final.get("step", current.step if current else 0)), current.total_steps if current else 0,
+                            reporter.train_s, str(output), final.get("reason", ""), final.get("hint", ""))
+    kind = notify.kind_of(url, config.notify.kind)
+    problem = notify.send(url, kind, ended)
+    reporter.emit(ev.LOG, message=f"notification not sent: {problem}" if problem else f"notified the {kind} webhook")
 
 
 def failure(exc: Exception, config: Config | None, run: RunDir) -> tuple[str, str]:

@@ -59,8 +59,14 @@ class Reporter:
 
     def __init__(self, events: ev.EventWriter | None, status: StatusWriter | None) -> None:
         self.events, self.status_writer = events, status
+        self.final: dict | None = None  # how the run ended, once it has (for the notification)
+        self.train_s = 0.0  # training time so far, every session of the run together
 
     def emit(self, kind: str, **fields) -> None:
+        if "train_s" in fields:
+            self.train_s = fields["train_s"]
+        if kind in ev.FINAL_TYPES:
+            self.final = {"type": kind, **fields}
         if self.events is not None:
             self.events.emit(kind, **fields)
 

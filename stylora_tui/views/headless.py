@@ -84,6 +84,8 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | N
                 if watch.ended:
                     if watch.gone:
                         out.print(f"[bold red]the trainer is gone without a final event[/]; see {safe(run.trainer_log)}")
+                    if interactive:
+                        out.bell()  # heard in another window, over SSH too
                     break
                 time.sleep(POLL_S)
     except KeyboardInterrupt:

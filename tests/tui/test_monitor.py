@@ -101,3 +101,25 @@ async def test_sampling_shows_progress_and_the_clock_keeps_running(services, run
         now["t"] += 30
         await pilot.pause(1.2)
         assert text_of(app, "#stats") != first, "the elapsed clock runs while samples render"
+
+
+FINISHED = {"type": "run.finished", "ts": 1060.0, "step": 40, "epoch": 4, "output": "output/run-01.safetensors", "train_s": 40.0}
+
+
+@pytest.mark.parametrize(("per_read", "rings"), [(10, 1), (100, 0)])
+async def test_the_bell_rings_for_an_end_seen_happening_not_for_an_old_run(tmp_path, tokenizer, per_read, rings):
+    """Read a few events at a time, the run is seen training, then finishing: one bell. All
+    at once (a run that ended before the monitor opened): no bell."""
+    services = Services(tmp_path / "runs", tokenizers=lambda _p: (tokenizer, tokenizer), launcher=None,
+                        run_source=lambda run: ScriptedSource([*training_events(), FINISHED], per_read=per_read))
+    run, lock = live_run(services.runs_root)
+    try:
+        app = StyloraApp(services, monitor=run)
+        bells = []
+        app.bell = lambda: bells.append(1)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: "finished" in text_of(app, "#stats"))
+            await pilot.pause(0.5)
+        assert len(bells) == rings
+    finally:
+        os.close(lock)

@@ -45,7 +45,9 @@ def state(**changes) -> WizardState:
     return WizardState(**{**base, **changes})
 
 
-async def settle(pilot, predicate=lambda: True, tries: int = 100) -> None:
+async def settle(pilot, predicate=lambda: True, tries: int = 1200) -> None:
+    """Wait for `predicate` (up to a minute: a loaded CI machine starts the dataset check's
+    process pool slowly), then for the screen to settle."""
     for _ in range(tries):
         await pilot.pause(0.05)
         if predicate():

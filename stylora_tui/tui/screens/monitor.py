@@ -60,6 +60,7 @@ class MonitorScreen(Screen):
         self.state = RunState(name=run.name)
         self.alive = True
         self.offered_resume = False
+        self.seen_live = False  # rings the bell only for an end seen happening, not for an old run opened
 
     def compose(self) -> ComposeResult:
         yield Static(f"stylora-tui · monitor · {self.run.name}", classes="step-title", id="title")
@@ -111,6 +112,13 @@ class MonitorScreen(Screen):
         was_alive = self.alive
         self.state, self.alive = message.state, message.trainer_alive
         state = message.state
+        if self.seen_live and (state.finished or not self.alive):
+            # Finished, failed, stopped or gone: the terminal's bell (an SSH client's too)
+            # tells a user in another window.
+            self.app.bell()
+            self.seen_live = False
+        elif self.alive and not state.finished and state.phase != "waiting":
+            self.seen_live = True
         if was_alive != self.alive:
             self.refresh_bindings()
         label, done, total = progress_of(state)

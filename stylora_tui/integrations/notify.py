@@ -1,0 +1,114 @@
+"""Tell the user a run has ended, on their phone: one POST to a webhook when a run
+finishes, fails or stops (`notify.url`, else $STYLORA_NOTIFY_URL, so a URL set once in a
+rental's shell profile never lands in a run's config).
+
+The payload follows the service: ntfy takes the text as the body with a Title header;
+Discord wants {"content"}; Slack (and the Slack-compatible Mattermost, Rocket.Chat, ...)
+wants {"text"}; anything else gets JSON with the text and every fact as its own field.
+The standard library's urllib does the one request: no client library is worth a
+dependency for it. Sending never raises: a notification must not fail a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+ENV_URL = "STYLORA_NOTIFY_URL"
+TIMEOUT_S = 10.0
+USER_AGENT = "stylora-tui"
+NTFY_TAGS = {"finished": "white_check_mark", "failed": "x", "stopped": "stop_sign"}
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    run: str
+    status: str  # finished, failed or stopped
+    step: int
+    total_steps: int
+    duration_s: float  # training time, all sessions of the run together
+    output: str  # the adapter (finished), the checkpoint to resume from (stopped), or the run folder
+    reason: str = ""
+    hint: str = ""
+
+    def text(self) -> str:
+        head = f"stylora-tui: {self.run} {self.status} at step {self.step}/{self.total_steps} after {_duration(self.duration_s)}"
+        lines = [head]
+        if self.reason:
+            lines.append(f"reason: {self.reason}")
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        lines.append(f"{'output' if self.status == 'finished' else 'run'}: {self.output}")
+        return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min {int(seconds % 60)} s"
+
+
+def resolve_url(configured: str) -> str:
+    return configured or os.environ.get(ENV_URL, "").strip()
+
+
+def kind_of(url: str, kind: str = "auto") -> str:
+    if kind != "auto":
+        return kind
+    host, path = urlsplit(url).netloc.lower(), urlsplit(url).path
+    if host.endswith(("discord.com", "discordapp.com")) and path.startswith("/api/webhooks"):
+        return "discord"
+    if host == "hooks.slack.com":
+        return "slack"
+    if host == "ntfy.sh" or host.startswith("ntfy."):
+        return "ntfy"
+    return "json"
+
+
+def request_for(url: str, kind: str, ended: RunEnded) -> urllib.request.Request:
+    kind = kind_of(url, kind)
+    headers = {"User-Agent": USER_AGENT}
+    if kind == "ntfy":
+        body = ended.text().encode("utf-8")
+        # HTTP headers are latin-1: a run name outside it stays in the body only.
+        title = f"{ended.run} {ended.status}"
+        headers |= {"Title": title if title.isascii() else f"run {ended.status}",
+                    "Tags": NTFY_TAGS.get(ended.status, "information_source"),
+                    "Priority": "high" if ended.status == "failed" else "default",
+                    "Content-Type": "text/plain; charset=utf-8"}
+    else:
+        if kind == "discord":
+            data = {"content": ended.text()[:2000], "username": USER_AGENT}  # Discord's message limit
+        elif kind == "slack":
+            data = {"text": ended.text()}
+        else:
+            data = {"text": ended.text(), **asdict(ended)}
+        body = json.dumps(data).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    return urllib.request.Request(url, data=body, headers=headers, method="POST")
+
+
+def send(url: str, kind: str, ended: RunEnded, timeout: float = TIMEOUT_S) -> str:
+    """POST the message; returns '' on success, else what went wrong (never raises). Runs
+    in a daemon thread joined with a deadline: a hung DNS lookup, which urllib's timeout
+    does not cover, must not keep a finished trainer alive."""
+    result = {"error": f"no answer from the webhook within {timeout:.0f} s"}
+
+    def post() -> None:
+        try:
+            with urllib.request.urlopen(request_for(url, kind, ended), timeout=timeout) as response:
+                response.read(1024)
+            result["error"] = ""
+        except urllib.error.HTTPError as exc:
+            result["error"] = f"the webhook answered HTTP {exc.code} {exc.reason}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            result["error"] = f"could not reach the webhook: {getattr(exc, 'reason', exc)}"
+
+    thread = threading.Thread(target=post, name="notify", daemon=True)
+    thread.start()
+    thread.join(timeout + 5)
+    return result["error"]

@@ -1,0 +1,81 @@
+"""The end-of-run webhook: each service gets its own format, and nothing ever raises."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from stylora_tui.config.build import build_config
+from stylora_tui.errors import ConfigError
+from stylora_tui.integrations import notify
+
+ENDED = notify.RunEnded("run-07", "finished", 4500, 4500, 5025.4, "/root/runs/run-07/output/run-07.safetensors")
+
+
+@pytest.mark.parametrize(("url", "kind"), [
+    ("https://ntfy.sh/my-runs", "ntfy"),
+    ("https://ntfy.example.org/runs", "ntfy"),
+    ("https://discord.com/api/webhooks/1/abc", "discord"),
+    ("https://hooks.slack.com/services/T/B/X", "slack"),
+    ("https://example.org/hook", "json"),
+])
+def test_the_format_follows_the_url(url, kind):
+    assert notify.kind_of(url) == kind
+    assert notify.kind_of(url, "slack") == "slack"  # a chosen kind wins
+
+
+def test_each_format_carries_run_status_duration_and_output(webhook):
+    for kind in ("ntfy", "discord", "slack", "json"):
+        assert notify.send(webhook.url(f"/{kind}"), kind, ENDED) == ""
+    ntfy, discord, slack, generic = webhook.received
+    assert ntfy["headers"]["Title"] == "run-07 finished" and ntfy["headers"]["Tags"] == "white_check_mark"
+    text = ntfy["body"].decode()
+    assert "run-07 finished at step 4500/4500 after 1 h 23 min" in text and "run-07/output/run-07.safetensors" in text
+    assert json.loads(discord["body"]) == {"content": text, "username": "stylora-tui"}
+    assert json.loads(slack["body"]) == {"text": text}
+    data = json.loads(generic["body"])
+    assert (data["run"], data["status"], data["duration_s"], data["output"]) == ("run-07", "finished", 5025.4, ENDED.output)
+    assert data["text"] == text and generic["headers"]["Content-Type"] == "application/json"
+
+
+def test_a_failed_run_says_why_and_is_urgent_on_ntfy(webhook):
+    failed = notify.RunEnded("run-08", "failed", 12, 900, 61, "/runs/run-08", "CUDA out of memory", "lower training.batch_size")
+    assert notify.send(webhook.url(), "ntfy", failed) == ""
+    sent = webhook.received[0]
+    assert sent["headers"]["Priority"] == "high" and sent["headers"]["Tags"] == "x"
+    assert "reason: CUDA out of memory\nhint: lower training.batch_size" in sent["body"].decode()
+
+
+def test_a_broken_or_absent_webhook_is_reported_not_raised(webhook):
+    webhook.status = 500
+    assert notify.send(webhook.url(), "json", ENDED) == "the webhook answered HTTP 500 Internal Server Error"
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/hook"
+    assert notify.send(closed, "json", ENDED).startswith("could not reach the webhook")
+
+
+def test_a_silent_webhook_does_not_hold_the_trainer():
+    with socket.socket() as server:  # accepts, never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        problem = notify.send(f"http://127.0.0.1:{server.getsockname()[1]}/", "json", ENDED, timeout=0.5)
+    assert "webhook" in problem
+
+
+def test_url_from_the_config_else_the_environment(monkeypatch):
+    monkeypatch.setenv(notify.ENV_URL, "https://ntfy.sh/from-env")
+    assert notify.resolve_url("") == "https://ntfy.sh/from-env"
+    assert notify.resolve_url("https://ntfy.sh/from-config") == "https://ntfy.sh/from-config"
+    monkeypatch.delenv(notify.ENV_URL)
+    assert notify.resolve_url("") == ""
+
+
+def test_a_url_that_cannot_work_is_refused_with_an_example():
+    with pytest.raises(ConfigError) as info:
+        build_config({"notify": {"url": "ntfy.sh/my-runs"}})
+    assert info.value.problems[0].code == "config-type" and "https://" in info.value.hint
+    with pytest.raises(ConfigError):
+        build_config({"notify": {"kind": "teams"}})
