@@ -142,6 +142,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_command("crop"))
 
     p = sub.add_parser(
+        "captions",
+        help="write a copy of a tagged dataset with the trigger first in every caption",
+        description="Put the trigger first in every caption (added, or moved to the front), each tag once, in a new folder: "
+        "images are hard-linked (copied across filesystems), captions written. The dataset is never touched.",
+    )
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--add-trigger", required=True, metavar="TRIGGER", help="the trigger word to put first")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the copy")
+    p.add_argument("--family", choices=FAMILY_NAMES, default="animagine", help="base model family the trigger is checked for")
+    p.add_argument("--copy", action="store_true", help="copy the images instead of hard-linking them")
+    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_command("captions"))
+
+    p = sub.add_parser(
         "train",
         help="start a training run without the wizard (Rich progress, or --detach)",
         description="Start a training run. Without --detach, shows progress; Ctrl-C stops it cleanly (a checkpoint is saved).",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylora_tui.dataset.derive import new_output
 from stylora_tui.dataset.scan import list_dataset
 from stylora_tui.errors import DatasetError
 
@@ -89,11 +90,7 @@ def crop_dataset(
 ) -> CropResult:
     from PIL import Image, ImageOps
 
-    source, output = source.expanduser().absolute(), output.expanduser().absolute()
-    if output == source or source in output.parents:
-        raise DatasetError(f"{output} is inside the dataset {source}", "write the cropped copy to a folder outside the dataset")
-    if output.exists() and any(output.iterdir()):
-        raise DatasetError(f"{output} already exists and is not empty", "choose a new folder; nothing is ever overwritten")
+    source, output = new_output(source, output)
     entries, _, _ = list_dataset(source, caption_extension, 1)
     cropped, copied, skipped, captions = [], [], [], 0
     for index, (path, _, caption) in enumerate(entries):

@@ -1,0 +1,67 @@
+"""`stylora-tui captions DATASET --add-trigger T -o OUT`: an already-tagged dataset with the
+trigger first in every caption (added, or moved to the front), each tag once, written to a
+new folder. The dataset is never touched."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from stylora_tui.config.families import FAMILIES, get_family
+from stylora_tui.dataset.captions import same_tag, split_tags
+from stylora_tui.dataset.derive import Source, with_trigger, write_copy
+from stylora_tui.dataset.tokens import check_trigger
+from stylora_tui.display import printable
+from stylora_tui.run.invocation import check_command
+from stylora_tui.views.console import console, print_json, safe
+
+
+def trigger_refused(word: str, family: str) -> bool:
+    """The trigger checked as the wizard checks it: an error verdict stops here."""
+    from stylora_tui.integrations.clip_tokenizer import load_for_model
+
+    tokenizer, _ = load_for_model(None)
+    report = check_trigger(word, tokenizer, get_family(family), FAMILIES)
+    err = console(stderr=True)
+    for finding in report.findings:
+        err.print(f"{finding.severity.value} {finding.code}: {printable(finding.message)}\n  hint: {printable(finding.hint)}", markup=False)
+    return report.verdict == "error"
+
+
+def run(args) -> int:
+    trigger = args.add_trigger.strip()
+    if trigger_refused(trigger, args.family):
+        return 1
+    counts: Counter[str] = Counter()
+
+    def caption_for(item: Source) -> str:
+        tags = split_tags(item.caption or "")
+        new = with_trigger(item.caption, trigger)
+        present = any(same_tag(t, trigger) for t in tags)
+        if item.caption is None:
+            counts["uncaptioned"] += 1
+        elif not present:
+            counts["added"] += 1
+        elif not same_tag(tags[0], trigger):
+            counts["moved"] += 1
+        else:
+            counts["already_first"] += 1
+        counts["duplicates_removed"] += len(tags) + (0 if present else 1) - len(split_tags(new))
+        return new
+
+    placed = write_copy(Path(args.dataset), Path(args.output), caption_for, args.caption_extension, copy=args.copy)
+    output = Path(args.output).expanduser().absolute()
+    result = {"output": str(output), "images": placed["linked"] + placed["copied"], **placed,
+              **{k: counts[k] for k in ("added", "moved", "already_first", "uncaptioned", "duplicates_removed")}}
+    if args.json:
+        print_json(result)
+        return 0
+    out = console()
+    out.print(f"{result['images']} images → {safe(output)} ({placed['linked']} linked, {placed['copied']} copied); "
+              f"trigger added to {counts['added']}, moved to the front in {counts['moved']}, already first in {counts['already_first']}; "
+              f"{counts['duplicates_removed']} duplicate tag(s) removed")
+    if counts["uncaptioned"]:
+        out.print(f"[yellow]{counts['uncaptioned']} image(s) had no caption[/] and got the trigger alone: "
+                  f"tag them (`stylora-tui tag {safe(args.dataset)} -o NEW`) or write their captions")
+    out.print(f"Check the new folder: {safe(check_command(output))}")
+    return 0
