@@ -17,6 +17,8 @@ from stylora_tui.errors import StyloraError
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 # Kept in step with core.families (a test checks) so --help needs no import beyond the stdlib.
 FAMILY_NAMES = ("pony", "animagine", "illustrious", "noobai", "other")
+# Kept in step with integrations.hub.KNOWN_BASES the same way.
+KNOWN_BASE_NAMES = ("animagine-xl-4.0", "illustrious-xl-0.1", "noobai-xl-1.1", "noobai-xl-vpred-1.0")
 
 DESCRIPTION = """\
 Train an SDXL art-style LoCon adapter from a terminal wizard.
@@ -73,7 +75,9 @@ def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="PATH|demo", help="SDXL .safetensors file, diffusers folder, or 'demo'")
+    parser.add_argument("--model", metavar="PATH|ID|demo",
+                        help="SDXL .safetensors file or diffusers folder; a hub id (org/repo, org/repo/file.safetensors, "
+                        "downloaded once and reused offline); a known base (" + ", ".join(KNOWN_BASE_NAMES) + "); or 'demo'")
     parser.add_argument("--dataset", metavar="DIR", help="image folder with captions")
     parser.add_argument("--trigger", help="the trigger word, first in every caption")
     parser.add_argument("--family", choices=FAMILY_NAMES, help="base model family")

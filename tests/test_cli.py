@@ -93,11 +93,13 @@ def test_unknown_preset_is_one_clear_error():
     assert "did you mean 'pony-style'" in proc.stderr
 
 
-def test_cli_family_names_match_core():
-    from stylora_tui.cli import FAMILY_NAMES
+def test_cli_family_and_known_base_names_match_core():
+    from stylora_tui.cli import FAMILY_NAMES, KNOWN_BASE_NAMES
     from stylora_tui.config.families import FAMILIES
+    from stylora_tui.integrations.hub import KNOWN_BASES
 
     assert set(FAMILY_NAMES) == set(FAMILIES)
+    assert set(KNOWN_BASE_NAMES) == set(KNOWN_BASES)
 
 
 def test_the_tui_process_never_imports_torch():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.train import edits_from_args
+from stylora_tui.commands.train import edits_from_args, resolve_model_option
 from stylora_tui.config.presets import preset_for
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import scan_dataset
@@ -17,6 +17,7 @@ from stylora_tui.views.console import console, print_json, safe
 
 
 def run(args) -> int:
+    resolve_model_option(args)
     config = with_defaults(preset_for(args.family, args.preset, edits_from_args(args)))
     if config.model.path:
         check_model_path(config.model.path)
@@ -35,6 +36,7 @@ def run(args) -> int:
     weight_bytes = 2 if machine.has_cuda and config.training.mixed_precision != "no" else 4
     data = {
         "model": config.model.path or "standard SDXL architecture",
+        "family": config.model.family,
         "algo": config.network.algo,
         "preset": config.network.preset,
         "module_count": len(plan.modules),
@@ -56,7 +58,7 @@ def run(args) -> int:
         return 1 if refused else 0
     out = console()
     parts = ", ".join(f"{n} {c}" for c, n in plan.by_component.items())
-    out.print(f"{config.network.algo} '{config.network.preset}' on {safe(data['model'])}: {len(plan.modules)} modules ({parts})")
+    out.print(f"{config.network.algo} '{config.network.preset}' on {safe(data['model'])} ({config.model.family}): {len(plan.modules)} modules ({parts})")
     out.print(f"trainable parameters: {plan.trainable_params:,}; output file about {plan.output_bytes / 2**20:.1f} MiB at {config.saving.precision}")
     if steps:
         out.print(f"steps: {steps['per_epoch']} per epoch x {steps['epochs']} epochs = {steps['total']}")

@@ -43,6 +43,23 @@ def edits_from_args(args) -> dict:
     return edits
 
 
+def resolve_model_option(args) -> None:
+    """--model as a hub id, a hub address or a known base: downloaded (or found from an
+    earlier download) and replaced by its local path. Without --family, the family is the
+    known base's, else what the name says."""
+    from stylora_tui.config.families import detect_family
+    from stylora_tui.integrations import hub
+    from stylora_tui.views import download
+
+    ref = hub.parse(args.model) if args.model and args.model != "demo" else None
+    if ref is None:
+        return
+    path = download.fetch(ref)
+    if args.family is None:
+        args.family = ref.family or detect_family(ref.file or ref.prefer or ref.repo) or detect_family(path)
+    args.model = str(path)
+
+
 def start(args, config, launcher: TrainerLauncher | None = None) -> int:
     from stylora_tui.integrations.clip_tokenizer import load_shipped
     from stylora_tui.integrations.nvml import this_machine
@@ -65,6 +82,7 @@ def start(args, config, launcher: TrainerLauncher | None = None) -> int:
 
 
 def run(args) -> int:
+    resolve_model_option(args)
     try:
         edits = edits_from_args(args)
     except ValueError:

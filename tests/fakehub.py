@@ -1,0 +1,137 @@
+"""A local stand-in for the Hugging Face hub (HF_ENDPOINT points at it): the model-info API
+with file sizes and LFS checksums, and `resolve` downloads with HEAD, ranges (resume),
+gating, an optional slow pace (to interrupt a download) and a recorded request log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+SMALL = 10_000_000  # files above this are "LFS" files (checksummed with SHA-256), as on the hub
+
+
+class FakeHub:
+    def __init__(self) -> None:
+        self.repos: dict[str, dict[str, bytes | Path]] = {}
+        self.gated: set[str] = set()
+        self.requests: list[dict] = []
+        self.pace_s = 0.0  # sleep per 64 KiB sent: slow enough to interrupt
+        self.corrupt: set[str] = set()  # files served with one byte flipped
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_HEAD(self):
+                hub.serve(self, body=False)
+
+            def do_GET(self):
+                hub.serve(self, body=True)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def add(self, repo: str, files: dict[str, bytes | Path]) -> None:
+        self.repos[repo] = files
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _data(self, repo: str, name: str) -> bytes:
+        item = self.repos[repo][name]
+        data = item.read_bytes() if isinstance(item, Path) else item
+        if name in self.corrupt:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        return data
+
+    def _siblings(self, repo: str) -> list[dict]:
+        siblings = []
+        for name in self.repos[repo]:
+            data = self._data(repo, name) if name not in self.corrupt else self._true(repo, name)
+            entry = {"rfilename": name, "size": len(data), "blobId": _git_sha1(data)}
+            if len(data) > SMALL or name.endswith(".safetensors"):
+                entry["lfs"] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "pointerSize": 134}
+            siblings.append(entry)
+        return siblings
+
+    def _true(self, repo: str, name: str) -> bytes:
+        item = self.repos[repo][name]
+        return item.read_bytes() if isinstance(item, Path) else item
+
+    def _etag(self, repo: str, name: str) -> str:
+        data = self._true(repo, name)
+        return hashlib.sha256(data).hexdigest() if len(data) > SMALL or name.endswith(".safetensors") else _git_sha1(data)
+
+    def serve(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
+        path = handler.path.split("?", 1)[0]
+        self.requests.append({"method": handler.command, "path": path, "range": handler.headers.get("Range"),
+                              "auth": handler.headers.get("Authorization")})
+        info = re.match(r"^/api/models/([^/]+/[^/]+?)(?:/revision/([^/]+))?$", path)
+        resolve = re.match(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$", path)
+        repo = (info or resolve).group(1) if (info or resolve) else None
+        if repo is None or repo not in self.repos:
+            return _reply(handler, 404, b'{"error":"Repository not found"}', {"X-Error-Code": "RepoNotFound"})
+        if repo in self.gated and not handler.headers.get("Authorization"):
+            return _reply(handler, 401, b'{"error":"Access to this model is restricted"}', {"X-Error-Code": "GatedRepo",
+                          "X-Error-Message": "Access to model is restricted and you are not in the authorized list."})
+        if info:
+            data = json.dumps({"id": repo, "modelId": repo, "sha": COMMIT, "private": False, "gated": False, "disabled": False,
+                               "tags": [], "downloads": 0, "likes": 0, "siblings": self._siblings(repo)}).encode()
+            return _reply(handler, 200, data, {"Content-Type": "application/json"}, body)
+        name = resolve.group(3)
+        if name not in self.repos[repo]:
+            return _reply(handler, 404, b'{"error":"Entry not found"}', {"X-Error-Code": "EntryNotFound"})
+        data = self._data(repo, name)
+        headers = {"X-Repo-Commit": COMMIT, "ETag": f'"{self._etag(repo, name)}"', "Accept-Ranges": "bytes",
+                   "Content-Type": "application/octet-stream"}
+        start = 0
+        wanted = handler.headers.get("Range")
+        if wanted and body:
+            match = re.match(r"bytes=(\d+)-", wanted)
+            start = int(match.group(1)) if match else 0
+        if start:
+            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        chunk = data[start:]
+        handler.send_response(206 if start else 200)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(chunk) if body else len(data)))
+        handler.end_headers()
+        if not body:
+            return
+        try:
+            for offset in range(0, len(chunk), 65536):
+                handler.wfile.write(chunk[offset:offset + 65536])
+                if self.pace_s:
+                    time.sleep(self.pace_s)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def _reply(handler, status: int, data: bytes, headers: dict, body: bool = True) -> None:
+    handler.send_response(status)
+    for key, value in headers.items():
+        handler.send_header(key, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    if body:
+        handler.wfile.write(data)
+
+
+def _git_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
