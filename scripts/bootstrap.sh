@@ -30,7 +30,7 @@ if [ "${LOWEST:-0}" = 1 ]; then
 fi
 # AdamW8bit (the optimizer most kohya presets use) needs bitsandbytes, which needs CUDA:
 # installed where an NVIDIA GPU is present.
-EXTRAS="train,dev"
+EXTRAS="train,tag,dev"
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   EXTRAS="$EXTRAS,adamw8bit"
 fi

@@ -161,6 +161,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_command("captions"))
 
     p = sub.add_parser(
+        "tag",
+        help="tag untagged images (WD14 tagger) into a new folder, the trigger first",
+        description="Danbooru tags for each image from a WD14 ONNX tagger (downloaded once, reused offline; the GPU with "
+        "onnxruntime-gpu), written as captions into a new folder with the trigger first and the family's quality tags "
+        "after it. Images are hard-linked (copied across filesystems). The dataset is never touched.",
+    )
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the tagged copy")
+    p.add_argument("--trigger", required=True, help="the trigger word, first in every caption")
+    p.add_argument("--family", choices=FAMILY_NAMES, help="base model family: its quality tags follow the trigger (Pony's score tags)")
+    p.add_argument("--tagger", default="SmilingWolf/wd-eva02-large-tagger-v3", metavar="ID|DIR",
+                   help="hub id or folder with model.onnx and selected_tags.csv (default: SmilingWolf/wd-eva02-large-tagger-v3)")
+    p.add_argument("--general", type=float, default=0.35, metavar="P", help="general tag threshold (default: 0.35)")
+    p.add_argument("--character", type=float, default=0.85, metavar="P", help="character tag threshold (default: 0.85)")
+    p.add_argument("--keep-existing", action="store_true", help="keep the captions images already have; tag only the others")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per tagger call (default: 8)")
+    p.add_argument("--copy", action="store_true", help="copy the images instead of hard-linking them")
+    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_command("tag"))
+
+    p = sub.add_parser(
         "train",
         help="start a training run without the wizard (Rich progress, or --detach)",
         description="Start a training run. Without --detach, shows progress; Ctrl-C stops it cleanly (a checkpoint is saved).",
