@@ -82,10 +82,11 @@ def write_copy(source: Path, output: Path, caption_for: Callable[[Source], str],
 
 
 def with_trigger(text: str | None, trigger: str, after: tuple[str, ...] = ()) -> str:
-    """The caption with the trigger first (added, or moved there), then `after` (quality
-    tags), then the rest in order, each tag once (Danbooru-style matching: case and `_`)."""
+    """The caption with the trigger first (added, or moved there; none when empty), then
+    `after` (quality tags), then the rest in order, each tag once (Danbooru-style matching:
+    case and `_`)."""
     result: list[str] = []
-    for tag in (trigger, *after, *split_tags(text or "")):
+    for tag in (*split_tags(trigger), *after, *split_tags(text or "")):
         if not any(same_tag(tag, seen) for seen in result):
             result.append(tag)
     return ", ".join(result)

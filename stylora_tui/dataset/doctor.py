@@ -182,7 +182,8 @@ def _caption_findings(images, config: Config, tokenizer: TokenizerLike | None, a
         if caption is None:
             add(_f(Severity.WARNING, "missing-caption", image.rel,
                    f"no {config.dataset.caption_extension} caption beside it: it trains on the trigger alone",
-                   f"tag it (a WD14-style tagger; keep all the tags) into {image.path.stem}{config.dataset.caption_extension}"))
+                   "tag the uncaptioned images into a new folder: `stylora-tui tag DATASET -o NEW --trigger T --keep-existing` "
+                   "(the wizard's dataset step offers it), or write its caption"))
             continue
         if caption.size_bytes > MAX_CAPTION_BYTES:
             add(_f(Severity.WARNING, "caption-too-large", image.rel,

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stylora_tui.errors import StyloraError
+from stylora_tui.dataset.derive import Source, images, new_output, with_trigger, write_copy
+from stylora_tui.errors import DatasetError, StyloraError
 from stylora_tui.integrations import hub
 
 DEFAULT_TAGGER = "SmilingWolf/wd-eva02-large-tagger-v3"
@@ -68,8 +69,11 @@ def read_tags(path: Path) -> list[Tag]:
 
 class Tagger:
     def __init__(self, model: Path, tags: Path, general: float = GENERAL_THRESHOLD, character: float = CHARACTER_THRESHOLD) -> None:
-        import onnxruntime
-
+        try:
+            import onnxruntime
+        except ImportError as exc:
+            raise TaggerError("tagging needs onnxruntime, which is not installed",
+                              "pip install 'onnxruntime>=1.19' (or onnxruntime-gpu on a GPU machine) into stylora-tui's environment") from exc
         # The GPU when onnxruntime-gpu is installed with CUDA present; else the CPU.
         wanted = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in onnxruntime.get_available_providers()]
         try:
@@ -118,3 +122,46 @@ class Tagger:
             chosen.sort(key=lambda item: (item[1].category != CHARACTER, -item[0]))
             result.append([webui_name(tag.name) for _, tag in chosen])
         return result
+
+
+@dataclass(frozen=True)
+class Tagged:
+    output: Path
+    images: int
+    tagged: int  # images the tagger captioned
+    kept: int  # images whose own caption was kept
+    without_tags: tuple[str, ...]  # tagged, but nothing scored above the thresholds
+    linked: int
+    copied: int
+    provider: str
+
+
+def tag_dataset(source: Path, output: Path, tagger_spec: str, *, trigger: str = "", quality: tuple[str, ...] = (),
+                keep_existing: bool = False, general: float = GENERAL_THRESHOLD, character: float = CHARACTER_THRESHOLD,
+                batch_size: int = 8, caption_extension: str = ".txt", copy: bool = False, fetch=hub.fetch,
+                progress=None) -> Tagged:
+    """Tag `source` into the new folder `output` (captions: trigger, quality tags, then the
+    tags; with `keep_existing`, captioned images keep theirs). `progress(done, total)`."""
+    source, output = new_output(source, output)  # refused before any download
+    found = list(images(source, caption_extension))
+    if not found:
+        raise DatasetError(f"no images in {source}", "point at the folder that holds the images (PNG, JPEG, WebP)")
+    todo = [item for item in found if not (keep_existing and item.caption is not None)]
+    tags: dict[Path, list[str]] = {}
+    provider = ""
+    if todo:
+        tagger = Tagger(*tagger_files(tagger_spec, fetch), general, character)
+        provider = tagger.provider
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            for item, chosen in zip(batch, tagger.tag(item.path for item in batch)):
+                tags[item.rel] = chosen
+            if progress is not None:
+                progress(min(start + batch_size, len(todo)), len(todo))
+
+    def caption_for(item: Source) -> str:
+        return with_trigger(", ".join(tags[item.rel]) if item.rel in tags else item.caption, trigger, quality)
+
+    placed = write_copy(source, output, caption_for, caption_extension, copy=copy)
+    return Tagged(output, len(found), len(tags), len(found) - len(tags), tuple(str(rel) for rel, t in tags.items() if not t),
+                  placed["linked"], placed["copied"], provider)

@@ -28,6 +28,18 @@ def _machine():
     return this_machine()
 
 
+def _fetch(ref, progress=None):
+    from stylora_tui.integrations import hub
+
+    return hub.fetch(ref, progress)
+
+
+def _default_tagger() -> str:
+    from stylora_tui.integrations.tagger import DEFAULT_TAGGER
+
+    return DEFAULT_TAGGER
+
+
 def _alive(run: RunDir) -> bool:
     from stylora_tui.run.lock import lock_holder
 
@@ -54,3 +66,7 @@ class Services:
     machine: Callable = _machine
     # () -> seconds since the epoch: the monitor's running clock
     clock: Callable = time.time
+    # (HubRef, progress(what, done, total)) -> local path: hub downloads (base models, the tagger)
+    fetch: Callable = _fetch
+    # the WD14 tagger the dataset step offers: a hub id or a local folder
+    tagger: str = field(default_factory=_default_tagger)

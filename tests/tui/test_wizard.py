@@ -248,3 +248,38 @@ async def test_save_preset_is_on_screen_enter_saves_and_the_preset_describes_its
         saved = paths.user_presets_dir() / "my-hokusai.toml"
         assert saved.is_file()
         assert saved.read_text().splitlines()[0] == "# my-hokusai: demo with network.alpha = 3"
+
+
+async def test_dataset_step_offers_tagging_and_trains_on_the_tagged_copy(services, tmp_path):
+    from dataclasses import replace
+
+    from tests.conftest import tree_digest, write_practice_dataset
+    from tests.tagger_fixture import write_tiny_tagger
+
+    pytest.importorskip("onnxruntime")
+    folder = write_practice_dataset(tmp_path / "art", 30, size=(256, 384))
+    for stem in ("000", "001", "002"):
+        (folder / f"{stem}.txt").unlink()
+    before = tree_digest(folder)
+    services = replace(services, tagger=str(write_tiny_tagger(tmp_path / "tagger")))
+    app = StyloraApp(services, WizardState(model_path="demo", trigger="stylorapractice", dataset_path=str(folder)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.report is not None, tries=600)
+        await pilot.pause(0.1)
+        offer = app.screen.query_one("#tag-offer")
+        assert offer.display
+        assert "3 image(s) have no caption" in text_of(app, "#tag-label")
+        assert app.screen.query_one("#tag-out", Input).value == f"{folder}-tagged"
+        app.report = None
+        app.screen.query_one("#tag").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.report is not None, tries=600)
+        await pilot.pause(0.1)
+        assert app.wizard.dataset_path == f"{folder}-tagged"
+        assert not offer.display
+        assert not any(f.code == "missing-caption" for f in app.report.findings)
+    tagged = tmp_path / "art-tagged"
+    assert all((tagged / f"{stem}.txt").read_text() for stem in ("000", "001", "002"))
+    assert (tagged / "003.txt").read_text().strip() == (folder / "003.txt").read_text()
+    assert tree_digest(folder) == before

@@ -38,10 +38,16 @@ class DatasetScreen(WizardStepScreen):
             with Horizontal(classes="offer"):
                 yield Input(placeholder="folder for cropped copies", id="crop-out")
                 yield Button("Crop", id="crop")
+        with Vertical(id="tag-offer"):
+            yield Static("", id="tag-label", classes="help")
+            with Horizontal(classes="offer"):
+                yield Input(placeholder="folder for the tagged copy", id="tag-out")
+                yield Button("Tag", id="tag")
         yield FindingsView(id="findings")
 
     def on_mount(self) -> None:
         self.query_one("#crop-offer").display = False
+        self.query_one("#tag-offer").display = False
         self.query_one("#scan-progress").display = False
         self.query_one("#dataset", Input).focus()
         if self.app.report is not None and str(self.app.report.scan.root) == str(Path(self.wizard.dataset_path).expanduser().absolute()):
@@ -121,6 +127,7 @@ class DatasetScreen(WizardStepScreen):
         self.query_one("#summary", Static).update(summary)
         self.query_one("#buckets", BucketChart).show(steps)
         self.query_one("#findings", FindingsView).show(report.findings)
+        self.offer_tagging(report)
         mixed = any(f.code == "aspect-ratio-mix" for f in report.findings)
         offer = self.query_one("#crop-offer")
         offer.display = mixed
@@ -151,11 +158,57 @@ class DatasetScreen(WizardStepScreen):
         try:
             crop_dataset(Path(source).expanduser(), Path(output).expanduser(), parse_aspect(ratio), self.wizard.config().dataset.caption_extension)
         except StyloraError as exc:
-            self.app.call_from_thread(self.show_error, f"{exc.message} ({exc.hint})")
+            self.app.call_from_thread(self.derive_failed, f"{exc.message} ({exc.hint})")
             return
-        self.app.call_from_thread(self.use_cropped, output)
+        self.app.call_from_thread(self.use_derived, output)
 
-    def use_cropped(self, output: str) -> None:
+    def offer_tagging(self, report) -> None:
+        missing = sum(1 for f in report.findings if f.code == "missing-caption")
+        self.query_one("#tag-offer").display = bool(missing)
+        if not missing:
+            return
+        self.query_one("#tag-label", Static).update(Text(
+            f"{missing} image(s) have no caption: tag them with {self.app.services.tagger} into a new folder "
+            "(captioned images keep theirs; the trigger goes first when training)"))
+        self.query_one("#tag", Button).label = f"Tag {missing} image(s)"
+        target = self.query_one("#tag-out", Input)
+        if not target.value:
+            target.value = f"{report.scan.root}-tagged"
+
+    @on(Button.Pressed, "#tag")
+    def tag_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        output = self.query_one("#tag-out", Input).value.strip()
+        self.query_one("#summary", Static).update(Text(f"tagging into {printable(output)} (the tagger downloads first if needed)..."))
+        bar = self.query_one("#scan-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
+        self.tag(self.wizard.dataset_path, output)
+
+    @work(thread=True, exclusive=True, group="scan")
+    def tag(self, source: str, output: str) -> None:
+        from stylora_tui.integrations.tagger import tag_dataset
+
+        services = self.app.services
+
+        def show(done: int, total: int) -> None:
+            self.post_message(ScanProgressed(done, total))
+
+        try:
+            tag_dataset(Path(source).expanduser(), Path(output).expanduser(), services.tagger, keep_existing=True,
+                        caption_extension=self.wizard.config().dataset.caption_extension,
+                        fetch=lambda ref: services.fetch(ref, lambda _what, done, total: show(done, total)), progress=show)
+        except StyloraError as exc:
+            self.app.call_from_thread(self.derive_failed, f"{exc.message} ({exc.hint})")
+            return
+        self.app.call_from_thread(self.use_derived, output)
+
+    def derive_failed(self, message: str) -> None:
+        self.query_one("#scan-progress").display = False
+        self.query_one("#summary", Static).update("")
+        self.show_error(message)
+
+    def use_derived(self, output: str) -> None:
         self.query_one("#dataset", Input).value = output
         self.action_scan()
 
