@@ -283,3 +283,45 @@ async def test_dataset_step_offers_tagging_and_trains_on_the_tagged_copy(service
     assert all((tagged / f"{stem}.txt").read_text() for stem in ("000", "001", "002"))
     assert (tagged / "003.txt").read_text().strip() == (folder / "003.txt").read_text()
     assert tree_digest(folder) == before
+
+
+async def test_model_step_downloads_a_known_base_on_next_then_goes_on_with_its_path(services, tmp_path):
+    from dataclasses import replace
+
+    from stylora_tui.errors import ModelError
+    from tests.conftest import SDXL, fake_safetensors
+
+    local = fake_safetensors(tmp_path / "noobai-xl-vpred.safetensors", SDXL)
+    asked = []
+
+    def fetch(ref, progress):
+        asked.append(ref)
+        if len(asked) == 1:
+            progress("noobai.safetensors", 1 << 20, 8 << 20)
+            raise ModelError("the hub cannot be reached", "check the connection")
+        progress("noobai.safetensors", 8 << 20, 8 << 20)
+        return local
+
+    app = StyloraApp(replace(services, fetch=fetch), WizardState(family="noobai", model_path=""))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.click("#model")
+        await pilot.press(*"noobai-xl-vpred-1.0")
+        await pilot.pause(0.1)
+        assert "Laxhar/noobai-XL-Vpred-1.0 from the hub: Next downloads it" in text_of(app, "#model-check")
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: "cannot be reached" in text_of(app, "#step-error"))
+        assert type(app.screen).__name__ == "ModelScreen"
+        assert not app.screen.query_one("#next").disabled
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "DatasetScreen")
+        assert app.wizard.model_path == str(local)
+        assert app.wizard.family == "noobai"
+    assert [ref.repo for ref in asked] == ["Laxhar/noobai-XL-Vpred-1.0"] * 2
+
+
+async def test_model_step_names_what_cannot_be_downloaded(services):
+    app = StyloraApp(services, WizardState(family="pony", model_path="pony-v6"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "civitai.com" in text_of(app, "#model-check")
+        await pilot.press("ctrl+n")
+        assert type(app.screen).__name__ == "ModelScreen"
