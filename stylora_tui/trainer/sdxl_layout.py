@@ -127,6 +127,12 @@ def overrides_from_header(header: dict) -> dict[str, dict]:
             "projection_dim": te2_projection,
         },
     }
+    # GroupNorm's group count is not in any tensor's shape: SDXL's 32 where the widths allow,
+    # else the most groups that divide every width (narrow test models), rather than a
+    # GroupNorm that cannot be built.
+    for component in ("unet", "vae"):
+        widths = derived[component]["block_out_channels"]
+        derived[component]["norm_num_groups"] = next(g for g in (32, 16, 8, 4, 2, 1) if all(w % g == 0 for w in widths))
     if vae_levels != len(shipped_config("vae")["block_out_channels"]):
         derived["vae"]["down_block_types"] = ["DownEncoderBlock2D"] * vae_levels
         derived["vae"]["up_block_types"] = ["UpDecoderBlock2D"] * vae_levels

@@ -39,3 +39,17 @@ def test_plan_on_the_demo_with_steps():
     data = json.loads(proc.stdout)
     assert data["steps"]["total"] == 32 and data["module_count"] == 221
     assert estimate(build_config({"model": {"path": "demo"}, "network": {"dim": 4, "alpha": 2, "conv_dim": 4, "conv_alpha": 2}})).trainable_params == data["trainable_params"]
+
+
+def test_plan_on_a_narrow_single_file_checkpoint_builds_its_group_norms(tmp_path):
+    # GroupNorm's group count is in no tensor shape: a checkpoint whose widths are not
+    # multiples of SDXL's 32 groups (the demo: a 16-wide VAE) used to crash plan with a raw
+    # ValueError from torch.
+    single = tmp_path / "demo.safetensors"
+    made = run_cli("demo-model", str(tmp_path / "demo"), "--single-file", str(single))
+    assert made.returncode == 0, made.stderr
+    folder = json.loads(run_cli("plan", "--json", "--model", str(tmp_path / "demo")).stdout)
+    result = run_cli("plan", "--json", "--model", str(single))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["module_count"] == folder["module_count"] and data["modules"] == folder["modules"]
