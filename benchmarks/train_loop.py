@@ -1,0 +1,268 @@
+"""The real trainer against the bare compute floor, side by side in one run.
+
+    python benchmarks/train_loop.py --model mid              # this machine's CPU: the target is a ratio <= 1.10
+    python benchmarks/train_loop.py --model sdxl --resolution 1024x1536   # a GPU: full-size SDXL, random weights
+    python benchmarks/train_loop.py --model demo|full-tree|PATH
+
+"real": the actual trainer process (`python -m stylora_tui.trainer RUN`) on a generated
+dataset with the practice's preset (LoCon full dim 64, text encoders trained, shuffled
+captions, min-SNR, max-norm, gradient checkpointing "auto"), stopped by max_steps; its
+seconds per step come from the wall-clock gaps between its train.step events, so
+everything between steps counts (data, captions, bookkeeping, events, status).
+"bare": a separate process loading the same model and adapter with the same precision,
+checkpointing and optimizer, then looping forward / backward / optimizer step on inputs
+prepared before the loop (latents, noise, token ids), with nothing else.
+
+Prints seconds per step (steady state: after --warmup steps), the ratio, time from the
+process start to the first step, and peak RSS and peak VRAM of each process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# A mid-size SDXL-layout model (408 M UNet parameters, SDXL's is 2.6 B): SDXL's module tree
+# and depths (2 and 10 transformer blocks) at 128/256/512 channels, so its compute dominates
+# a CPU step the way the full model's dominates a GPU step; text encoders narrow, full depth.
+MID_OVERRIDES = {
+    "unet": {
+        "block_out_channels": [128, 256, 512],
+        "attention_head_dim": [2, 4, 8],
+        "cross_attention_dim": 256 + 512,
+        "addition_time_embed_dim": 256,
+        "projection_class_embeddings_input_dim": 6 * 256 + 512,
+    },
+    "vae": {"block_out_channels": [32, 64, 128, 128]},
+    "text_encoder": {"hidden_size": 256, "intermediate_size": 1024, "num_attention_heads": 4, "projection_dim": 256},
+    "text_encoder_2": {"hidden_size": 512, "intermediate_size": 2048, "num_attention_heads": 8, "projection_dim": 512},
+}
+TAGS = ["1girl", "solo", "long hair", "looking at viewer", "smile", "outdoors", "sky", "cloud", "tree", "flower",
+        "dress", "holding", "standing", "from side", "sunset", "water", "reflection", "night", "city", "scenery"]
+TRIGGER = "stylorabench"
+
+
+def model_path(name: str, work: Path) -> str:
+    from stylora_tui.trainer.demo_model import FULL_TREE_OVERRIDES, build_model
+
+    if name == "demo":
+        return "demo"
+    overrides = {"full-tree": FULL_TREE_OVERRIDES, "mid": MID_OVERRIDES, "sdxl": {}}.get(name)
+    if overrides is None:
+        return str(Path(name).expanduser().absolute())
+    folder = work / "models" / name
+    if not (folder / "unet" / "diffusion_pytorch_model.safetensors").exists():
+        print(f"building the {name} model (random weights) in {folder} ...", file=sys.stderr)
+        build_model(folder, overrides)
+    return str(folder)
+
+
+def write_dataset(folder: Path, count: int, size: tuple[int, int]) -> Path:
+    from PIL import Image, ImageDraw
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        rng = random.Random(index)
+        image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+        draw = ImageDraw.Draw(image)
+        for _ in range(6):
+            x, y, r = rng.randrange(size[0]), rng.randrange(size[1]), rng.randrange(size[0] // 8, size[0] // 2)
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randrange(256) for _ in range(3)))
+        image.save(folder / f"{index:03d}.jpg", quality=90)
+        (folder / f"{index:03d}.txt").write_text(", ".join([TRIGGER, *rng.sample(TAGS, 10)]), encoding="utf-8")
+    return folder
+
+
+def prepare(args, work: Path):
+    from stylora_tui.config.presets import preset_for
+    from stylora_tui.integrations.nvml import this_machine
+    from stylora_tui.run.prepare import prepare_run
+
+    width, height = args.resolution
+    edits = {
+        "model": {"path": model_path(args.model, work)},
+        "dataset": {"path": str(write_dataset(work / f"data-{width}x{height}", args.images, (width, height))),
+                    "resolution_px": [width, height], "repeats": 1},
+        "captions": {"trigger": TRIGGER},
+        "training": {"max_steps": args.warmup + args.steps, "epochs": 1000},
+        "saving": {"every_n_epochs": 0},
+        "samples": {"every_n_epochs": 0},
+    }
+    config = preset_for(None, args.preset, edits)
+    return prepare_run(config, work / "runs", None, machine=this_machine(), allow_cpu=True).run
+
+
+def peak_rss_mib(usage) -> float:
+    return usage.ru_maxrss / 1024  # KiB on Linux
+
+
+def real_loop(run, args) -> dict:
+    started = time.time()
+    log = open(run.path / "benchmark-trainer.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "stylora_tui.trainer", str(run.path)], cwd=ROOT, stdout=log, stderr=log)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    events = [json.loads(line) for line in run.events.read_text().splitlines() if line.strip()]
+    steps = [e for e in events if e["type"] == "train.step"]
+    if process.returncode != 0 or len(steps) < args.warmup + args.steps:
+        raise SystemExit(f"the trainer failed (exit {process.returncode}); see {run.path / 'benchmark-trainer.log'} "
+                         f"and {run.events}")
+    started_event = next(e for e in events if e["type"] in ("run.started", "run.resumed"))
+    memory = [e["memory_mib"] for e in steps if e.get("memory_mib") is not None]
+    return {
+        "s_per_step": (steps[-1]["ts"] - steps[args.warmup - 1]["ts"]) / args.steps if args.warmup else
+        (steps[-1]["ts"] - steps[0]["ts"]) / (args.steps - 1),
+        "first_step_s": steps[0]["ts"] - started,
+        "peak_rss_mib": peak_rss_mib(usage),
+        "peak_vram_mib": max(memory) if memory else None,
+        "gradient_checkpointing": started_event.get("gradient_checkpointing"),
+        "device": started_event.get("device"),
+    }
+
+
+def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
+    """Runs in its own process (see --bare): the same model and adapter, no trainer."""
+    started = time.time()
+    import torch
+
+    from stylora_tui.config.build import build_config
+    from stylora_tui.config.toml_io import read_toml_file
+    from stylora_tui.model.files import resolve_prediction
+    from stylora_tui.trainer.loading import Placement, load_base_model, vae_dtype_for
+    from stylora_tui.trainer.network import LoConNetwork
+    from stylora_tui.trainer.optim import build_optimizer
+    from stylora_tui.trainer.session import enable_checkpointing, precision
+    from stylora_tui.trainer.text import TextConditioner
+
+    config = build_config(read_toml_file(run_path / "config.toml", "the run's config"))
+    tr, net = config.training, config.network
+    device, mixed, dtype = precision(config)
+    train_te = net.trains_text_encoders
+    placement = Placement(device, dtype, torch.float32 if train_te and device.type == "cpu" else dtype, vae_dtype_for(dtype))
+    base = load_base_model(config.model.path, config.model.vae, resolve_prediction(config.model.path, config.model.prediction_type,
+                                                                                   tr.zero_terminal_snr), placement)
+    for model in (base.unet, base.vae, base.text_encoder, base.text_encoder_2):
+        model.requires_grad_(False)
+        model.eval()
+    torch.manual_seed(tr.seed)
+    adapter = LoConNetwork(base.unet, base.text_encoder, base.text_encoder_2, net)
+    adapter.apply_to()
+    adapter.to(device, torch.float32)
+    events = [json.loads(line) for line in (run_path / "events.jsonl").read_text().splitlines() if line.strip()]
+    if next(e for e in events if e["type"] == "run.started")["gradient_checkpointing"]:
+        enable_checkpointing(base, train_te)
+    optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
+    conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2,
+                                  config.captions.max_token_length, base.pad_id_2)
+
+    # Inputs prepared before the loop: what the real loop reads, draws and tokenises each step.
+    # The generated images are exactly the training resolution: one bucket of that size.
+    side = config.dataset.resolution_px
+    width, height = (side, side) if isinstance(side, int) else side
+    batch = tr.batch_size
+    caption = ", ".join([TRIGGER, *TAGS[:10]])
+    token_ids = conditioner.token_ids([caption] * batch)
+    rows = [conditioner.rows(token_ids[which], which, device) for which in (0, 1)]
+    alphas = base.noise_scheduler.alphas_cumprod
+    inputs = []
+    for _ in range(warmup + steps):
+        latents = torch.randn(batch, 4, height // 8, width // 8)
+        noise = torch.randn_like(latents)
+        a = alphas[torch.randint(0, 1000, (batch,))].view(batch, 1, 1, 1)
+        inputs.append(((a.sqrt() * latents + (1 - a).sqrt() * noise).to(device, dtype), noise.to(device),
+                       torch.randint(0, 1000, (batch,), device=device)))
+    time_ids = torch.tensor([[height, width, 0, 0, height, width]] * batch, device=device, dtype=dtype)
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=mixed != "no")
+
+    def encode():
+        states, pooled = [], None
+        for which, encoder in enumerate((base.text_encoder, base.text_encoder_2)):
+            output = encoder(rows[which], output_hidden_states=True)
+            if which == 1:
+                pooled = output.text_embeds.view(batch, conditioner.chunks, -1)[:, 0]
+            states.append(output.hidden_states[-2].reshape(batch, -1, output.hidden_states[-2].shape[-1]))
+        return torch.cat(states, dim=-1).to(dtype), pooled.to(dtype)
+
+    def step(noisy, noise, timesteps):
+        with torch.set_grad_enabled(train_te), autocast:
+            hidden, pooled = encode()
+        with autocast:
+            prediction = base.unet(noisy, timesteps, hidden, added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids}).sample
+        torch.nn.functional.mse_loss(prediction.float(), noise.float()).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    first = None
+    for index, args in enumerate(inputs):
+        if index == warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            began = time.perf_counter()
+        step(*args)
+        if first is None:
+            first = time.time() - started
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return {
+        "s_per_step": (time.perf_counter() - began) / steps,
+        "first_step_s": first,
+        "peak_rss_mib": peak_rss_mib(resource.getrusage(resource.RUSAGE_SELF)),
+        "peak_vram_mib": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
+    }
+
+
+def resolution(text: str) -> tuple[int, int]:
+    sides = [int(s) for s in text.lower().replace(",", "x").split("x")]
+    return (sides[0], sides[0]) if len(sides) == 1 else (sides[0], sides[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="mid", help="demo, full-tree, mid, sdxl (random weights), or a model path")
+    parser.add_argument("--resolution", type=resolution, default=(512, 512), help="WxH or one side (default 512)")
+    parser.add_argument("--preset", default="animagine-style", help="the practice's preset (default animagine-style)")
+    parser.add_argument("--steps", type=int, default=6, help="steps timed after the warm-up (default 6)")
+    parser.add_argument("--warmup", type=int, default=2, help="steps not timed (default 2)")
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--workdir", type=Path, help="keep models, data and runs here (default: a temporary folder)")
+    parser.add_argument("--bare", type=Path, help=argparse.SUPPRESS)  # internal: the bare loop's own process
+    args = parser.parse_args()
+    if args.bare:
+        print(json.dumps(bare_loop(args.bare, args.warmup, args.steps)))
+        return
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="stylora-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_CACHE_HOME", str(work / "cache"))  # cold latent cache per workdir
+    os.environ.setdefault("XDG_STATE_HOME", str(work / "state"))
+    run = prepare(args, work)
+    real = real_loop(run, args)
+    bare = subprocess.run([sys.executable, __file__, "--bare", str(run.path), "--warmup", str(args.warmup), "--steps", str(args.steps)],
+                          capture_output=True, text=True, cwd=ROOT)
+    if bare.returncode != 0:
+        raise SystemExit(f"the bare loop failed:\n{bare.stderr[-3000:]}")
+    bare_result = json.loads(bare.stdout.strip().splitlines()[-1])
+    width, height = args.resolution
+    print(f"model {args.model}, {width}x{height}, preset {args.preset}, device {real['device']}, "
+          f"gradient checkpointing {'on' if real['gradient_checkpointing'] else 'off'}, "
+          f"{args.steps} steps timed after {args.warmup}")
+    vram = lambda r: f"{r['peak_vram_mib'] / 1024:.1f} GiB" if r["peak_vram_mib"] else "-"  # noqa: E731
+    print("| loop | s/step | ratio | first step | peak RSS | peak VRAM |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, result in (("bare", bare_result), ("real", real)):
+        print(f"| {name} | {result['s_per_step']:.3f} | {result['s_per_step'] / bare_result['s_per_step']:.2f}x | "
+              f"{result['first_step_s']:.1f} s | {result['peak_rss_mib'] / 1024:.2f} GiB | {vram(result)} |")
+
+
+if __name__ == "__main__":
+    main()
