@@ -23,9 +23,23 @@ from stylora_tui.run import events as ev
 from stylora_tui.run.estimates import checkpointing
 from stylora_tui.run.layout import RunDir
 from stylora_tui.trainer import checkpoint as ckpt
-from stylora_tui.trainer.data import LatentCache, build_items, captions_are_static, encode_latents, load_pixels, vae_fingerprint
+from stylora_tui.trainer.caching import cache_latents
+from stylora_tui.trainer.data import (
+    LatentCache,
+    build_items,
+    captions_are_static,
+    encode_latents,
+    load_pixels,
+    vae_fingerprint,
+)
 from stylora_tui.trainer.distributed import Group
-from stylora_tui.trainer.loading import BaseModel, Placement, load_base_model, resolve_model_path, vae_dtype_for
+from stylora_tui.trainer.loading import (
+    BaseModel,
+    Placement,
+    load_base_model,
+    resolve_model_path,
+    vae_dtype_for,
+)
 from stylora_tui.trainer.network import LoConNetwork
 from stylora_tui.trainer.optim import build_optimizer, build_scheduler, warmup_steps
 from stylora_tui.trainer.sampler import Sampler
@@ -207,24 +221,6 @@ def enable_checkpointing(base: BaseModel, train_te: bool) -> None:
             # encoder) passes no gradient to the adapter modules inside it.
             encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             encoder.train()
-
-
-def cache_latents(items, cache: LatentCache, vae, dtype, reporter: Reporter, intents: Intents | None) -> str:
-    """Encode what the cache lacks; returns the reason when a stop arrives meanwhile."""
-    total = len(items)
-    last_emit = 0.0
-    for done, item in enumerate(items, start=1):
-        reason = intents.stop_reason() if intents is not None else ""
-        if reason:
-            return reason
-        crop = item.center_crop
-        if cache.get(item, crop) is None:
-            pixels = load_pixels(item, crop).unsqueeze(0)
-            cache.put(item, crop, encode_latents(vae, pixels, dtype)[0])
-        if done == total or time.time() - last_emit > 1.0:
-            reporter.emit(ev.CACHE_PROGRESS, done=done, total=total)
-            last_emit = time.time()
-    return ""
 
 
 def latents_for(session: Session, item, crop: tuple[int, int] | None = None) -> torch.Tensor:
