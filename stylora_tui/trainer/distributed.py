@@ -2,8 +2,9 @@
 a save, and averaging the adapter's gradients. With one process every call is free.
 
 The adapter is not wrapped in DistributedDataParallel: its forward runs inside the UNet,
-never through a wrapper's forward(), which is where DDP arms its gradient hooks. Gradients
-are all-reduced explicitly at each optimizer step instead.
+never through a wrapper's forward(), which is where DDP arms its gradient hooks. The
+gradients are reduced as DDP does it, though: in buckets launched while backward still
+runs (`GradientBuckets`), so the transfer hides behind the rest of backward.
 """
 
 from __future__ import annotations
@@ -48,17 +49,72 @@ class Group:
         count = math.ceil(len(batches) / self.world)
         return [batches[(i * self.world + self.rank) % len(batches)] for i in range(count)]
 
-    def average_gradients(self, optimizer) -> None:
-        """Average the adapter's gradients over all processes in one all-reduce."""
-        if self.world == 1:
-            return
-        import torch.distributed as dist
-        from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+    def reduce_during_backward(self, params: list[torch.Tensor]) -> GradientBuckets | None:
+        """Buckets that average these gradients over all processes; None with one process."""
+        return GradientBuckets(params, self.world) if self.world > 1 else None
 
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = _flatten_dense_tensors(grads)
-        dist.all_reduce(flat)
-        flat /= self.world
-        for param, synced in zip(params, _unflatten_dense_tensors(flat, grads)):
-            param.grad = synced
+
+BUCKET_BYTES = 25 << 20  # DDP's default bucket size
+
+
+class GradientBuckets:
+    """The adapter's gradients averaged over all processes in ~25 MB buckets, each all-reduced
+    asynchronously as soon as backward has produced every gradient in it (a hook on each
+    parameter), as DDP does. Buckets follow the reverse of the parameters' order, roughly
+    the order backward produces them. Armed only for the last micro-batch of an optimizer
+    step; `finish` waits for them (a bucket some of whose parameters got no gradient is
+    reduced there, with zeros for those) and writes the averages back."""
+
+    def __init__(self, params: list[torch.Tensor], world: int, bucket_bytes: int = BUCKET_BYTES) -> None:
+        self.world = world
+        self.buckets: list[list[torch.Tensor]] = [[]]
+        size = 0
+        for param in reversed(params):
+            if size and size + param.numel() * param.element_size() > bucket_bytes:
+                self.buckets.append([])
+                size = 0
+            self.buckets[-1].append(param)
+            size += param.numel() * param.element_size()
+        self.bucket_of = {id(p): index for index, bucket in enumerate(self.buckets) for p in bucket}
+        self.armed = False
+        self.ready = [0] * len(self.buckets)
+        self.inflight: dict[int, tuple[torch.Tensor, object]] = {}
+        self.launched_in_backward = 0  # for tests and benchmarks: buckets that overlapped
+        for param in params:
+            param.register_post_accumulate_grad_hook(self._produced)
+
+    def arm(self, armed: bool) -> None:
+        self.armed = armed
+
+    def _produced(self, param: torch.Tensor) -> None:
+        if not self.armed:
+            return
+        index = self.bucket_of[id(param)]
+        self.ready[index] += 1
+        if self.ready[index] == len(self.buckets[index]):
+            self._launch(index)
+            self.launched_in_backward += 1
+
+    def _launch(self, index: int) -> None:
+        import torch.distributed as dist
+
+        flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in self.buckets[index]])
+        self.inflight[index] = (flat, dist.all_reduce(flat, async_op=True))
+
+    def finish(self, apply: bool = True) -> None:
+        """Wait for every bucket; with `apply`, each gradient becomes the average."""
+        for index in range(len(self.buckets)):
+            if index not in self.inflight:
+                self._launch(index)
+        for index, (flat, handle) in sorted(self.inflight.items()):
+            handle.wait()
+            if not apply:
+                continue
+            flat /= self.world
+            offset = 0
+            for param in self.buckets[index]:
+                param.grad = flat[offset : offset + param.numel()].view_as(param)
+                offset += param.numel()
+        self.inflight.clear()
+        self.ready = [0] * len(self.buckets)
+        self.armed = False

@@ -76,8 +76,10 @@ class Loop:
                 # here rather than by accelerate, whose counter a checkpoint does not hold.
                 micro_steps = min(tr.gradient_accumulation_steps, len(batches) - index)
                 losses = []
-                for _ in range(micro_steps):
+                for micro in range(micro_steps):
                     loss = self.batch_loss(batches[index], epoch, index)
+                    if s.reduction is not None:  # several GPUs: reduce during the last backward
+                        s.reduction.arm(micro == micro_steps - 1)
                     # A non-finite loss gives non-finite gradients: the whole step is skipped below.
                     s.accelerator.backward(loss / micro_steps)
                     losses.append(loss.detach())
@@ -139,8 +141,9 @@ class Loop:
 
     def optimizer_step(self, finite: bool) -> None:
         s = self.s
+        if s.reduction is not None:
+            s.reduction.finish(apply=finite)
         if finite:
-            s.group.average_gradients(s.optimizer)
             if s.config.optimizer.max_grad_norm:
                 s.accelerator.clip_grad_norm_(s.adapter.parameters(), s.config.optimizer.max_grad_norm)
             s.optimizer.step()

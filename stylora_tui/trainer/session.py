@@ -32,7 +32,7 @@ from stylora_tui.trainer.data import (
     load_pixels,
     vae_fingerprint,
 )
-from stylora_tui.trainer.distributed import Group
+from stylora_tui.trainer.distributed import GradientBuckets, Group
 from stylora_tui.trainer.loading import (
     BaseModel,
     Placement,
@@ -70,6 +70,7 @@ class Session:
     facts: TrainingFacts
     sampler: Sampler | None
     validator: Validator | None
+    reduction: GradientBuckets | None = None  # several GPUs: gradients averaged during backward
 
 
 def precision(config: Config) -> tuple[torch.device, str, torch.dtype]:
@@ -152,6 +153,7 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
     if use_checkpointing:
         enable_checkpointing(base, train_te)
     optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
+    reduction = group.reduce_during_backward([p for g in optimizer.param_groups for p in g["params"]])
     scheduler = build_scheduler(config, optimizer, steps.total_steps)
     optimizer = accelerator.prepare(optimizer)
     conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2,
@@ -201,7 +203,7 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
     )
     reporter.status(force=True, step=position.step, epoch=position.epoch)
     session = Session(run, config, accelerator, group, device, weight_dtype, base, items, cache, adapter, optimizer, scheduler,
-                      conditioner, static_text, generator, position, steps.total_steps, facts, None, None)
+                      conditioner, static_text, generator, position, steps.total_steps, facts, None, None, reduction)
     if group.is_main:
         session.sampler = Sampler(run, config, reporter, base, conditioner, device, weight_dtype,
                                   (steps.buckets[0].width, steps.buckets[0].height))

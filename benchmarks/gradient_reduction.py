@@ -1,0 +1,93 @@
+"""Gradient averaging over several processes: one all-reduce after backward against buckets
+reduced during backward (what the trainer does, trainer/distributed.py), two CPU processes
+over gloo standing in for two GPUs.
+
+    python benchmarks/gradient_reduction.py [--layers 24] [--width 1024] [--steps 5]
+
+A chain of linear layers stands in for the adapter (every parameter trainable); prints
+seconds per step of forward + backward + averaging for both ways, and how many buckets
+were launched before backward ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+import torch.multiprocessing as mp  # noqa: E402
+
+from stylora_tui.trainer.distributed import GradientBuckets  # noqa: E402
+
+
+def flat_average(params: list[torch.Tensor], world: int) -> None:
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+    grads = [p.grad for p in params]
+    flat = _flatten_dense_tensors(grads)
+    dist.all_reduce(flat)
+    flat /= world
+    for param, synced in zip(params, _unflatten_dense_tensors(flat, grads)):
+        param.grad = synced
+
+
+def worker(rank: int, rendezvous: str, args, results) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(*[torch.nn.Linear(args.width, args.width) for _ in range(args.layers)])
+    params = list(model.parameters())
+    batch = torch.randn(args.batch, args.width)
+    buckets = GradientBuckets(params, world=2)
+
+    def step(bucketed: bool) -> None:
+        buckets.arm(bucketed)
+        model(batch).square().mean().backward()
+        if bucketed:
+            buckets.finish()
+        else:
+            flat_average(params, 2)
+        for param in params:
+            param.grad = None
+
+    timings = {}
+    for bucketed in (False, True, False, True):  # warm both, then time both
+        dist.barrier()
+        began = time.perf_counter()
+        for _ in range(args.steps):
+            step(bucketed)
+        timings[bucketed] = (time.perf_counter() - began) / args.steps
+    if rank == 0:
+        results["flat"], results["buckets"] = timings[False], timings[True]
+        results["launched"] = buckets.launched_in_backward // (2 * args.steps)
+        results["count"] = len(buckets.buckets)
+        results["mib"] = sum(p.numel() for p in params) * 4 / 2**20
+    dist.destroy_process_group()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--layers", type=int, default=24)
+    parser.add_argument("--width", type=int, default=1024)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=5)
+    args = parser.parse_args()
+    results = mp.Manager().dict()
+    with tempfile.TemporaryDirectory() as folder:
+        mp.spawn(worker, args=(str(Path(folder) / "rendezvous"), args, results), nprocs=2, join=True)
+    print(f"2 processes (gloo, CPU), {args.layers} x Linear({args.width}), {results['mib']:.0f} MiB of fp32 gradients, "
+          f"{results['count']} buckets, {results['launched']} launched during backward")
+    print("| averaging | s/step |")
+    print("| --- | --- |")
+    print(f"| one all-reduce after backward | {results['flat']:.3f} |")
+    print(f"| buckets during backward | {results['buckets']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
