@@ -31,6 +31,10 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("STYLORA_RUNS_DIR", raising=False)
+    # The default runs root is ./runs: a developer's own runs (make demo) must not be seen.
+    work = home / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
     return home
 
 
