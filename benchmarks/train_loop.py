@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -48,8 +47,6 @@ MID_OVERRIDES = {
     "text_encoder": {"hidden_size": 256, "intermediate_size": 1024, "num_attention_heads": 4, "projection_dim": 256},
     "text_encoder_2": {"hidden_size": 512, "intermediate_size": 2048, "num_attention_heads": 8, "projection_dim": 512},
 }
-TAGS = ["1girl", "solo", "long hair", "looking at viewer", "smile", "outdoors", "sky", "cloud", "tree", "flower",
-        "dress", "holding", "standing", "from side", "sunset", "water", "reflection", "night", "city", "scenery"]
 TRIGGER = "stylorabench"
 
 
@@ -68,19 +65,12 @@ def model_path(name: str, work: Path) -> str:
     return str(folder)
 
 
-def write_dataset(folder: Path, count: int, size: tuple[int, int]) -> Path:
-    from PIL import Image, ImageDraw
+def practice_dataset(folder: Path, count: int, size: tuple[int, int]) -> Path:
+    # The tests' generator: distinct images with WD14-style captions, the trigger first.
+    from tests.conftest import write_practice_dataset
 
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        rng = random.Random(index)
-        image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
-        draw = ImageDraw.Draw(image)
-        for _ in range(6):
-            x, y, r = rng.randrange(size[0]), rng.randrange(size[1]), rng.randrange(size[0] // 8, size[0] // 2)
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randrange(256) for _ in range(3)))
-        image.save(folder / f"{index:03d}.jpg", quality=90)
-        (folder / f"{index:03d}.txt").write_text(", ".join([TRIGGER, *rng.sample(TAGS, 10)]), encoding="utf-8")
+    if not folder.is_dir():
+        write_practice_dataset(folder, count, size, trigger=TRIGGER)
     return folder
 
 
@@ -92,7 +82,7 @@ def prepare(args, work: Path):
     width, height = args.resolution
     edits = {
         "model": {"path": model_path(args.model, work)},
-        "dataset": {"path": str(write_dataset(work / f"data-{width}x{height}", args.images, (width, height))),
+        "dataset": {"path": str(practice_dataset(work / f"data-{width}x{height}", args.images, (width, height))),
                     "resolution_px": [width, height], "repeats": 1},
         "captions": {"trigger": TRIGGER},
         "training": {"max_steps": args.warmup + args.steps, "epochs": 1000},
@@ -171,7 +161,9 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
     side = config.dataset.resolution_px
     width, height = (side, side) if isinstance(side, int) else side
     batch = tr.batch_size
-    caption = ", ".join([TRIGGER, *TAGS[:10]])
+    from tests.conftest import PRACTICE_TAGS
+
+    caption = ", ".join([TRIGGER, *PRACTICE_TAGS[:8]])
     token_ids = conditioner.token_ids([caption] * batch)
     rows = [conditioner.rows(token_ids[which], which, device) for which in (0, 1)]
     alphas = base.noise_scheduler.alphas_cumprod
