@@ -21,12 +21,21 @@ from stylora_tui.run import events as ev
 from stylora_tui.run.status import FINISHED, STOPPED
 from stylora_tui.trainer import checkpoint as ckpt
 from stylora_tui.trainer.data import caption_for_step, epoch_batches, random_crop
+from stylora_tui.trainer.prefetch import Prefetcher
 from stylora_tui.trainer.saves import Saves
 from stylora_tui.trainer.seams import Intents, Reporter
 from stylora_tui.trainer.session import Session, latents_for
 from stylora_tui.trainer.step import denoising_loss
 
 NONFINITE_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class HostBatch:
+    crops: list[tuple[int, int]]
+    latents: torch.Tensor | None  # the cached latents; None: encode them on the loop's thread
+    time_ids: torch.Tensor
+    token_ids: tuple | None  # both tokenizers' ids of the step's captions; None: static embeddings
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class Loop:
         self.saves = Saves(session, reporter)
         self.train_te = session.config.network.trains_text_encoders
         self.alphas_cumprod = session.base.noise_scheduler.alphas_cumprod.to(session.device)
+        self.prefetch: Prefetcher[HostBatch] = Prefetcher(self.host_batch, background=session.device.type == "cuda")
 
     # ------------------------------------------------------------ predicates
 
@@ -56,6 +66,12 @@ class Loop:
     # ------------------------------------------------------------ the loop
 
     def run(self) -> Outcome:
+        try:
+            return self.train()
+        finally:
+            self.prefetch.close()
+
+    def train(self) -> Outcome:
         s, tr, group = self.s, self.s.config.training, self.s.group
         position = s.position
         step, train_s, epoch = position.step, position.train_s, position.epoch
@@ -77,7 +93,7 @@ class Loop:
                 micro_steps = min(tr.gradient_accumulation_steps, len(batches) - index)
                 losses = []
                 for micro in range(micro_steps):
-                    loss = self.batch_loss(batches[index], epoch, index)
+                    loss = self.batch_loss(batches, index, epoch)
                     if s.reduction is not None:  # several GPUs: reduce during the last backward
                         s.reduction.arm(micro == micro_steps - 1)
                     # A non-finite loss gives non-finite gradients: the whole step is skipped below.
@@ -115,22 +131,42 @@ class Loop:
                 self.saves.samples(f"e{epoch:04d}", epoch, step)
         return self.finish(step, train_s, epoch)
 
-    def batch_loss(self, batch: list[int], epoch: int, batch_index: int) -> torch.Tensor:
+    def host_batch(self, batch: tuple[int, ...], epoch: int, batch_index: int) -> HostBatch:
+        """The batch's host-side inputs: a pure function of (batch, epoch, index), so on a GPU
+        the prefetch thread prepares it one batch ahead."""
         s, tr = self.s, self.s.config.training
         items = [s.items[i] for i in batch]
         if s.config.dataset.random_crop:
             crops = [random_crop(item, tr.seed, epoch, batch_index, slot) for slot, item in enumerate(items)]
+            cached = None  # encoded on the loop's thread: the VAE runs there
         else:
             crops = [item.center_crop for item in items]
-        latents = to_device(torch.stack([latents_for(s, item, crop) for item, crop in zip(items, crops)]), s.device).to(s.weight_dtype)
-        time_ids = to_device(torch.tensor([item.time_ids(crop) for item, crop in zip(items, crops)]), s.device).to(s.weight_dtype)
+            cached = [s.cache.get(item, crop) for item, crop in zip(items, crops)]
+        latents = pinned(torch.stack(cached), s.device) if cached and all(c is not None for c in cached) else None
+        time_ids = pinned(torch.tensor([item.time_ids(crop) for item, crop in zip(items, crops)]), s.device)
+        token_ids = None
+        if not s.static_text:
+            token_ids = s.conditioner.token_ids(
+                [caption_for_step(item, s.config, tr.seed, epoch, batch_index, slot) for slot, item in enumerate(items)])
+        return HostBatch(crops, latents, time_ids, token_ids)
+
+    def batch_loss(self, batches: list[list[int]], batch_index: int, epoch: int) -> torch.Tensor:
+        s, tr = self.s, self.s.config.training
+        batch = batches[batch_index]
+        host = self.prefetch.get(tuple(batch), epoch, batch_index)
+        if batch_index + 1 < len(batches):
+            self.prefetch.ahead(tuple(batches[batch_index + 1]), epoch, batch_index + 1)
+        latents = host.latents
+        if latents is None:  # random crops, or a damaged cache entry: encoded now
+            latents = torch.stack([latents_for(s, s.items[i], crop) for i, crop in zip(batch, host.crops)])
+        latents = to_device(latents, s.device).to(s.weight_dtype)
+        time_ids = to_device(host.time_ids, s.device).to(s.weight_dtype)
         if s.static_text:
             hidden = torch.cat([s.static_text[i][0] for i in batch])
             pooled = torch.cat([s.static_text[i][1] for i in batch])
         else:
-            captions = [caption_for_step(item, s.config, tr.seed, epoch, batch_index, slot) for slot, item in enumerate(items)]
             with torch.set_grad_enabled(self.train_te), s.accelerator.autocast():
-                hidden, pooled = s.conditioner.encode(captions, s.device, s.weight_dtype)
+                hidden, pooled = s.conditioner.encode_ids(host.token_ids, s.device, s.weight_dtype)
         noise = torch.randn(latents.shape, generator=s.generator, dtype=torch.float32)
         if tr.noise_offset:
             noise += tr.noise_offset * torch.randn((latents.shape[0], latents.shape[1], 1, 1), generator=s.generator)
@@ -214,6 +250,12 @@ def step_values(losses: list[torch.Tensor]) -> tuple[float, bool]:
     stacked = torch.stack(losses)
     mean, finite = torch.stack([stacked.mean(), torch.isfinite(stacked).all().to(stacked.dtype)]).tolist()
     return mean, bool(finite)
+
+
+def pinned(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Page-locked on CUDA (done ahead, on the prefetch thread), so the copy to the GPU
+    does not wait."""
+    return tensor.pin_memory() if device.type == "cuda" else tensor
 
 
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -49,10 +49,13 @@ class TextConditioner:
         return tensor.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else tensor.to(device)
 
     def encode(self, captions: list[str], device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = len(captions)
+        return self.encode_ids(self.token_ids(captions), device, dtype)
+
+    def encode_ids(self, token_ids: tuple[list[list[int]], list[list[int]]], device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """`encode` from `token_ids(captions)` (tokenised ahead, off the training thread)."""
+        batch = len(token_ids[0])
         hidden_states = []
         pooled = None
-        token_ids = self.token_ids(captions)
         for which, encoder in enumerate(self.encoders):
             ids = self.rows(token_ids[which], which, torch.device(device))
             output = encoder(ids, output_hidden_states=True)
