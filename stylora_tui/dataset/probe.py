@@ -12,7 +12,7 @@ import io
 import warnings
 from dataclasses import asdict, dataclass
 
-PROBE_VERSION = 1
+PROBE_VERSION = 2  # 2: the difference hash reduces before it resamples
 HASH_SIDE = 8
 
 
@@ -38,8 +38,11 @@ class ImageInfo:
 
 
 def _dhash(image) -> int:
-    """64-bit difference hash of the grey image: robust to resizing and recompression."""
-    small = image.convert("L").resize((HASH_SIDE + 1, HASH_SIDE))
+    """64-bit difference hash of the grey image: robust to resizing and recompression.
+
+    The box-reduction pass before the resample (`reducing_gap`) makes it a third of the cost
+    on a full-size PNG, whose decode has no scaled mode as JPEG's has."""
+    small = image.convert("L").resize((HASH_SIDE + 1, HASH_SIDE), reducing_gap=2.0)
     pixels = small.tobytes()
     bits = 0
     for row in range(HASH_SIDE):
@@ -78,10 +81,12 @@ def probe_image(path: str) -> ImageInfo:
             if fmt == "JPEG":
                 image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
             image.load()
-            has_alpha = False
-            if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+            alpha = None
+            if mode in ("RGBA", "LA", "PA"):
+                alpha = image.getchannel("A")
+            elif mode == "P" and "transparency" in image.info:
                 alpha = image.convert("RGBA").getchannel("A")
-                has_alpha = alpha.getextrema()[0] < 255
+            has_alpha = alpha is not None and alpha.getextrema()[0] < 255
             shown = ImageOps.exif_transpose(image) if orientation != 1 else image
             dhash = _dhash(shown)
     except Image.DecompressionBombError as exc:
