@@ -15,7 +15,7 @@ from stylora_tui.config.schema import Config
 from stylora_tui.findings import Finding, Severity
 from stylora_tui.integrations.machine import Machine
 from stylora_tui.model.hashes import DEMO
-from stylora_tui.run.estimates import checkpointing, step_tflop
+from stylora_tui.run.estimates import checkpointing, human, step_tflop
 
 # Sustained fp32 throughput of one modern server core (AVX-512 FMA, well fed): a rough,
 # generous figure; a CPU estimate is meant to say "days", not to be precise.
@@ -78,20 +78,11 @@ def cpu_duration(config: Config, machine: Machine, total_steps: int | None) -> s
     per_step = f"about {_short_duration(seconds)} per step on {machine.cpu_cores} cores"
     if not total_steps:
         return f" ({per_step})"
-    return f": {total_steps} steps at {per_step}, about {_long_duration(seconds * total_steps)} in all"
+    return f": {total_steps} steps at {per_step}, about {human(seconds * total_steps)} in all"
 
 
 def _short_duration(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-
-
-def _long_duration(seconds: float) -> str:
-    hours = seconds / 3600
-    if hours < 1:
-        return f"{seconds / 60:.0f} minutes"
-    if hours < 48:
-        return f"{hours:.0f} hours"
-    return f"{hours / 24:.0f} days"
 
 
 def refuse(findings: list[Finding], allow_cpu: bool = False) -> None:
