@@ -13,8 +13,14 @@ everything between steps counts (data, captions, bookkeeping, events, status).
 checkpointing and optimizer, then looping forward / backward / optimizer step on inputs
 prepared before the loop (latents, noise, token ids), with nothing else.
 
-Prints seconds per step (steady state: after --warmup steps), the ratio, time from the
-process start to the first step, and peak RSS and peak VRAM of each process.
+Prints seconds per step (steady state: after --warmup steps; the median, with the mean and
+the fastest and slowest step beside it), the ratio of the medians, time from the process
+start to the first step, peak RSS (and, for the real loop, the peak reached before its first
+step: loading and latent caching) and peak VRAM of each process. The ratio is of medians
+because on a shared machine single steps of either loop stall by up to a third at random;
+the mean is printed so a slow step that recurs is still seen. On a CPU the process CPU time
+per step (every thread, median) is printed too: it moves less than wall time when the
+machine's other tenants take cores from both loops in turn.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,11 +104,46 @@ def peak_rss_mib(usage) -> float:
     return usage.ru_maxrss / 1024  # KiB on Linux
 
 
+def step_times(durations: list[float]) -> dict:
+    return {"s_per_step": statistics.median(durations), "mean_s": statistics.mean(durations),
+            "fastest_s": min(durations), "slowest_s": max(durations)}
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of the process so far, every thread counted."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def setup_peak_mib(pid: int) -> float | None:
+    """The process's peak RSS so far (VmHWM), read while it runs."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), None)
+
+
 def real_loop(run, args) -> dict:
     started = time.time()
-    log = open(run.path / "benchmark-trainer.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "stylora_tui.trainer", str(run.path)], cwd=ROOT, stdout=log, stderr=log)
-    _, status, usage = os.wait4(process.pid, 0)
+    with open(run.path / "benchmark-trainer.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "stylora_tui.trainer", str(run.path)], cwd=ROOT, stdout=log, stderr=log)
+        setup_peak, cpu_at_step, seen = None, [], 0
+        while True:  # polled, not waited on: memory and CPU time are read as the steps pass
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            text = run.events.read_text() if run.events.is_file() else ""
+            steps_so_far = text.count('"train.step"')
+            if steps_so_far > seen:
+                seen = steps_so_far
+                cpu_at_step.append(cpu_seconds(process.pid))
+                if setup_peak is None:
+                    setup_peak = setup_peak_mib(process.pid)
+            time.sleep(0.05)
     process.returncode = os.waitstatus_to_exitcode(status)
     events = [json.loads(line) for line in run.events.read_text().splitlines() if line.strip()]
     steps = [e for e in events if e["type"] == "train.step"]
@@ -110,11 +152,16 @@ def real_loop(run, args) -> dict:
                          f"and {run.events}")
     started_event = next(e for e in events if e["type"] in ("run.started", "run.resumed"))
     memory = [e["memory_mib"] for e in steps if e.get("memory_mib") is not None]
+    stamps = [e["ts"] for e in steps]
+    gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
+    # A step polled late is counted with the next: within 50 ms of a step of seconds.
+    cpu = [later - earlier for earlier, later in zip(cpu_at_step, cpu_at_step[1:]) if earlier is not None and later is not None]
     return {
-        "s_per_step": (steps[-1]["ts"] - steps[args.warmup - 1]["ts"]) / args.steps if args.warmup else
-        (steps[-1]["ts"] - steps[0]["ts"]) / (args.steps - 1),
-        "first_step_s": steps[0]["ts"] - started,
+        **step_times(gaps[max(args.warmup - 1, 0):]),
+        "cpu_s_per_step": statistics.median(cpu[max(args.warmup - 1, 0):]) if len(cpu) >= args.warmup else None,
+        "first_step_s": stamps[0] - started,
         "peak_rss_mib": peak_rss_mib(usage),
+        "setup_peak_rss_mib": setup_peak,
         "peak_vram_mib": max(memory) if memory else None,
         "gradient_checkpointing": started_event.get("gradient_checkpointing"),
         "device": started_event.get("device"),
@@ -195,19 +242,24 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    first = None
+    def synchronize():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    first, durations, cpu = None, [], []
     for index, args in enumerate(inputs):
-        if index == warmup:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            began = time.perf_counter()
+        synchronize()  # each step timed whole, as the real loop's one read per step makes it
+        began, began_cpu = time.perf_counter(), time.process_time()
         step(*args)
+        synchronize()
+        if index >= warmup:
+            durations.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
         if first is None:
             first = time.time() - started
-    if device.type == "cuda":
-        torch.cuda.synchronize()
     return {
-        "s_per_step": (time.perf_counter() - began) / steps,
+        **step_times(durations),
+        "cpu_s_per_step": statistics.median(cpu),
         "first_step_s": first,
         "peak_rss_mib": peak_rss_mib(resource.getrusage(resource.RUSAGE_SELF)),
         "peak_vram_mib": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
@@ -248,12 +300,22 @@ def main() -> None:
     print(f"model {args.model}, {width}x{height}, preset {args.preset}, device {real['device']}, "
           f"gradient checkpointing {'on' if real['gradient_checkpointing'] else 'off'}, "
           f"{args.steps} steps timed after {args.warmup}")
-    vram = lambda r: f"{r['peak_vram_mib'] / 1024:.1f} GiB" if r["peak_vram_mib"] else "-"  # noqa: E731
-    print("| loop | s/step | ratio | first step | peak RSS | peak VRAM |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    def gib(mib):
+        return f"{mib / 1024:.2f} GiB" if mib else "-"
+
+    def cpu(result):
+        if not result.get("cpu_s_per_step") or not bare_result.get("cpu_s_per_step"):
+            return "- | -"
+        return f"{result['cpu_s_per_step']:.2f} | {result['cpu_s_per_step'] / bare_result['cpu_s_per_step']:.2f}x"
+
+    print("| loop | s/step (median) | ratio | mean | fastest–slowest | CPU s/step | CPU ratio | first step | peak RSS "
+          "| before step 1 | peak VRAM |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, result in (("bare", bare_result), ("real", real)):
         print(f"| {name} | {result['s_per_step']:.3f} | {result['s_per_step'] / bare_result['s_per_step']:.2f}x | "
-              f"{result['first_step_s']:.1f} s | {result['peak_rss_mib'] / 1024:.2f} GiB | {vram(result)} |")
+              f"{result['mean_s']:.3f} | {result['fastest_s']:.3f}–{result['slowest_s']:.3f} | {cpu(result)} | "
+              f"{result['first_step_s']:.1f} s | {gib(result['peak_rss_mib'])} | {gib(result.get('setup_peak_rss_mib'))} | "
+              f"{gib(result['peak_vram_mib'])} |")
 
 
 if __name__ == "__main__":
