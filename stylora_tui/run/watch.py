@@ -33,6 +33,7 @@ class Watch:
         self.started_at = started_at
         self.state = state or RunState(name=run.name)
         self.alive = True
+        self.said: list[tuple[dict, str]] = []  # the last poll's events with the log line each added
         self.seen_events = False
         self.last_event, self.last_check = clock(), float("-inf")
 
@@ -51,10 +52,15 @@ class Watch:
         return cls(run, tailer, started_at=started_at, state=replace(state, phase="waiting"))
 
     def poll(self) -> list[dict]:
-        """Fold new events in, refresh liveness now and then; returns the new events."""
+        """Fold new events in, refresh liveness now and then; returns the new events (and
+        keeps in `said` the log line each of them added: one poll can bring several)."""
         new = self.source.read_new()
+        self.said = []
         for event in new:
+            before = self.state.log
             self.state = reduce(self.state, event)
+            if self.state.log is not before and self.state.log:
+                self.said.append((event, self.state.log[-1]))
         now = self.clock()
         if new:
             self.seen_events, self.last_event = True, now

@@ -27,6 +27,8 @@ def describe(state: RunState) -> str:
         return f"rendering samples {state.sample_done}/{state.sample_total} at step {state.step}"
     if state.phase == "caching" and state.cache_total:
         return f"caching latents {state.cache_done}/{state.cache_total}"
+    if state.phase == "waiting":
+        return "starting: loading the model"
     parts = [f"step {state.step}/{state.total_steps or '?'}", f"epoch {state.epoch}/{state.total_epochs or '?'}"]
     if state.loss is not None:
         parts.append(f"loss {state.loss:.4f} (avg {state.loss_avg:.4f})")
@@ -72,9 +74,9 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | N
             while True:
                 new = watch.poll()
                 state = watch.state
-                for event in new:
+                for event, line in watch.said:
                     if event.get("type") in SAID_ALOUD:
-                        progress.console.print(f"  {printable(state.log[-1] if state.log else event.get('type'))}", markup=False)
+                        progress.console.print(f"  {printable(line)}", markup=False)
                 label, done, total = progress_of(state)
                 if total:
                     progress.update(task, total=total, completed=done, info=describe(state) if state.phase == "training" else label)
