@@ -261,6 +261,6 @@ def pinned(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Host to device without stopping the host: pinned memory and a non-blocking copy on
     CUDA (a copy from pageable memory waits for the GPU)."""
-    if device.type != "cuda":
+    if device.type != "cuda" or tensor.device.type != "cpu":  # latents the VAE encoded just now are there already
         return tensor.to(device)
     return tensor.pin_memory().to(device, non_blocking=True)

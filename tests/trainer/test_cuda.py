@@ -1,0 +1,115 @@
+"""What only a GPU shows: bf16 training with random crops (latents encoded on the device mid-run),
+no host sync inside the step but the one loss read, and the prefetch thread on. Deselected by
+default (`-m 'not gpu'`); on a GPU machine: `python -m pytest -m gpu`."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from stylora_tui.trainer.loop import Loop
+from stylora_tui.trainer.seams import Intents, Reporter, Signals
+from stylora_tui.trainer.session import open_session
+from tests.trainer.conftest import demo_config, events, prepare, trainer
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")]
+
+QUIET = {"saving": {"every_n_epochs": 0}, "samples": {"every_n_epochs": 0}}
+
+
+def test_bf16_random_crop_run_trains_on_the_gpu(tmp_path, dataset, cache_env):
+    # Square training without buckets leaves each demo image spare pixels to crop; random
+    # crops are encoded by the VAE on the GPU during the step, not read from the cache.
+    config = demo_config(dataset, dataset={"enable_buckets": False, "resolution_px": 128, "random_crop": True},
+                         training={"epochs": 2, "mixed_precision": "bf16"})
+    run = prepare(tmp_path, config, "crop")
+    result = trainer(run, cache_env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    started = next(e for e in events(run) if e["type"] == "run.started")
+    assert started["device"].startswith("cuda") and started["mixed_precision"] == "bf16"
+    weights = load_file(str(run.output / "crop.safetensors"))
+    assert weights and all(torch.isfinite(t.float()).all() for t in weights.values())
+
+
+def step_path_syncs(session, loop: Loop) -> list[str]:
+    """Runs the loop with CUDA's sync debug mode on inside the step (the batch, backward,
+    the optimizer step) from the second step on; returns the warnings it raised."""
+    caught: list[str] = []
+    calls = {"optimizer_step": 0}
+
+    def checked(function, name):
+        def run(*args, **kwargs):
+            if calls["optimizer_step"] == 0:
+                return function(*args, **kwargs)  # the first step initialises kernels and handles
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                with warnings.catch_warnings(record=True) as found:
+                    warnings.simplefilter("always")
+                    return function(*args, **kwargs)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+                caught.extend(f"{name}: {w.message}" for w in found)
+
+        return run
+
+    optimizer_step = loop.optimizer_step
+
+    def counted_optimizer_step(*args, **kwargs):
+        try:
+            return checked(optimizer_step, "optimizer_step")(*args, **kwargs)
+        finally:
+            calls["optimizer_step"] += 1
+
+    loop.batch_loss = checked(loop.batch_loss, "batch_loss")
+    loop.optimizer_step = counted_optimizer_step
+    session.accelerator.backward = checked(session.accelerator.backward, "backward")
+    loop.run()
+    return caught
+
+
+@pytest.mark.parametrize("extra", [{}, {"training": {"gradient_accumulation_steps": 2, "scale_weight_norms": 1.0}}])
+def test_the_step_path_never_waits_for_the_gpu(tmp_path, dataset, cache_env, extra):
+    sections = {"training": {"epochs": 1, "max_steps": 4, "mixed_precision": "bf16"}, **QUIET}
+    for section, values in extra.items():
+        sections[section] = {**sections.get(section, {}), **values}
+    config = demo_config(dataset, **sections)
+    run = prepare(tmp_path, config, "syncs")
+    intents, reporter = Intents(run, Signals()), Reporter(None, None)
+    session = open_session(run, config, intents, reporter)
+    syncs = step_path_syncs(session, Loop(session, intents, reporter))
+    assert syncs == [], syncs
+
+
+def test_the_prefetch_thread_runs_on_the_gpu_and_trains_what_in_place_preparation_does(tmp_path, dataset, cache_env, monkeypatch):
+    config = demo_config(dataset, captions={"shuffle": True}, training={"epochs": 1, "max_steps": 5}, **QUIET)
+    original = Loop.host_batch
+    weights, threads = {}, {}
+    for background in (True, False):
+        seen = []
+
+        def host_batch(self, *key, _seen=seen):
+            _seen.append(threading.current_thread().name)
+            return original(self, *key)
+
+        monkeypatch.setattr(Loop, "host_batch", host_batch)
+        name = "ahead" if background else "in-place"
+        run = prepare(tmp_path / name, config, name)
+        intents, reporter = Intents(run, Signals()), Reporter(None, None)
+        session = open_session(run, config, intents, reporter)
+        loop = Loop(session, intents, reporter)
+        assert (loop.prefetch.pool is not None) is True, "on a GPU the batch is prepared ahead by default"
+        if not background:
+            loop.prefetch.close()
+            loop.prefetch.pool = None
+        assert loop.run().step == 5
+        weights[background] = {k: v.detach().float().cpu() for k, v in session.adapter.state_dict().items()}
+        threads[background] = seen
+    assert sum(name.startswith("prefetch") for name in threads[True]) >= 4
+    assert not any(name.startswith("prefetch") for name in threads[False])
+    # Same inputs in the same order; only the GPU's own non-deterministic reductions differ.
+    for key in weights[True]:
+        torch.testing.assert_close(weights[True][key], weights[False][key], rtol=1e-3, atol=1e-5)
