@@ -41,7 +41,8 @@ def cache_latents(items: list[TrainItem], cache: LatentCache, vae, dtype: torch.
     """Encode what the cache lacks; returns the reason when a stop arrives meanwhile (the
     latents finished so far stay cached)."""
     total = len(items)
-    missing = [item for item in items if not cache.path(item, item.center_crop).is_file()]
+    # Grouped by bucket (a dataset lists its aspect ratios mixed): a batch holds one bucket.
+    missing = sorted((item for item in items if not cache.path(item, item.center_crop).is_file()), key=lambda item: item.bucket)
     done = total - len(missing)
     last_emit = 0.0
 

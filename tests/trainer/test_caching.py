@@ -67,6 +67,16 @@ def test_batches_hold_one_bucket_and_give_the_same_latents_as_one_at_a_time(tmp_
     assert events.emitted[-1] == ("cache.progress", {"done": 8, "total": 8})
 
 
+def test_a_dataset_listing_its_aspect_ratios_mixed_still_fills_whole_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(caching, "batch_limit", lambda item, device: 4)
+    tall_and_wide = items_in_two_buckets(tmp_path, tall=4, wide=4)
+    mixed = [item for pair in zip(tall_and_wide[:4], tall_and_wide[4:]) for item in pair]
+    cache, vae = LatentCache("test", tmp_path / "cache"), PoolingVAE()
+    caching.cache_latents(mixed, cache, vae, torch.float32, Events())
+    assert vae.batches == [4, 4]
+    assert all(cache.get(item, item.center_crop) is not None for item in mixed)
+
+
 def test_a_second_run_encodes_only_what_is_missing(tmp_path, two_per_batch):
     items = items_in_two_buckets(tmp_path)
     cache = LatentCache("test", tmp_path / "cache")
