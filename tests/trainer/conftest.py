@@ -60,6 +60,24 @@ def prepare(tmp_path: Path, config, name: str) -> RunDir:
     return prepare_run(config, tmp_path / "runs", name, machine=CPU_ONLY, allow_cpu=True).run
 
 
+def merged(sections: dict, extra: dict) -> dict:
+    """`sections` with each of `extra`'s sections laid over its own."""
+    return {**sections, **{name: {**sections.get(name, {}), **values} for name, values in extra.items()}}
+
+
+def in_process(tmp_path: Path, config, name: str):
+    """A prepared run's trainer session and loop in this process, for tests that wrap or
+    count what the loop calls: (session, loop)."""
+    from stylora_tui.trainer.loop import Loop
+    from stylora_tui.trainer.seams import Intents, Reporter, Signals
+    from stylora_tui.trainer.session import open_session
+
+    run = prepare(tmp_path, config, name)
+    intents, reporter = Intents(run, Signals()), Reporter(None, None)
+    session = open_session(run, config, intents, reporter)
+    return session, Loop(session, intents, reporter)
+
+
 def trainer(run: RunDir, env: dict, wait: bool = True) -> subprocess.Popen | subprocess.CompletedProcess:
     command = [sys.executable, "-m", "stylora_tui.trainer", str(run.path)]
     full_env = {**os.environ, **env}

@@ -12,9 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from stylora_tui.trainer.loop import Loop
-from stylora_tui.trainer.seams import Intents, Reporter, Signals
-from stylora_tui.trainer.session import open_session
-from tests.trainer.conftest import demo_config, events, prepare, trainer
+from tests.trainer.conftest import demo_config, events, in_process, merged, prepare, trainer
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")]
 
@@ -73,14 +71,8 @@ def step_path_syncs(session, loop: Loop) -> list[str]:
 
 @pytest.mark.parametrize("extra", [{}, {"training": {"gradient_accumulation_steps": 2, "scale_weight_norms": 1.0}}])
 def test_the_step_path_never_waits_for_the_gpu(tmp_path, dataset, cache_env, extra):
-    sections = {"training": {"epochs": 1, "max_steps": 4, "mixed_precision": "bf16"}, **QUIET}
-    for section, values in extra.items():
-        sections[section] = {**sections.get(section, {}), **values}
-    config = demo_config(dataset, **sections)
-    run = prepare(tmp_path, config, "syncs")
-    intents, reporter = Intents(run, Signals()), Reporter(None, None)
-    session = open_session(run, config, intents, reporter)
-    syncs = step_path_syncs(session, Loop(session, intents, reporter))
+    config = demo_config(dataset, **merged({"training": {"epochs": 1, "max_steps": 4, "mixed_precision": "bf16"}, **QUIET}, extra))
+    syncs = step_path_syncs(*in_process(tmp_path, config, "syncs"))
     assert syncs == [], syncs
 
 
@@ -97,10 +89,7 @@ def test_the_prefetch_thread_runs_on_the_gpu_and_trains_what_in_place_preparatio
 
         monkeypatch.setattr(Loop, "host_batch", host_batch)
         name = "ahead" if background else "in-place"
-        run = prepare(tmp_path / name, config, name)
-        intents, reporter = Intents(run, Signals()), Reporter(None, None)
-        session = open_session(run, config, intents, reporter)
-        loop = Loop(session, intents, reporter)
+        session, loop = in_process(tmp_path / name, config, name)
         assert (loop.prefetch.pool is not None) is True, "on a GPU the batch is prepared ahead by default"
         if not background:
             loop.prefetch.close()

@@ -10,10 +10,7 @@ import traceback
 import pytest
 import torch
 
-from stylora_tui.trainer.loop import Loop
-from stylora_tui.trainer.seams import Intents, Reporter, Signals
-from stylora_tui.trainer.session import open_session
-from tests.trainer.conftest import demo_config, prepare
+from tests.trainer.conftest import demo_config, in_process, merged
 
 pytestmark = pytest.mark.slow
 
@@ -25,12 +22,8 @@ ALLOWED = ("torch/optim/",)
 @pytest.mark.parametrize("extra", [{}, {"training": {"gradient_accumulation_steps": 2, "scale_weight_norms": 1.0, "max_steps": 3}}])
 def test_one_host_read_per_optimizer_step(tmp_path, dataset, cache_env, monkeypatch, extra):
     sections = {"training": {"epochs": 1, "max_steps": 4}, "saving": {"every_n_epochs": 0}, "samples": {"every_n_epochs": 0}}
-    for section, values in extra.items():
-        sections[section] = {**sections.get(section, {}), **values}
-    config = demo_config(dataset, **sections)
-    run = prepare(tmp_path, config, "syncs")
-    intents, reporter = Intents(run, Signals()), Reporter(None, None)
-    session = open_session(run, config, intents, reporter)
+    config = demo_config(dataset, **merged(sections, extra))
+    _, loop = in_process(tmp_path, config, "syncs")
     reads = collections.Counter()
     for name in READS:
         original = getattr(torch.Tensor, name)
@@ -42,7 +35,7 @@ def test_one_host_read_per_optimizer_step(tmp_path, dataset, cache_env, monkeypa
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(torch.Tensor, name, counted)
-    outcome = Loop(session, intents, reporter).run()
+    outcome = loop.run()
     monkeypatch.undo()
     assert outcome.step == config.training.max_steps
     assert sum(reads.values()) <= outcome.step, reads

@@ -8,11 +8,8 @@ import threading
 import pytest
 import torch
 
-from stylora_tui.trainer.loop import Loop
 from stylora_tui.trainer.prefetch import Prefetcher
-from stylora_tui.trainer.seams import Intents, Reporter, Signals
-from stylora_tui.trainer.session import open_session
-from tests.trainer.conftest import demo_config, prepare
+from tests.trainer.conftest import demo_config, in_process
 
 
 def recording(calls: list):
@@ -57,11 +54,8 @@ def test_a_run_prepared_ahead_trains_the_same_weights_as_one_prepared_in_place(t
     weights, threads = {}, {}
     for background in (False, True):
         name = "ahead" if background else "in-place"
-        run = prepare(tmp_path / name, config, name)
-        intents, reporter = Intents(run, Signals()), Reporter(None, None)
-        session = open_session(run, config, intents, reporter)
+        session, loop = in_process(tmp_path / name, config, name)
         assert not session.static_text, "captions must be tokenised per step for this test"
-        loop = Loop(session, intents, reporter)
         seen = []
 
         def host_batch(*key, _loop=loop, _seen=seen):
