@@ -128,19 +128,22 @@ def setup_peak_mib(pid: int) -> float | None:
 
 
 def real_loop(run, args) -> dict:
+    from stylora_tui.run.events import EventTailer
+
     started = time.time()
     with open(run.path / "benchmark-trainer.log", "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "stylora_tui.trainer", str(run.path)], cwd=ROOT, stdout=log, stderr=log)
-        setup_peak, cpu_at_step, seen = None, [], 0
-        while True:  # polled, not waited on: memory and CPU time are read as the steps pass
+        # Polled, not waited on: memory and CPU time are read as the steps pass, from the
+        # events appended since the last look (the tailer reads only the new bytes).
+        tailer, setup_peak, cpu_readings, seen = EventTailer(run.events), None, [], 0
+        while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            text = run.events.read_text() if run.events.is_file() else ""
-            steps_so_far = text.count('"train.step"')
-            if steps_so_far > seen:
-                seen = steps_so_far
-                cpu_at_step.append(cpu_seconds(process.pid))
+            new_steps = sum(1 for event in tailer.read_new() if event.get("type") == "train.step")
+            if new_steps:
+                seen += new_steps
+                cpu_readings.append((seen, cpu_seconds(process.pid)))
                 if setup_peak is None:
                     setup_peak = setup_peak_mib(process.pid)
             time.sleep(0.05)
@@ -154,11 +157,13 @@ def real_loop(run, args) -> dict:
     memory = [e["memory_mib"] for e in steps if e.get("memory_mib") is not None]
     stamps = [e["ts"] for e in steps]
     gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
-    # A step polled late is counted with the next: within 50 ms of a step of seconds.
-    cpu = [later - earlier for earlier, later in zip(cpu_at_step, cpu_at_step[1:]) if earlier is not None and later is not None]
+    # CPU time per step between readings after the warm-up; a look that found two new steps
+    # splits its time between them. Each reading is within 50 ms of its step's end.
+    timed = [(count, cpu) for count, cpu in cpu_readings if count >= args.warmup and cpu is not None]
+    cpu_per_step = [(later - earlier) / (n2 - n1) for (n1, earlier), (n2, later) in zip(timed, timed[1:])]
     return {
         **step_times(gaps[max(args.warmup - 1, 0):]),
-        "cpu_s_per_step": statistics.median(cpu[max(args.warmup - 1, 0):]) if len(cpu) >= args.warmup else None,
+        "cpu_s_per_step": statistics.median(cpu_per_step) if cpu_per_step else None,
         "first_step_s": stamps[0] - started,
         "peak_rss_mib": peak_rss_mib(usage),
         "setup_peak_rss_mib": setup_peak,

@@ -26,6 +26,7 @@ from stylora_tui.trainer.saves import Saves
 from stylora_tui.trainer.seams import Intents, Reporter
 from stylora_tui.trainer.session import Session, latents_for
 from stylora_tui.trainer.step import denoising_loss
+from stylora_tui.trainer.transfer import pinned, to_device
 
 NONFINITE_LIMIT = 5
 
@@ -250,17 +251,3 @@ def step_values(losses: list[torch.Tensor]) -> tuple[float, bool]:
     stacked = torch.stack(losses)
     mean, finite = torch.stack([stacked.mean(), torch.isfinite(stacked).all().to(stacked.dtype)]).tolist()
     return mean, bool(finite)
-
-
-def pinned(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Page-locked on CUDA (done ahead, on the prefetch thread), so the copy to the GPU
-    does not wait."""
-    return tensor.pin_memory() if device.type == "cuda" else tensor
-
-
-def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Host to device without stopping the host: pinned memory and a non-blocking copy on
-    CUDA (a copy from pageable memory waits for the GPU)."""
-    if device.type != "cuda" or tensor.device.type != "cpu":  # latents the VAE encoded just now are there already
-        return tensor.to(device)
-    return tensor.pin_memory().to(device, non_blocking=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from stylora_tui.dataset.tokens import BOS_ID, CHUNK_TOKENS, EOS_ID
+from stylora_tui.trainer.transfer import to_device
 
 CHUNK = CHUNK_TOKENS + 2
 
@@ -46,7 +47,7 @@ class TextConditioner:
     def rows(self, ids: list[list[int]], which: int, device) -> torch.Tensor:
         rows = [row for caption_ids in ids for row in chunk_ids(caption_ids, self.chunks, self.pad_ids[which])]
         tensor = torch.tensor(rows, dtype=torch.long)
-        return tensor.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else tensor.to(device)
+        return to_device(tensor, device)
 
     def encode(self, captions: list[str], device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encode_ids(self.token_ids(captions), device, dtype)
