@@ -17,7 +17,7 @@ from stylora_tui.errors import StyloraError
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 # Kept in step with core.families (a test checks) so --help needs no import beyond the stdlib.
 FAMILY_NAMES = ("pony", "animagine", "illustrious", "noobai", "other")
-# Kept in step with integrations.hub.KNOWN_BASES the same way.
+# Kept in step with config.bases.KNOWN_BASES the same way.
 KNOWN_BASE_NAMES = ("animagine-xl-4.0", "illustrious-xl-0.1", "noobai-xl-1.1", "noobai-xl-vpred-1.0")
 
 DESCRIPTION = """\

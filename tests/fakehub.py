@@ -23,6 +23,7 @@ class FakeHub:
         self.requests: list[dict] = []
         self.pace_s = 0.0  # sleep per 64 KiB sent: slow enough to interrupt
         self.corrupt: set[str] = set()  # files served with one byte flipped
+        self.download_fault = ""  # "503", "garbage" or "stall": the listing answers, the file does not
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,6 +95,15 @@ class FakeHub:
                                "tags": [], "downloads": 0, "likes": 0, "siblings": self._siblings(repo)}).encode()
             return _reply(handler, 200, data, {"Content-Type": "application/json"}, body)
         name = resolve.group(3)
+        if self.download_fault == "503":
+            return _reply(handler, 503, b'{"error":"Service Unavailable"}', {})
+        if self.download_fault == "garbage":
+            handler.wfile.write(b"\x00\x01 not http at all\r\n\r\n")
+            handler.close_connection = True
+            return
+        if self.download_fault == "stall":
+            time.sleep(30)
+            return
         if name not in self.repos[repo]:
             return _reply(handler, 404, b'{"error":"Entry not found"}', {"X-Error-Code": "EntryNotFound"})
         data = self._data(repo, name)
@@ -135,3 +145,54 @@ def _reply(handler, status: int, data: bytes, headers: dict, body: bool = True) 
 
 def _git_sha1(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+class FaultServer:
+    """A port that fails the way a rental's network does: `stall` accepts and never answers
+    (a timeout), `garbage` answers something that is not HTTP, `status` answers with an HTTP
+    error status (a hub or a proxy in trouble)."""
+
+    def __init__(self, mode: str, status: int = 503) -> None:
+        import socketserver
+
+        self.mode, self.status = mode, status
+        server = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                self.request.settimeout(30)
+                try:
+                    self.request.recv(65536)
+                    if server.mode == "stall":
+                        time.sleep(30)
+                    elif server.mode == "garbage":
+                        self.request.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\x00\x01garbage\r\n\r\n")
+                    else:
+                        body = b'{"error":"upstream trouble"}'
+                        reason = {407: "Proxy Authentication Required", 503: "Service Unavailable"}.get(server.status, "Error")
+                        self.request.sendall(f"HTTP/1.1 {server.status} {reason}\r\nContent-Type: application/json\r\n"
+                                             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+                except OSError:
+                    pass
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def closed_port() -> int:
+    """A local port nothing listens on: connecting is refused."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

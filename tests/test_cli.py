@@ -96,7 +96,7 @@ def test_unknown_preset_is_one_clear_error():
 def test_cli_family_and_known_base_names_match_core():
     from stylora_tui.cli import FAMILY_NAMES, KNOWN_BASE_NAMES
     from stylora_tui.config.families import FAMILIES
-    from stylora_tui.integrations.hub import KNOWN_BASES
+    from stylora_tui.config.bases import KNOWN_BASES
 
     assert set(FAMILY_NAMES) == set(FAMILIES)
     assert set(KNOWN_BASE_NAMES) == set(KNOWN_BASES)

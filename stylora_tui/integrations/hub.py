@@ -5,15 +5,21 @@ downloaded into the usual hub cache and reused offline afterwards.
 (`noobai-xl-vpred-1.0`). huggingface_hub lists the repo (sizes, LFS checksums), builds the
 addresses and the headers (the user's token from HF_TOKEN or `hf auth login`, for gated
 repos); the transfer is ours so that it resumes (see _download). Each file's SHA-256 is
-checked against the hub's record before it is moved into place, free space is checked
-first, and each finished, verified download is recorded, so a later run resolves the name
-with no network at all and a half-downloaded model is never trained from.
+checked against the hub's record before it is moved into place, and free space is checked
+first. Files land in the hub cache's own layout and are found there again with
+huggingface_hub's own cache lookup, so a later run resolves the name with no network at all,
+a model fetched by `hf download` or diffusers is reused, and a half-downloaded model is never
+trained from (a file enters a snapshot only once complete).
+
+Every failure to reach the hub, whatever the huggingface_hub version's HTTP library, is a
+ModelError that says what failed and what to do (integrations.network).
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -26,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from stylora_tui import paths
-from stylora_tui.atomic import write_json_atomic
+from stylora_tui.config.bases import KNOWN_BASES, NOT_ON_THE_HUB, KnownBase
 from stylora_tui.errors import ModelError
+from stylora_tui.integrations import network
 
 Progress = Callable[[str, int, int], None]  # (what, bytes done, bytes total)
 
@@ -43,29 +49,8 @@ FOLDER_FILE = re.compile(
 )
 SPARE_BYTES = 1 << 30  # the cache's disk keeps this much free after a download
 POLL_S = 0.25
-
-
-@dataclass(frozen=True)
-class KnownBase:
-    repo: str
-    file: str | None  # preferred file at the repo's root; None = the only root .safetensors
-    family: str
-    label: str
-
-
-KNOWN_BASES = {
-    "animagine-xl-4.0": KnownBase("cagliostrolab/animagine-xl-4.0", "animagine-xl-4.0.safetensors", "animagine", "Animagine XL 4.0"),
-    "illustrious-xl-0.1": KnownBase("OnomaAIResearch/Illustrious-xl-early-release-v0", "Illustrious-XL-v0.1.safetensors",
-                                    "illustrious", "Illustrious-XL v0.1"),
-    "noobai-xl-1.1": KnownBase("Laxhar/noobai-XL-1.1", None, "noobai", "NoobAI-XL 1.1 (epsilon)"),
-    "noobai-xl-vpred-1.0": KnownBase("Laxhar/noobai-XL-Vpred-1.0", None, "noobai", "NoobAI-XL V-Pred 1.0 (v-prediction)"),
-}
-# Pony Diffusion V6 XL is published on CivitAI only: named, it gets directions, not a download.
-NOT_ON_THE_HUB = {
-    "pony-v6": "Pony Diffusion V6 XL is published on CivitAI, not the hub: download "
-               "ponyDiffusionV6XL_v6StartWithThisOne.safetensors from https://civitai.com/models/257749 "
-               "(on the rental: wget/curl with your CivitAI API token) and pass its path",
-}
+# huggingface_hub's own read timeout for downloads (its default 10 s, the same variable).
+DEFAULT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -73,12 +58,16 @@ class HubRef:
     repo: str
     file: str | None  # a file in the repo; None = decide from the listing
     revision: str | None = None
-    family: str | None = None  # a known base's family
-    prefer: str | None = None  # a known base's usual file name
+    known: KnownBase | None = None  # named as a known base
 
     @property
-    def key(self) -> str:
-        return f"{self.repo}@{self.revision or 'main'}:{self.file or self.prefer or ''}"
+    def family(self) -> str | None:
+        return self.known.family if self.known else None
+
+    @property
+    def prefer(self) -> str | None:
+        """A known base's usual file name."""
+        return self.known.file if self.known else None
 
 
 def parse(spec: str) -> HubRef | None:
@@ -88,7 +77,7 @@ def parse(spec: str) -> HubRef | None:
         raise ModelError(f"{text!r} cannot be downloaded by name", NOT_ON_THE_HUB[text.lower()])
     if text.lower() in KNOWN_BASES:
         known = KNOWN_BASES[text.lower()]
-        return HubRef(known.repo, None, None, known.family, known.file)
+        return HubRef(known.repo, None, None, known)
     if text.startswith(("https://huggingface.co/", "http://huggingface.co/", "https://hf.co/")):
         return _from_url(text)
     if not text or text.startswith(("/", ".", "~")) or os.path.exists(os.path.expanduser(text)):
@@ -116,27 +105,50 @@ def _from_url(url: str) -> HubRef:
                      "use https://huggingface.co/ORG/REPO or .../ORG/REPO/blob/main/FILE.safetensors, or ORG/REPO")
 
 
-def _records() -> Path:
-    return paths.cache_dir() / "hub"
-
-
-def _record_path(ref: HubRef) -> Path:
-    return _records() / (hashlib.sha256(ref.key.encode()).hexdigest()[:24] + ".json")
+def timeout_s() -> float:
+    try:
+        return float(os.environ.get("HF_HUB_DOWNLOAD_TIMEOUT") or DEFAULT_TIMEOUT_S)
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
 
 
 def cached(ref: HubRef) -> Path | None:
-    """The finished, verified download of `ref`, without touching the network."""
+    """The complete download of `ref` in the hub cache (ours, `hf download`'s or diffusers'),
+    found with huggingface_hub's own lookup and without touching the network."""
+    from huggingface_hub import snapshot_download, try_to_load_from_cache
+
     try:
-        record = json.loads(_record_path(ref).read_text(encoding="utf-8"))
-        path = Path(record["path"])
-        files = [path.parent / name if path.is_file() else path / name for name in record["files"]]
-    except (OSError, ValueError, KeyError, TypeError):
+        if ref.file is not None:
+            found = try_to_load_from_cache(ref.repo, ref.file, revision=ref.revision)
+            return Path(found) if isinstance(found, str) and os.path.isfile(found) else None
+        snapshot = Path(snapshot_download(ref.repo, revision=ref.revision, local_files_only=True))
+    except Exception:  # huggingface_hub's "not in the cache" differs between versions; any miss is a miss
         return None
-    return path if path.exists() and all(f.exists() for f in files) else None
+    names = [str(p.relative_to(snapshot)) for p in snapshot.rglob("*") if p.is_file()]
+    try:
+        files, layout = choose_files(ref, names)
+    except ModelError:
+        return None
+    if not all((snapshot / name).is_file() for name in files):
+        return None
+    if layout == "file":
+        return snapshot / files[0]
+    return snapshot if _folder_complete(snapshot, files) else None
+
+
+def _folder_complete(snapshot: Path, files: list[str]) -> bool:
+    """Every component model_index.json names has its files (a download cut short between
+    two components leaves a snapshot that only looks like a model)."""
+    try:
+        index = json.loads((snapshot / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    components = [k for k, v in index.items() if isinstance(v, list) and not k.startswith("_") and v[0] is not None]
+    return bool(components) and all(any(f.startswith(f"{c}/") for f in files) for c in components)
 
 
 def fetch(ref: HubRef, progress: Progress | None = None) -> Path:
-    """The local path of `ref`: from an earlier download, else downloaded now."""
+    """The local path of `ref`: from the hub cache, else downloaded now."""
     found = cached(ref)
     if found is not None:
         return found
@@ -145,8 +157,8 @@ def fetch(ref: HubRef, progress: Progress | None = None) -> Path:
                          "unset HF_HUB_OFFLINE on a machine with internet for the first run; later runs work offline")
     from huggingface_hub import HfApi
 
-    info = _call(ref, lambda: HfApi().model_info(ref.repo, revision=ref.revision, files_metadata=True))
-    files, layout = choose_files(ref, info.siblings or [])
+    info = _call(ref, lambda: HfApi().model_info(ref.repo, revision=ref.revision, files_metadata=True, timeout=timeout_s()))
+    files, layout = choose_files(ref, [s.rfilename for s in info.siblings or []])
     commit = info.sha or ref.revision or "main"
     sizes = {s.rfilename: (s.size or 0) for s in info.siblings or []}
     total = sum(sizes[f] for f in files)
@@ -157,17 +169,12 @@ def fetch(ref: HubRef, progress: Progress | None = None) -> Path:
         done += sizes[name]
     if progress is not None:
         progress("downloaded", total, total)
-    path = local[0] if layout == "file" else local[files.index("model_index.json")].parent
-    _records().mkdir(parents=True, exist_ok=True)
-    write_json_atomic(_record_path(ref), {"repo": ref.repo, "revision": commit, "path": str(path),
-                                          "files": [Path(f).name if layout == "file" else f for f in files]})
-    return path
+    return local[0] if layout == "file" else local[files.index("model_index.json")].parent
 
 
-def choose_files(ref: HubRef, siblings) -> tuple[list[str], str]:
-    """The files to download and the layout ('file' or 'folder'): the named file; else the
-    known base's file or the only .safetensors at the repo's root; else a diffusers folder."""
-    names = [s.rfilename for s in siblings]
+def choose_files(ref: HubRef, names: list[str]) -> tuple[list[str], str]:
+    """The files to use and the layout ('file' or 'folder'): the named file; else the known
+    base's file or the only .safetensors at the repo's root; else a diffusers folder."""
     if ref.file:
         if ref.file not in names:
             raise ModelError(f"{ref.repo} has no file {ref.file}", _listing_hint(ref, names))
@@ -201,6 +208,12 @@ def _sibling(info, name: str):
     return next(s for s in info.siblings if s.rfilename == name)
 
 
+def hub_address() -> str:
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT
+
+
 def _call(ref: HubRef, action):
     """`action()` against the hub, its failures said the way a user can act on them."""
     from huggingface_hub.utils import EntryNotFoundError, GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
@@ -220,10 +233,37 @@ def _call(ref: HubRef, action):
     except RevisionNotFoundError as exc:
         raise ModelError(f"{ref.repo} has no revision {ref.revision}", "use a branch, tag or commit the repo has, or leave @... off") from exc
     except HfHubHTTPError as exc:
-        raise ModelError(f"the hub refused the request for {ref.repo}: {exc}".splitlines()[0], "try again in a moment") from exc
-    except (OSError, ValueError) as exc:  # no connection, DNS, TLS (requests/httpx errors derive from these)
-        raise ModelError(f"could not reach the hub for {ref.repo}: {exc}".splitlines()[0],
-                         "check the machine's internet connection (or HF_ENDPOINT), then run the same command again") from exc
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status is None and network.is_network_failure(exc):
+            raise unreachable(ref.repo, exc) from exc
+        raise answered(ref.repo, status) from exc
+    except Exception as exc:
+        if network.is_network_failure(exc):
+            raise unreachable(ref.repo, exc) from exc
+        raise
+
+
+def unreachable(what: str, exc: BaseException) -> ModelError:
+    failed, todo = network.describe(exc, hub_address())
+    return ModelError(f"could not reach the hub for {what}: {failed}",
+                      f"{todo}; to work without the hub, download the file elsewhere and pass its path")
+
+
+def answered(what: str, status: int | None) -> ModelError:
+    """An HTTP answer that is not the file: the hub's own fault, a proxy's, or the user's."""
+    if status is not None and status >= 500:
+        return ModelError(f"the hub answered HTTP {status} for {what} (a fault on the hub's side)",
+                          "try again in a few minutes (https://status.huggingface.co)")
+    if status == 407:
+        return ModelError(f"the proxy asked for credentials (HTTP 407) for {what}",
+                          "put the proxy's user and password in HTTPS_PROXY (http://user:pass@host:port)")
+    if status == 429:
+        return ModelError(f"the hub is rate-limiting this machine (HTTP 429) for {what}",
+                          "wait a few minutes; logging in (`hf auth login`, or HF_TOKEN) raises the limit")
+    if status in (401, 403):
+        return ModelError(f"the hub refused access (HTTP {status}) to {what}",
+                          "log in (`hf auth login`, or set HF_TOKEN) if the repo is gated or private")
+    return ModelError(f"the hub refused the request for {what} (HTTP {status or '?'})", "check the name, then try again")
 
 
 def _hub_cache() -> Path:
@@ -299,13 +339,11 @@ def _transfer(ref: HubRef, name: str, url: str, headers: dict, part: Path, size:
         return
     request = urllib.request.Request(url, headers={**headers, **({"Range": f"bytes={have}-"} if have else {})})
     try:
-        response = urllib.request.build_opener(_NoAuthAcrossHosts).open(request, timeout=60)
+        response = urllib.request.build_opener(_NoAuthAcrossHosts).open(request, timeout=timeout_s())
     except urllib.error.HTTPError as exc:
-        raise ModelError(f"the hub answered HTTP {exc.code} for {ref.repo}/{name}",
-                         "log in (`hf auth login`, or set HF_TOKEN) if the repo is gated or private; else try again") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise ModelError(f"could not reach the hub for {ref.repo}: {getattr(exc, 'reason', exc)}",
-                         "check the internet connection, then run the same command again: the download continues") from exc
+        raise answered(f"{ref.repo}/{name}", exc.code) from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise unreachable(f"{ref.repo}/{name}", exc) from exc
     with response, open(part, "ab" if have and response.status == 206 else "wb") as out:
         if response.status != 206:
             have = 0  # the server sent the whole file
@@ -317,8 +355,9 @@ def _transfer(ref: HubRef, name: str, url: str, headers: dict, part: Path, size:
                 if progress is not None and time.monotonic() - last > POLL_S:
                     progress(f"downloading {Path(name).name}", done + have, total)
                     last = time.monotonic()
-        except OSError as exc:  # the connection dropped mid-file: what arrived is kept
-            raise ModelError(f"the download of {ref.repo} broke off after {have / 2**20:.0f} MiB: {exc}",
+        except (OSError, http.client.HTTPException) as exc:  # the connection dropped mid-file: what arrived is kept
+            failed, _ = network.describe(exc, url)
+            raise ModelError(f"the download of {ref.repo} broke off after {have / 2**20:.0f} MiB: {failed}",
                              "run the same command again: it continues where it stopped") from exc
     if size and have != size:
         raise ModelError(f"the download of {ref.repo} ended early ({have} of {size} bytes)",

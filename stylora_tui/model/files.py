@@ -4,14 +4,18 @@ and which prediction type it was trained for."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylora_tui.config.bases import EPSILON, V_PREDICTION, known_base_at
 from stylora_tui.errors import ModelError
 from stylora_tui.model.hashes import DEMO
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
-EPSILON, V_PREDICTION = "epsilon", "v_prediction"
+# A name that says v-prediction (noobaiXLVpred, ...-v-pred, v_prediction): without markers
+# to confirm it, neither "epsilon" nor "v" can be assumed.
+SAYS_V_PREDICTION = re.compile(r"v[-_ ]?pred", re.IGNORECASE)
 # The empty marker tensors NoobAI-style v-prediction checkpoints carry; ComfyUI and Forge
 # read them to switch their samplers.
 V_PRED_KEY, ZTSNR_KEY = "v_pred", "ztsnr"
@@ -163,6 +167,7 @@ class Prediction:
     type: str  # EPSILON or V_PREDICTION
     zero_terminal_snr: bool
     source: str
+    assumed: bool = False  # nothing in or about the model said it: epsilon by default
 
     @property
     def label(self) -> str:
@@ -176,14 +181,27 @@ def detect_prediction(path: str) -> Prediction:
     if not path or path == DEMO:
         return Prediction(EPSILON, False, "the demo model")
     resolved = Path(path).expanduser()
+    marked = _marked_prediction(resolved)
+    if marked is not None:
+        return marked
+    known = known_base_at(resolved)
+    if known is not None:
+        return Prediction(known.prediction_type, known.zero_terminal_snr, f"{known.label}, a known base (its model card)")
+    what = "no scheduler config" if resolved.is_dir() else "no v-prediction marker in the checkpoint"
+    return Prediction(EPSILON, False, f"{what}: epsilon assumed", assumed=True)
+
+
+def _marked_prediction(resolved: Path) -> Prediction | None:
+    """What the model says of itself: a diffusers folder's scheduler config, a file's marker
+    keys or modelspec; None when it says nothing."""
     if resolved.is_dir():
         config_file = resolved / "scheduler" / "scheduler_config.json"
         try:
             config = json.loads(config_file.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError):
-            return Prediction(EPSILON, False, "no scheduler config: epsilon assumed")
+            return None
         if not isinstance(config, dict):
-            return Prediction(EPSILON, False, "unreadable scheduler config: epsilon assumed")
+            return None
         kind = V_PREDICTION if config.get("prediction_type") == V_PREDICTION else EPSILON
         return Prediction(kind, bool(config.get("rescale_betas_zero_snr")), "scheduler/scheduler_config.json")
     header = read_header(resolved)
@@ -193,14 +211,38 @@ def detect_prediction(path: str) -> Prediction:
         return Prediction(V_PREDICTION, ztsnr, f"'{V_PRED_KEY}' key in the checkpoint")
     if metadata.get("modelspec.prediction_type") == "v":
         return Prediction(V_PREDICTION, ztsnr, "modelspec.prediction_type in the checkpoint")
-    return Prediction(EPSILON, False, "no v-prediction marker in the checkpoint")
+    if metadata.get("modelspec.prediction_type") == "epsilon":
+        return Prediction(EPSILON, False, "modelspec.prediction_type in the checkpoint")
+    return None
+
+
+def name_says_v_prediction(path: str) -> str:
+    """The part of the model's name (file, folder, or hub repo it was downloaded from) that
+    says v-prediction; '' when none does."""
+    parts = Path(path).parts
+    names = [parts[-1]] if parts else []
+    names += [p[len("models--"):] for p in parts if p.startswith("models--")]
+    for name in names:
+        match = SAYS_V_PREDICTION.search(name)
+        if match:
+            return name
+    return ""
 
 
 def resolve_prediction(model_path: str, prediction_type: str, zero_terminal_snr) -> Prediction:
     """The config's choice ("auto" reads the model), with zero terminal SNR "auto" following
-    the model's own marker."""
+    the model's own marker. "auto" on a model whose name says v-prediction but which carries
+    no marker is refused: trained as epsilon such a model gives noise, and as v an epsilon
+    model does; only the user can say which it is."""
     detected = detect_prediction(model_path) if "auto" in (prediction_type, zero_terminal_snr) else None
     if prediction_type == "auto":
+        named = name_says_v_prediction(model_path) if detected.assumed else ""
+        if named:
+            raise ModelError(
+                f"{named} is named like a v-prediction model, but it carries no v_pred marker to say so",
+                "choose the prediction type: --set model.prediction_type=v_prediction (with --set training.zero_terminal_snr=true "
+                "for NoobAI V-Pred and its fine-tunes), or epsilon if the name misleads; the wizard's model step asks the same",
+            )
         kind, source = detected.type, detected.source
     else:
         kind, source = prediction_type, "set in the config"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from stylora_tui.config.bases import KNOWN_BASES
 from stylora_tui.errors import ModelError
 from stylora_tui.integrations import hub
 from tests.fakehub import FakeHub
@@ -24,7 +25,7 @@ from tests.fakehub import FakeHub
     ("org/repo/sub/model.safetensors", hub.HubRef("org/repo", "sub/model.safetensors")),
     ("https://huggingface.co/org/repo/blob/main/model.safetensors", hub.HubRef("org/repo", "model.safetensors", "main")),
     ("https://huggingface.co/org/repo", hub.HubRef("org/repo", None)),
-    ("noobai-xl-vpred-1.0", hub.HubRef("Laxhar/noobai-XL-Vpred-1.0", None, None, "noobai", None)),
+    ("noobai-xl-vpred-1.0", hub.HubRef("Laxhar/noobai-XL-Vpred-1.0", None, None, KNOWN_BASES["noobai-xl-vpred-1.0"])),
     ("models/base.safetensors", None),  # a relative file path, not a repo
     ("./org/repo", None),
     ("/models/org/repo.safetensors", None),
@@ -140,7 +141,7 @@ def test_which_files_a_repo_gives(fake_hub):
               "unet/diffusion_pytorch_model.fp16.safetensors": b"h" * 10, "unet/diffusion_pytorch_model.bin": b"p" * 10,
               "vae/config.json": b"{}", "vae/diffusion_pytorch_model.safetensors": b"v" * 10, "README.md": b"#"}
     fake_hub.add("org/folder", folder)
-    files, layout = hub.choose_files(hub.parse("org/folder"), [type("S", (), {"rfilename": n}) for n in folder])
+    files, layout = hub.choose_files(hub.parse("org/folder"), list(folder))
     assert layout == "folder" and sorted(files) == ["model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
                                                     "vae/config.json", "vae/diffusion_pytorch_model.safetensors"]
 

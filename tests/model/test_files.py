@@ -79,3 +79,35 @@ def test_a_bad_vae_is_refused_before_launch(tmp_path):
             check_vae_path(str(path))
         assert words in info.value.message
     check_vae_path(str(fake_safetensors(tmp_path / "sdxl_vae.safetensors", ["decoder.conv_in.weight", "encoder.conv_in.weight"])))
+
+
+def test_a_v_pred_name_without_markers_asks_for_an_explicit_choice(tmp_path):
+    from stylora_tui.model.files import resolve_prediction
+
+    path = fake_safetensors(tmp_path / "noobaiXLVpred_v10.safetensors", SDXL)
+    with pytest.raises(ModelError) as info:
+        resolve_prediction(str(path), "auto", "auto")
+    assert "no v_pred marker" in info.value.message and "model.prediction_type=v_prediction" in info.value.hint
+    chosen = resolve_prediction(str(path), "v_prediction", True)
+    assert (chosen.type, chosen.zero_terminal_snr, chosen.source) == ("v_prediction", True, "set in the config")
+    assert resolve_prediction(str(path), "epsilon", "auto").type == "epsilon"
+    marked = fake_safetensors(tmp_path / "noobai-v-pred-marked.safetensors", [*SDXL, "v_pred", "ztsnr"])
+    assert resolve_prediction(str(marked), "auto", "auto").type == "v_prediction"
+    plain = fake_safetensors(tmp_path / "noobaiXL_eps11.safetensors", SDXL)
+    assert resolve_prediction(str(plain), "auto", "auto").type == "epsilon"
+
+
+def test_a_known_base_carries_its_prediction_type_without_markers(tmp_path):
+    """`--model noobai-xl-vpred-1.0` resolves to a file in the hub cache: the model card's
+    v-prediction + ZTSNR holds even when the file has no marker keys."""
+    from stylora_tui.model.files import resolve_prediction
+
+    snapshot = tmp_path / "hub" / "models--Laxhar--noobai-XL-Vpred-1.0" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    path = fake_safetensors(snapshot / "NoobAI-XL-Vpred-v1.0.safetensors", SDXL)
+    found = resolve_prediction(str(path), "auto", "auto")
+    assert (found.type, found.zero_terminal_snr) == ("v_prediction", True) and "known base" in found.source
+    eps_snapshot = tmp_path / "hub" / "models--Laxhar--noobai-XL-1.1" / "snapshots" / "abc123"
+    eps_snapshot.mkdir(parents=True)
+    eps = fake_safetensors(eps_snapshot / "NoobAI-XL-v1.1.safetensors", SDXL)
+    assert resolve_prediction(str(eps), "auto", "auto").type == "epsilon"

@@ -291,7 +291,10 @@ async def test_model_step_downloads_a_known_base_on_next_then_goes_on_with_its_p
     from stylora_tui.errors import ModelError
     from tests.conftest import SDXL, fake_safetensors
 
-    local = fake_safetensors(tmp_path / "noobai-xl-vpred.safetensors", SDXL)
+    # Where the hub cache puts it: the known base's prediction type holds without markers.
+    snapshot = tmp_path / "hub" / "models--Laxhar--noobai-XL-Vpred-1.0" / "snapshots" / "0123abc"
+    snapshot.mkdir(parents=True)
+    local = fake_safetensors(snapshot / "NoobAI-XL-Vpred-v1.0.safetensors", SDXL)
     asked = []
 
     def fetch(ref, progress):
@@ -316,7 +319,65 @@ async def test_model_step_downloads_a_known_base_on_next_then_goes_on_with_its_p
         await wait_until(pilot, lambda: type(app.screen).__name__ == "DatasetScreen")
         assert app.wizard.model_path == str(local)
         assert app.wizard.family == "noobai"
+        await pilot.press("ctrl+b")
+        assert "v-prediction + zero terminal SNR (NoobAI-XL V-Pred 1.0" in text_of(app, "#model-check")
     assert [ref.repo for ref in asked] == ["Laxhar/noobai-XL-Vpred-1.0"] * 2
+
+
+@pytest.fixture
+def unreachable_hub(tmp_path, monkeypatch):
+    """The in-process huggingface_hub pointed at a port that refuses, with an empty cache."""
+    from huggingface_hub import constants
+
+    from tests.fakehub import closed_port
+
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+
+async def test_a_hub_that_cannot_be_reached_leaves_the_wizard_on_the_model_step(services, unreachable_hub):
+    app = StyloraApp(services, WizardState(family="noobai", model_path="noobai-xl-1.1"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: "could not reach the hub" in text_of(app, "#step-error"))
+        assert "refused the connection" in " ".join(text_of(app, "#step-error").split())
+        assert type(app.screen).__name__ == "ModelScreen" and app.is_running
+        assert app.screen.query_one("#model", Input).value == "noobai-xl-1.1"
+        assert not app.screen.query_one("#next").disabled and not app.screen.query_one("#download").display
+
+
+async def test_the_tag_offer_with_a_hub_that_cannot_be_reached_stays_on_the_dataset_step(services, unreachable_hub, tmp_path):
+    from tests.conftest import write_practice_dataset
+
+    folder = write_practice_dataset(tmp_path / "art", 30, size=(256, 384))
+    (folder / "000.txt").unlink()
+    app = StyloraApp(services, WizardState(model_path="demo", trigger="stylorapractice", dataset_path=str(folder)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.report is not None, tries=600)
+        await pilot.pause(0.1)
+        app.screen.query_one("#tag").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "could not reach the hub" in text_of(app, "#step-error"), tries=300)
+        assert type(app.screen).__name__ == "DatasetScreen" and app.is_running
+        assert not app.screen.query_one("#scan-progress").display
+    assert not (tmp_path / "art-tagged").exists()
+
+
+async def test_an_unexpected_error_in_a_step_worker_is_said_and_the_wizard_stays(services):
+    from dataclasses import replace
+
+    def fetch(ref, progress):
+        raise RuntimeError("a library broke in a way nobody expected")
+
+    app = StyloraApp(replace(services, fetch=fetch), WizardState(family="noobai", model_path="noobai-xl-1.1"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: "failed unexpectedly" in text_of(app, "#step-error"))
+        assert "RuntimeError: a library broke" in text_of(app, "#step-error")
+        assert type(app.screen).__name__ == "ModelScreen" and app.is_running
+        assert not app.screen.query_one("#next").disabled
 
 
 async def test_model_step_names_what_cannot_be_downloaded(services):

@@ -86,7 +86,7 @@ class DatasetScreen(WizardStepScreen):
         self.query_one("#summary", Static).update("checking every image...")
         self.scan(path)
 
-    @work(thread=True, exclusive=True, group="scan")
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def scan(self, path: str) -> None:
         try:
             config = self.wizard.config()
@@ -151,7 +151,7 @@ class DatasetScreen(WizardStepScreen):
         self.query_one("#summary", Static).update(Text(f"cropping to {self.crop_ratio} into {printable(output)}..."))
         self.crop(self.wizard.dataset_path, output, self.crop_ratio)
 
-    @work(thread=True, exclusive=True, group="scan")
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def crop(self, source: str, output: str, ratio: str) -> None:
         from stylora_tui.dataset.crop import parse_aspect
 
@@ -185,7 +185,7 @@ class DatasetScreen(WizardStepScreen):
         bar.update(total=None, progress=0)
         self.tag(self.wizard.dataset_path, output)
 
-    @work(thread=True, exclusive=True, group="scan")
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def tag(self, source: str, output: str) -> None:
         from stylora_tui.integrations.tagger import tag_dataset
 
@@ -204,9 +204,12 @@ class DatasetScreen(WizardStepScreen):
         self.app.call_from_thread(self.use_derived, output)
 
     def derive_failed(self, message: str) -> None:
+        self.worker_failed("scan")
+        self.show_error(message)
+
+    def worker_failed(self, group: str) -> None:
         self.query_one("#scan-progress").display = False
         self.query_one("#summary", Static).update("")
-        self.show_error(message)
 
     def use_derived(self, output: str) -> None:
         self.query_one("#dataset", Input).value = output

@@ -135,7 +135,7 @@ class ModelScreen(WizardStepScreen):
         bar.update(total=None, progress=0)
         self.download(ref)
 
-    @work(thread=True, exclusive=True, group="download")
+    @work(thread=True, exclusive=True, group="download", exit_on_error=False)
     def download(self, ref) -> None:
         from textual.worker import get_current_worker
 
@@ -159,10 +159,17 @@ class ModelScreen(WizardStepScreen):
     def progressed(self, message: ScanProgressed) -> None:
         self.query_one("#download", ProgressBar).update(total=message.total or None, progress=message.done)
 
-    def downloaded(self, path: Path | None, error: str) -> None:
+    def worker_failed(self, group: str) -> None:
+        if group == "download":
+            self.download_ended()
+
+    def download_ended(self) -> None:
         self.downloading = False
         self.query_one("#download").display = False
         self.query_one("#next", Button).disabled = False
+
+    def downloaded(self, path: Path | None, error: str) -> None:
+        self.download_ended()
         model = self.query_one("#model", Input)
         if path is None:
             self.check_model(model.value)

@@ -40,7 +40,7 @@ class ReviewScreen(WizardStepScreen):
         if self.app.report is not None:
             self.rejudge()
 
-    @work(thread=True, exclusive=True, group="rejudge")
+    @work(thread=True, exclusive=True, group="rejudge", exit_on_error=False)
     def rejudge(self) -> None:
         """The dataset as the current settings see it: the trigger may have changed since
         the dataset step (a caption without the new trigger is `trigger-missing`)."""
@@ -106,7 +106,7 @@ class ReviewScreen(WizardStepScreen):
         self.show_error("checking and launching...")
         self.launch(allow_cpu)
 
-    @work(thread=True, exclusive=True, group="launch")
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
     def launch(self, allow_cpu: bool) -> None:
         try:
             tokenizer, _ = self.app.tokenizers()
@@ -142,3 +142,7 @@ class ReviewScreen(WizardStepScreen):
     def failed(self, message: str) -> None:
         self.launching = False
         self.show_error(message)
+
+    def worker_failed(self, group: str) -> None:
+        if group == "launch":
+            self.launching = False

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
+from textual.worker import Worker, WorkerState
 
 from stylora_tui.config.wizard import STEPS, TITLES
 from stylora_tui.display import printable
@@ -53,6 +54,19 @@ class WizardStepScreen(Screen):
         elif event.button.id == "back":
             event.stop()
             self.action_back()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A step's workers run with exit_on_error=False: whatever one raises that it did not
+        turn into a message itself (a bug, a library's unexpected error) is said on the step,
+        which stays, with everything typed kept; the wizard never exits under the user."""
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.worker_failed(event.worker.group)
+            self.show_error(f"{event.worker.name} failed unexpectedly: {type(error).__name__}: {error}".splitlines()[0]
+                            + " (nothing you typed is lost; try again, and please report this)")
+
+    def worker_failed(self, group: str) -> None:
+        """Undo what a worker of `group` showed while busy (progress bars, disabled buttons)."""
 
     def keep(self) -> None:
         """Store this step's fields in the wizard state (on leaving, either way)."""

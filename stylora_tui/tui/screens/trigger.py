@@ -36,7 +36,7 @@ class TriggerScreen(WizardStepScreen):
         self.query_one("#trigger", Input).focus()
         self.load_tokenizers()
 
-    @work(thread=True, exclusive=True, group="tokenizer")
+    @work(thread=True, exclusive=True, group="tokenizer", exit_on_error=False)
     def load_tokenizers(self) -> None:
         pair = self.app.tokenizers()
         self.app.call_from_thread(self.tokenizers_loaded, pair)
@@ -64,7 +64,7 @@ class TriggerScreen(WizardStepScreen):
             return
         self.check(word, self.captions(), self.wizard.config(), self.wizard.family)
 
-    @work(thread=True, exclusive=True, group="trigger-check")
+    @work(thread=True, exclusive=True, group="trigger-check", exit_on_error=False)
     def check(self, word: str, captions: list[str], config, family_name: str) -> None:
         first, second = self.tokenizer_pair
         report = check_trigger(word, first, get_family(family_name), FAMILIES, captions or None)
