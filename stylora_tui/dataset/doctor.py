@@ -51,21 +51,21 @@ def bucket_spec(config: Config) -> BucketSpec:
     return BucketSpec(width, height, ds.min_bucket_px, ds.max_bucket_px, ds.bucket_step_px, ds.bucket_no_upscale, ds.enable_buckets)
 
 
-def examine(scan: DatasetScan, config: Config, tokenizer: TokenizerLike | None = None) -> DoctorReport:
-    findings: list[Finding] = []
-    add = findings.append
-    for image in scan.images:
-        if image.info.error:
-            add(_f(Severity.ERROR, "unreadable-image", image.rel, f"cannot be trained: {image.info.error}",
-                   "re-export or re-download the image, or move it out of the dataset"))
-    usable = scan.usable
+def place(scan: DatasetScan, config: Config) -> dict:
+    """rel path -> Placement (bucket, resize, crop) of every usable image under `config`."""
     assigner = BucketAssigner(bucket_spec(config))
-    placements = {i.rel: assigner.place(i.info.width, i.info.height) for i in usable}
+    return {i.rel: assigner.place(i.info.width, i.info.height) for i in scan.usable}
+
+
+def steps_for(scan: DatasetScan, config: Config, placements: dict | None = None) -> StepCount:
+    """What training `scan` with `config` counts: its repeats, buckets, held-out images, batch
+    size, epochs, accumulation, GPUs. Every figure shown before a run comes from here, so it
+    is always the current settings' (a scan made under other repeats included)."""
+    scan = scan.with_repeats(config.dataset.repeats)
+    placements = place(scan, config) if placements is None else placements
+    usable = scan.usable
     held = holdout([i.rel for i in usable], config.validation.holdout_images, config.training.seed)
-    if usable and len(held) >= len(usable):
-        add(_f(Severity.ERROR, "holdout-too-large", "", f"validation.holdout_images ({config.validation.holdout_images}) leaves no image to train on",
-               "hold out a few images at most (2-3 of 30), or set validation.holdout_images = 0"))
-    steps = count_steps(
+    return count_steps(
         [(placements[i.rel].bucket, i.repeats) for i in usable if i.rel not in held],
         config.training.batch_size,
         config.training.epochs,
@@ -73,6 +73,23 @@ def examine(scan: DatasetScan, config: Config, tokenizer: TokenizerLike | None =
         config.training.max_steps,
         config.training.gpus,
     )
+
+
+def examine(scan: DatasetScan, config: Config, tokenizer: TokenizerLike | None = None) -> DoctorReport:
+    scan = scan.with_repeats(config.dataset.repeats)
+    findings: list[Finding] = []
+    add = findings.append
+    for image in scan.images:
+        if image.info.error:
+            add(_f(Severity.ERROR, "unreadable-image", image.rel, f"cannot be trained: {image.info.error}",
+                   "re-export or re-download the image, or move it out of the dataset"))
+    usable = scan.usable
+    placements = place(scan, config)
+    held = holdout([i.rel for i in usable], config.validation.holdout_images, config.training.seed)
+    if usable and len(held) >= len(usable):
+        add(_f(Severity.ERROR, "holdout-too-large", "", f"validation.holdout_images ({config.validation.holdout_images}) leaves no image to train on",
+               "hold out a few images at most (2-3 of 30), or set validation.holdout_images = 0"))
+    steps = steps_for(scan, config, placements)
     for image in usable:
         _image_findings(image, placements[image.rel], add)
     _duplicate_findings(usable, add)

@@ -18,7 +18,7 @@ import sys
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from stylora_tui import paths
@@ -72,10 +72,19 @@ class DatasetScan:
     # Files never opened: (rel path, finding code, why): links that lead outside the
     # dataset (their targets must not end up in an adapter), pipes and devices (would hang).
     refused: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
+    # kohya's `<repeats>_<name>` folders set each image's repeats; else the config does.
+    folder_repeats: bool = False
 
     @property
     def usable(self) -> tuple[DatasetImage, ...]:
         return tuple(i for i in self.images if i.usable)
+
+    def with_repeats(self, repeats: int) -> DatasetScan:
+        """The same scan under another `dataset.repeats` (a preset with other repeats picked
+        after the scan): the probing is not repeated, the counts follow the setting."""
+        if self.folder_repeats or all(i.repeats == repeats for i in self.images):
+            return self
+        return replace(self, images=tuple(replace(i, repeats=repeats) for i in self.images))
 
 
 def nfc(name: str) -> str:
@@ -296,7 +305,8 @@ def scan_dataset(
         DatasetImage(path, _rel(path, root), repeats, stat.st_size, stat.st_mtime_ns, info, read_caption(caption) if caption else None)
         for (path, repeats, caption), stat, info in zip(entries, stats, infos)
     )
-    return DatasetScan(root, images, tuple(ignored), tuple(refused))
+    numbered = any(path.parent != root for path, _, _ in entries)
+    return DatasetScan(root, images, tuple(ignored), tuple(refused), folder_repeats=numbered)
 
 
 def _probe_all(paths_: list[str], workers: int | None):

@@ -178,3 +178,21 @@ def test_scan_uses_no_write_in_dataset_even_when_cache_is_unwritable(broken, mon
     monkeypatch.setenv("XDG_CACHE_HOME", str(ro / "inner"))
     scan_dataset(broken, workers=1)
     assert tree_digest(broken) == before
+
+
+def test_counts_follow_the_configs_repeats_not_the_ones_the_scan_was_made_with(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i in range(3):
+        picture(i, (64, 96)).save(flat / f"{i}.png")
+        caption(flat, str(i))
+    scan = scan_dataset(flat, ".txt", 2)
+    config = build_config({"dataset": {"repeats": 5, "resolution_px": 64}, "training": {"epochs": 10}})
+    assert examine(scan, config).steps.total_steps == 3 * 5 * 10
+    # kohya's <repeats>_<name> folders keep their own count whatever the setting says.
+    numbered = tmp_path / "numbered"
+    (numbered / "3_art").mkdir(parents=True)
+    for i in range(2):
+        picture(i, (64, 96)).save(numbered / "3_art" / f"{i}.png")
+        caption(numbered / "3_art", str(i))
+    assert examine(scan_dataset(numbered, ".txt", 2), config).steps.total_steps == 2 * 3 * 10

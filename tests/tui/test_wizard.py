@@ -386,3 +386,32 @@ async def test_model_step_names_what_cannot_be_downloaded(services):
         assert "civitai.com" in text_of(app, "#model-check")
         await pilot.press("ctrl+n")
         assert type(app.screen).__name__ == "ModelScreen"
+
+
+async def test_every_count_follows_the_preset_picked_after_the_scan(services, tmp_path):
+    """30 images scanned under animagine-style (2 repeats x 150 epochs = 9000 steps); the
+    preset step picks animagine-first-try (4 x 30 = 3600): review and the dataset step say 3600."""
+    from textual.widgets import Select
+
+    from tests.conftest import write_practice_dataset
+
+    folder = write_practice_dataset(tmp_path / "art", 30, size=(256, 384))
+    app = StyloraApp(services, WizardState(model_path="demo", trigger="stylorapractice", dataset_path=str(folder)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.report is not None, tries=600)
+        await wait_until(pilot, lambda: "9000 steps" in text_of(app, "#summary"))
+        app.show_step("preset")
+        await pilot.pause(0.1)
+        app.screen.query_one("#preset", Select).value = "animagine-first-try"
+        await pilot.pause(0.1)
+        await pilot.press("ctrl+n")
+        assert type(app.screen).__name__ == "ReviewScreen"
+        summary = " ".join(text_of(app, "#summary").split())
+        assert "120/epoch x 30 epochs = 3600" in summary and "9000" not in summary
+        await wait_until(pilot, lambda: "warnings" in text_of(app, "#summary"))
+        assert "120/epoch x 30 epochs = 3600" in " ".join(text_of(app, "#summary").split())
+        app.show_step("dataset")
+        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "3600 steps" in text_of(app, "#summary"))
+        assert "images x repeats x epochs = 120 x 30" in " ".join(text_of(app, "#summary").split())

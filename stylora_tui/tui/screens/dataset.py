@@ -51,9 +51,22 @@ class DatasetScreen(WizardStepScreen):
         self.query_one("#scan-progress").display = False
         self.query_one("#dataset", Input).focus()
         if self.app.report is not None and str(self.app.report.scan.root) == str(Path(self.wizard.dataset_path).expanduser().absolute()):
-            self.show_report(self.app.report)
+            # Scanned before: judged again under the settings of now (repeats, batch size and
+            # epochs may have changed on the preset step); the images are not read again.
+            self.query_one("#summary", Static).update("counting with the current settings...")
+            self.judge(self.app.report.scan)
         elif self.wizard.dataset_path:
             self.action_scan()
+
+    @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
+    def judge(self, scan) -> None:
+        try:
+            config = self.wizard.config()
+        except StyloraError as exc:
+            self.post_message(DatasetScanned(None, f"{exc.message} ({exc.hint})"))
+            return
+        tokenizer, _ = self.app.tokenizers()
+        self.post_message(DatasetScanned(examine(scan, config, tokenizer)))
 
     @on(Input.Submitted, "#dataset")
     def submitted(self) -> None:

@@ -10,7 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Input, Label, Static
 
-from stylora_tui.dataset.doctor import examine
+from stylora_tui.dataset.doctor import examine, steps_for
 from stylora_tui.display import printable
 from stylora_tui.errors import PreflightError, StyloraError
 from stylora_tui.findings import Severity
@@ -62,6 +62,9 @@ class ReviewScreen(WizardStepScreen):
         except StyloraError as exc:
             return f"[red]{exc.message}[/]"
         report = self.app.report
+        # Counted here from the settings of now, never taken from a report judged earlier.
+        steps = steps_for(report.scan, config) if report is not None else None
+        total_steps = steps.total_steps if steps is not None else None
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
@@ -72,9 +75,9 @@ class ReviewScreen(WizardStepScreen):
             table.add_row("predicts", prediction.label)
         except StyloraError as exc:
             table.add_row("predicts", f"[red]{exc.message}[/]")
-        if report is not None:
-            table.add_row("dataset", f"{config.dataset.path}: {len(report.scan.usable)} images, {len(report.steps.buckets)} bucket(s)")
-            table.add_row("steps", f"{report.steps.steps_per_epoch}/epoch x {report.steps.epochs} epochs = {report.steps.total_steps}")
+        if steps is not None:
+            table.add_row("dataset", f"{config.dataset.path}: {len(report.scan.usable)} images, {len(steps.buckets)} bucket(s)")
+            table.add_row("steps", f"{steps.steps_per_epoch}/epoch x {steps.epochs} epochs = {steps.total_steps}")
         table.add_row("trigger", config.captions.trigger + (f" + {', '.join(config.quality_tags)}" if config.quality_tags else ""))
         table.add_row("network", f"{net.algo} {net.preset}, dim {net.dim}/alpha {net.alpha:g}, conv {net.conv_dim}/{net.conv_alpha:g}, TEs {'on' if net.train_text_encoders else 'off'}")
         table.add_row("optimizer", f"{opt.name} lr {opt.unet_lr:g} (TE {opt.text_encoder_lr:g}), {config.scheduler.name}, wd {opt.weight_decay:g}")
@@ -87,10 +90,10 @@ class ReviewScreen(WizardStepScreen):
         if report is not None:
             warnings = sorted({f.code for f in report.findings if f.severity is Severity.WARNING})
             table.add_row("warnings", ", ".join(warnings) if warnings else "none")
-        for line in summary_lines(config, report.steps.total_steps if report is not None else None, self.app.machine(), most_cards=3):
+        for line in summary_lines(config, total_steps, self.app.machine(), most_cards=3):
             label, _, text = line.partition(": ")
             table.add_row(label, escape(text))
-        problems = preflight.check(config, self.app.machine(), report.steps.total_steps if report is not None else None)
+        problems = preflight.check(config, self.app.machine(), total_steps)
         for problem in problems:
             colour = "yellow" if problem.code == "cpu-training" else "red"
             table.add_row("pre-flight", f"[{colour}]{escape(problem.message)}[/] ({escape(problem.hint)})")
