@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 # C0 and C1 controls, DEL, and the invisible direction overrides that reorder what is shown.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _escaped(match: re.Match) -> str:
@@ -22,7 +22,7 @@ def _escaped(match: re.Match) -> str:
 
 def printable(text: object) -> str:
     """`text` with every terminal control character written out as an escape."""
-    return _UNSAFE.sub(_escaped, str(text))
+    return UNSAFE.sub(_escaped, str(text))
 
 
 def printable_lines(text: object) -> str:

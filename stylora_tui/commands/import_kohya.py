@@ -22,6 +22,8 @@ def run(args) -> int:
     result = import_kohya(Path(args.file))
     output.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output, import_to_toml(result))
+    for warning in result.warnings:
+        console(stderr=True).print(f"[yellow]warning[/]: {safe(warning)}")
     if args.json:
         print_json({**result.to_json(), "output": str(output)})
         return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import fields, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -115,15 +116,36 @@ def _check_rules(key: str, value: Any, rules: dict, problems: list[Finding]) -> 
         if "gt" in rules and not v > rules["gt"]:
             problems.append(_problem("config-range", key, f"{key} = {v} must be greater than {rules['gt']}", "use a positive value"))
             return
-        if rules.get("url") and v and (urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).netloc):
-            problems.append(_problem("config-type", key, f"{key} = {v!r} is not an http(s) URL",
+        if rules.get("url") and v and http_url_problem(v):
+            problems.append(_problem("config-type", key, f"{key} = {v!r} {http_url_problem(v)}",
                                      'write the full address, e.g. "https://ntfy.sh/my-stylora-runs"'))
+            return
+        if rules.get("pattern") and not re.fullmatch(rules["pattern"], v):
+            problems.append(_problem("config-type", key, f"{key} = {v!r} {rules['pattern_says']}", rules["pattern_hint"]))
             return
         if rules.get("multiple_of") and v % rules["multiple_of"]:
             m = rules["multiple_of"]
             lower, upper = v - v % m, v - v % m + m
             problems.append(_problem("config-range", key, f"{key} = {v} is not a multiple of {m}", f"use {lower} or {upper}"))
             return
+
+
+def http_url_problem(url: str) -> str:
+    """'' for an http(s) address with a host, else what is wrong with it. Every URL a run
+    posts to passes here, from a config or the environment: urllib would also open file://
+    (reading a local file) and ftp://, and a malformed host raises instead of failing."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError as exc:
+        return f"is not a valid address ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return f"is not an http(s) address (scheme {parts.scheme or 'missing'!r})"
+    if not parts.hostname:
+        return "has no host"
+    if any(ord(c) < 33 or ord(c) == 127 for c in url.strip()):
+        return "holds spaces or control characters"
+    return ""
 
 
 def _unknown_key_hint(key: str, section: str | None) -> str:

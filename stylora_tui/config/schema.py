@@ -29,6 +29,8 @@ SAVE_PRECISIONS = ("fp16", "bf16", "fp32")
 MAX_TOKEN_LENGTHS = (75, 150, 225)
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")
 NOTIFY_KINDS = ("auto", "ntfy", "discord", "slack", "json")
+# A caption file's extension: .txt, .caption, .wd14.txt; not ".txt-no" or ".txt backup".
+CAPTION_EXTENSION = r"(\.[A-Za-z0-9_]{1,16}){1,3}"
 
 
 def spec(default: Any = None, help: str = "", *, factory=None, **rules: Any):
@@ -64,7 +66,11 @@ class DatasetConfig:
     repeats: int = spec(
         2, "times each image is seen per epoch; repeating teaches faster than more images once", min=1, max=1000
     )
-    caption_extension: str = spec(".txt", "caption file extension beside each image (kohya's default is .caption)")
+    caption_extension: str = spec(
+        ".txt", "caption file extension beside each image (kohya's default is .caption)",
+        pattern=CAPTION_EXTENSION, pattern_says="is not a file extension",
+        pattern_hint='write a dot and letters or digits, e.g. ".txt" or ".caption"',
+    )
     resolution_px: tuple = spec(
         (1024, 1024),
         "training resolution, one number or [width, height]: higher gave better results",

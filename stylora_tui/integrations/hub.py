@@ -115,8 +115,10 @@ def timeout_s() -> float:
 def cached(ref: HubRef) -> Path | None:
     """The complete download of `ref` in the hub cache (ours, `hf download`'s or diffusers'),
     found with huggingface_hub's own lookup and without touching the network."""
-    from huggingface_hub import snapshot_download, try_to_load_from_cache
-
+    try:
+        from huggingface_hub import snapshot_download, try_to_load_from_cache
+    except ImportError:
+        return None
     try:
         if ref.file is not None:
             found = try_to_load_from_cache(ref.repo, ref.file, revision=ref.revision)
@@ -155,8 +157,11 @@ def fetch(ref: HubRef, progress: Progress | None = None) -> Path:
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise ModelError(f"{ref.repo} is not downloaded yet and HF_HUB_OFFLINE is set",
                          "unset HF_HUB_OFFLINE on a machine with internet for the first run; later runs work offline")
-    from huggingface_hub import HfApi
-
+    try:
+        from huggingface_hub import HfApi
+    except ImportError:
+        raise ModelError("a model by name needs huggingface_hub, which is not installed",
+                         "install the trainer's extras (`pip install -e '.[train]'`, or `make install`), or pass a local path") from None
     info = _call(ref, lambda: HfApi().model_info(ref.repo, revision=ref.revision, files_metadata=True, timeout=timeout_s()))
     files, layout = choose_files(ref, [s.rfilename for s in info.siblings or []])
     commit = info.sha or ref.revision or "main"

@@ -11,6 +11,7 @@ dependency for it. Sending never raises: a notification must not fail a run.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import threading
@@ -18,6 +19,9 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
+
+from stylora_tui.config.build import http_url_problem
+from stylora_tui.integrations import network
 
 ENV_URL = "STYLORA_NOTIFY_URL"
 TIMEOUT_S = 10.0
@@ -54,6 +58,17 @@ def _duration(seconds: float) -> str:
 
 def resolve_url(configured: str) -> str:
     return configured or os.environ.get(ENV_URL, "").strip()
+
+
+def url_problem(configured: str) -> str:
+    """What is wrong with the webhook address a run would post to ('' when none is set or
+    it is a usable http(s) address), naming where it came from."""
+    url = resolve_url(configured)
+    problem = http_url_problem(url) if url else ""
+    if not problem:
+        return ""
+    where = "notify.url" if configured else f"${ENV_URL}"
+    return f"{where} = {url!r} {problem}"
 
 
 def kind_of(url: str, kind: str = "auto") -> str:
@@ -96,6 +111,9 @@ def send(url: str, kind: str, ended: RunEnded, timeout: float = TIMEOUT_S) -> st
     """POST the message; returns '' on success, else what went wrong (never raises). Runs
     in a daemon thread joined with a deadline: a hung DNS lookup, which urllib's timeout
     does not cover, must not keep a finished trainer alive."""
+    problem = http_url_problem(url)
+    if problem:
+        return f"the webhook address {url!r} {problem}"
     result = {"error": f"no answer from the webhook within {timeout:.0f} s"}
 
     def post() -> None:
@@ -105,8 +123,8 @@ def send(url: str, kind: str, ended: RunEnded, timeout: float = TIMEOUT_S) -> st
             result["error"] = ""
         except urllib.error.HTTPError as exc:
             result["error"] = f"the webhook answered HTTP {exc.code} {exc.reason}"
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            result["error"] = f"could not reach the webhook: {getattr(exc, 'reason', exc)}"
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            result["error"] = f"could not reach the webhook: {network.describe(exc, url)[0]}"
 
     thread = threading.Thread(target=post, name="notify", daemon=True)
     thread.start()

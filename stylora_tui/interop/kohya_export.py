@@ -119,15 +119,14 @@ def _tags_missing_everywhere(folder: Path, extension: str, tags: list[str]) -> l
     return [tag for tag in tags if not any(same_tag(t, tag) for text in captions for t in split_tags(text))]
 
 
-def captions_without(folder: Path, extension: str, tag: str) -> int:
-    """How many captions in `folder` lack `tag`: sd-scripts trains those without it."""
+def captions_with(folder: Path, extension: str, tag: str) -> tuple[int, int]:
+    """(captions in `folder` holding `tag`, captions in all)."""
     from stylora_tui.dataset.captions import same_tag, split_tags
     from stylora_tui.dataset.scan import read_caption
 
-    if not folder.is_dir():
-        return 0
-    return sum(1 for p in sorted(folder.glob(f"*{extension}")) if p.is_file()
-               and not any(same_tag(t, tag) for t in split_tags(read_caption(p).text)))
+    files = [p for p in sorted(folder.glob(f"*{extension}")) if p.is_file()] if folder.is_dir() else []
+    holding = sum(1 for p in files if any(same_tag(t, tag) for t in split_tags(read_caption(p).text)))
+    return holding, len(files)
 
 
 def _format_arg(value: Any) -> str:

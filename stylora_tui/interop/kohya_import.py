@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from stylora_tui.config.build import build_config
-from stylora_tui.config.schema import Config
+from stylora_tui.config.schema import CAPTION_EXTENSION, Config
+from stylora_tui.display import printable
 from stylora_tui.errors import ConfigError, KohyaImportError
 from stylora_tui.interop.kohya_keys import ADAPTIVE, AUTOMATIC, LOCON_TYPES, LORA_TYPES, OPTIMIZERS, PRECISIONS, SCHEDULERS, TARGET_PRESETS
 from stylora_tui.interop.kohya_values import additional_flags, blank, default_like, neutral, number, parse_optimizer_args
@@ -29,6 +30,7 @@ class KohyaImport:
     unmapped: list[tuple[str, Any, str]] = field(default_factory=list)
     automatic: list[tuple[str, Any, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the user must read before training
 
     def set(self, dotted: str, value: Any) -> None:
         section, key = dotted.split(".")
@@ -41,6 +43,7 @@ class KohyaImport:
             "unmapped": [{"key": k, "value": v, "reason": r} for k, v, r in self.unmapped],
             "automatic": [{"key": k, "value": v, "reason": r} for k, v, r in self.automatic],
             "notes": self.notes,
+            "warnings": self.warnings,
         }
 
 
@@ -79,8 +82,36 @@ def _import_kohya(path: Path) -> KohyaImport:
     _dataset(take, result)
     _captions(take, result)
     _leftovers(take, raw, handled, result)
+    _not_sdxl(raw, result)
     validate_import(result)
     return result
+
+
+# Model names of SD 1.x/2.x bases: runwayml/stable-diffusion-v1-5, v1-5-pruned, sd15, v2-1_768...
+SD1_SD2_NAME = re.compile(r"stable-diffusion-(v1|2)|(?<![a-z0-9])sd[-_ ]?(1[.-]?[45x]|2[.-]?[01x])(?![0-9])|v1[-.]5|v2[-.][01]",
+                          re.IGNORECASE)
+
+
+def _not_sdxl(raw: dict, result: KohyaImport) -> None:
+    """A preset made for SD 1.x/2.x imports only what carries over to SDXL: its base model
+    cannot train an SDXL adapter and its resolution is SD 1.x's, so both are left out, and
+    the import says so first (its learning rates were tuned for another model too)."""
+    model = raw.get("pretrained_model_name_or_path")
+    if raw.get("sdxl") is False:
+        why = "sdxl = false"
+    elif raw.get("v2") is True:
+        why = "v2 = true: an SD 2.x preset"
+    elif isinstance(model, str) and raw.get("sdxl") is not True and SD1_SD2_NAME.search(model):
+        why = f"its model {model!r} is SD 1.x/2.x"
+    else:
+        return
+    for section, key, gui_key in (("model", "path", "pretrained_model_name_or_path"), ("dataset", "resolution_px", "max_resolution")):
+        if key in result.data.get(section, {}):
+            del result.data[section][key]
+            result.unmapped.append((gui_key, raw.get(gui_key), "an SD 1.x/2.x setting: left out (SDXL trains at 1024 px on an SDXL base)"))
+    result.warnings.append(f"this preset was made for SD 1.x/2.x ({why}), not SDXL: its network and optimizer settings were "
+                           "imported, its base model and resolution left out; its learning rates were tuned for SD 1.x/2.x, "
+                           "compare them with a shipped SDXL preset (`stylora-tui presets animagine-style`)")
 
 
 def _network(take, result: KohyaImport, path: Path) -> None:
@@ -288,10 +319,13 @@ def _dataset(take, result: KohyaImport) -> None:
             result.set(target, value)
     extension = take("caption_extension")
     if not blank(extension):
+        dotted = extension if extension.startswith(".") else f".{extension}"
         if "none-use-foldername" in extension:
             result.unmapped.append(("caption_extension", extension, "captions from folder names are not supported; using .txt caption files"))
+        elif not re.fullmatch(CAPTION_EXTENSION, dotted):
+            result.unmapped.append(("caption_extension", extension, "not a caption file extension; using .txt caption files"))
         else:
-            result.set("dataset.caption_extension", extension if extension.startswith(".") else f".{extension}")
+            result.set("dataset.caption_extension", dotted)
     for key in ("train_data_dir",):
         value = take(key)
         if not blank(value):
@@ -348,8 +382,6 @@ def _leftovers(take, raw: dict, handled: set[str], result: KohyaImport) -> None:
             result.automatic.append((key, value, AUTOMATIC[key]))
         elif not neutral(value) and not default_like(key, value):
             result.unmapped.append((key, value, "no equivalent in stylora-tui"))
-    if raw.get("sdxl") is False:
-        result.notes.append("this preset was made for SD 1.x/2.x (sdxl = false); check resolution and learning rates for SDXL")
     comment = raw.get("training_comment")
     if not blank(comment):
         result.notes.append(f"training_comment: {comment}")
@@ -367,14 +399,21 @@ def import_to_toml(result: KohyaImport) -> str:
     """The imported preset as commented TOML, listing what was not carried over."""
     import tomlkit
 
+    def comment(text: str) -> None:
+        # A key or value from the JSON can hold control characters or line breaks: written
+        # out, a comment stays one comment line.
+        doc.add(tomlkit.comment(printable(text)))
+
     doc = tomlkit.document()
-    doc.add(tomlkit.comment(f"Imported from the kohya_ss GUI preset {Path(result.source).name} by stylora-tui import-kohya."))
+    comment(f"Imported from the kohya_ss GUI preset {Path(result.source).name} by stylora-tui import-kohya.")
+    for warning in result.warnings:
+        comment(f"WARNING: {warning}")
     for note in result.notes:
-        doc.add(tomlkit.comment(f"note: {note}"))
+        comment(f"note: {note}")
     if result.unmapped:
-        doc.add(tomlkit.comment("Not carried over (no equivalent in stylora-tui):"))
+        comment("Not carried over (no equivalent in stylora-tui):")
         for key, value, reason in result.unmapped:
-            doc.add(tomlkit.comment(f"  {key} = {json.dumps(value)}: {reason}"))
+            comment(f"  {key} = {json.dumps(value, ensure_ascii=False)}: {reason}")
     doc.add("schema_version", 1)
     for section, values in result.data.items():
         table = tomlkit.table()

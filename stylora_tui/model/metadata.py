@@ -102,7 +102,11 @@ def adapter_metadata(config: Config, facts: TrainingFacts, *, epoch: int, step: 
         "ss_seed": str(tr.seed),
         "ss_noise_offset": f"{tr.noise_offset:g}",
         "ss_min_snr_gamma": f"{tr.min_snr_gamma:g}",
-        # WebUIs switch their sampler on these (a v-prediction adapter sampled as epsilon is noise).
+        # Records of how the adapter was trained, for people and model pages; no WebUI samples by
+        # them (ComfyUI and Forge take v-prediction from the base checkpoint's v_pred/ztsnr keys).
+        # ss_zero_terminal_snr is sd-scripts' own key. ss_v_parameterization is not: sd-scripts
+        # neither writes nor reads it, but merge and inspection tools do, for the same fact that
+        # modelspec.prediction_type (below, which sd-scripts writes) states.
         "ss_v_parameterization": _b(facts.prediction_type == "v_prediction"),
         "ss_zero_terminal_snr": _b(facts.zero_terminal_snr),
         "ss_scale_weight_norms": f"{tr.scale_weight_norms:g}",

@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from stylora_tui.display import printable
+
 EVENT_VERSION = 1
 
 RUN_STARTED = "run.started"
@@ -62,6 +64,18 @@ class EventWriter:
             self._handle.close()
 
 
+def _shown_safe(value):
+    """Every string of an event with its terminal controls written out: events carry GPU
+    names, file names and error text that every viewer shows."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(k): _shown_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown_safe(v) for v in value]
+    return value
+
+
 class EventTailer:
     """Reads new complete events from a byte offset."""
 
@@ -88,7 +102,7 @@ class EventTailer:
             except ValueError:
                 continue  # a damaged line (disk full mid-write) must not stop the view
             if isinstance(event, dict) and "type" in event:
-                events.append(event)
+                events.append(_shown_safe(event))
         return events
 
     def end_offset(self) -> int:

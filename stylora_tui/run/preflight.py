@@ -13,6 +13,7 @@ import importlib.util
 
 from stylora_tui.config.schema import Config
 from stylora_tui.findings import Finding, Severity
+from stylora_tui.integrations import notify
 from stylora_tui.integrations.machine import Machine
 from stylora_tui.model.hashes import DEMO
 from stylora_tui.run.estimates import checkpointing, human, step_tflop
@@ -65,6 +66,13 @@ def check(config: Config, machine: Machine, total_steps: int | None = None) -> l
             f"no NVIDIA GPU found: this run would train on the CPU{cpu_duration(config, machine, total_steps)}",
             "train on a GPU machine; to start here anyway, pass --allow-cpu (the wizard asks)",
             "model.path",
+        ))
+    notify_problem = notify.url_problem(config.notify.url)
+    if notify_problem:  # the config's address is checked with the config; this is the environment's
+        findings.append(Finding(
+            Severity.ERROR, "notify-url", f"{notify_problem}: the end-of-run notification could not be sent",
+            f'write a full http(s) address (export {notify.ENV_URL}="https://ntfy.sh/my-topic"), or unset it',
+            "notify.url",
         ))
     return findings
 

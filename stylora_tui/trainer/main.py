@@ -112,6 +112,10 @@ def announce(run: RunDir, config: Config, reporter: Reporter) -> None:
     url = notify.resolve_url(config.notify.url)
     if not url:
         return
+    problem = notify.url_problem(config.notify.url)
+    if problem:  # set in the environment after launch: said in the log, never sent
+        reporter.emit(ev.LOG, message=f"notification not sent: {problem}")
+        return
     final, current = reporter.final, reporter.current
     status = final["type"].removeprefix("run.")
     if status == "finished":

@@ -9,6 +9,7 @@ from textual.app import App
 
 from stylora_tui.config.wizard import WizardState
 from stylora_tui.run.layout import RunDir
+from stylora_tui.tui.safe_output import PrintableOnly
 from stylora_tui.tui.services import Services
 
 
@@ -25,6 +26,10 @@ class StyloraApp(App[str]):
         self.report = None
         self._tokenizers = None
         self._machine = None
+        self._printable_only = PrintableOnly()
+
+    def get_line_filters(self):
+        return [*super().get_line_filters(), self._printable_only]
 
     def on_mount(self) -> None:
         if self.monitor_run is not None:

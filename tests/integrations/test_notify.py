@@ -79,3 +79,46 @@ def test_a_url_that_cannot_work_is_refused_with_an_example():
     assert info.value.problems[0].code == "config-type" and "https://" in info.value.hint
     with pytest.raises(ConfigError):
         build_config({"notify": {"kind": "teams"}})
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "file:///etc/passwd", "ftp://example.org/x", "ntfy.sh/topic", "http://",
+                                 "http://example.org:99999/", "https://exa mple.org/"])
+def test_only_http_addresses_are_ever_posted_to(url, monkeypatch):
+    problem = notify.send(url, "json", ENDED)
+    assert problem.startswith("the webhook address") and url in problem
+    monkeypatch.setenv(notify.ENV_URL, url)
+    assert f"${notify.ENV_URL}" in notify.url_problem("")
+    with pytest.raises(ConfigError):
+        build_config({"notify": {"url": url}})
+
+
+def test_a_garbage_answer_is_said_as_such():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer():
+        connection, _ = server.accept()
+        connection.recv(65536)
+        connection.sendall(b"\x00\x01 this is not HTTP\r\n\r\n")
+        connection.close()
+
+    import threading
+
+    threading.Thread(target=answer, daemon=True).start()
+    problem = notify.send(f"http://127.0.0.1:{server.getsockname()[1]}/hook", "json", ENDED, timeout=5)
+    server.close()
+    assert "not valid HTTP" in problem and "no answer" not in problem
+
+
+def test_plan_and_train_refuse_a_bad_address_from_the_environment(tmp_path):
+    from tests.conftest import run_cli
+
+    for command in ("plan", "train"):
+        result = run_cli(command, "--model", "demo", "--runs-dir", str(tmp_path / "runs"), env={notify.ENV_URL: "http://[::1"})
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert "$STYLORA_NOTIFY_URL" in result.stdout + result.stderr
+    config = tmp_path / "bad.toml"
+    config.write_text('schema_version = 1\n[notify]\nurl = "http://[::1"\n')
+    result = run_cli("plan", "--model", "demo", "--preset", str(config))
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "not a valid address" in result.stderr

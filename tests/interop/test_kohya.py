@@ -144,3 +144,98 @@ def test_export_never_writes_into_the_runs_output_and_never_doubles_the_trigger(
     dataset = tomllib.loads(written[1].read_text())
     assert train["output_name"] == "run-01-sd-scripts" and "sd-scripts-output" in train["output_dir"]
     assert dataset["datasets"][0]["subsets"][0]["caption_prefix"] == "score_9, score_8_up, score_7_up, source_anime, "
+
+
+def test_export_reads_auto_prediction_from_the_base_and_writes_a_local_model_path(tmp_path):
+    """`prediction_type = "auto"` with a v-prediction base: sd-scripts is told v (else it
+    trains epsilon); a known base or hub id is written as the file it downloaded to."""
+    from tests.conftest import SDXL, fake_safetensors
+
+    vpred = fake_safetensors(tmp_path / "merge.safetensors", [*SDXL, "v_pred", "ztsnr"])
+    config_path = tmp_path / "vpred.toml"
+    config_path.write_text(f'schema_version = 1\n[model]\npath = "{vpred}"\nprediction_type = "auto"\n')
+    proc = run_cli("export-kohya", str(config_path), "-o", str(tmp_path / "k"))
+    assert proc.returncode == 0, proc.stderr
+    train = tomllib.loads((tmp_path / "k" / "vpred-config.toml").read_text())
+    assert train["v_parameterization"] is True and train["zero_terminal_snr"] is True
+
+    hf = tmp_path / "hf"
+    snapshot = hf / "hub" / "models--Laxhar--noobai-XL-Vpred-1.0" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    file = fake_safetensors(snapshot / "NoobAI-XL-Vpred-v1.0.safetensors", SDXL)  # no markers: the card says v
+    (hf / "hub" / "models--Laxhar--noobai-XL-Vpred-1.0" / "refs").mkdir()
+    (hf / "hub" / "models--Laxhar--noobai-XL-Vpred-1.0" / "refs" / "main").write_text("a" * 40)
+    known = tmp_path / "known.toml"
+    known.write_text('schema_version = 1\n[model]\npath = "noobai-xl-vpred-1.0"\n')
+    env = {"HF_HOME": str(hf), "HF_HUB_OFFLINE": "1"}
+    proc = run_cli("export-kohya", str(known), "-o", str(tmp_path / "k"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    train = tomllib.loads((tmp_path / "k" / "known-config.toml").read_text())
+    assert train["pretrained_model_name_or_path"] == str(file)
+    assert train["v_parameterization"] is True and train["zero_terminal_snr"] is True
+    absent = tmp_path / "absent.toml"
+    absent.write_text('schema_version = 1\n[model]\npath = "org/not-downloaded"\n')
+    proc = run_cli("export-kohya", str(absent), "-o", str(tmp_path / "k"), env=env)
+    assert proc.returncode == 1 and "is not downloaded here" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_export_says_what_is_missing_and_notes_the_trigger_only_where_some_captions_lack_it(tmp_path):
+    empty = tmp_path / "empty.toml"
+    empty.write_text("schema_version = 1\n")
+    proc = run_cli("export-kohya", str(empty), "-o", str(tmp_path / "k"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Train with sd-scripts" not in proc.stdout and "not ready to train yet" in proc.stdout
+    assert "no base model" in proc.stdout and "no dataset" in proc.stdout
+
+    none_have = tmp_path / "none"
+    mixed = tmp_path / "mixed"
+    for folder, texts in ((none_have, ["1girl", "solo"]), (mixed, ["mystyle, 1girl", "solo"])):
+        folder.mkdir()
+        for i, text in enumerate(texts):
+            (folder / f"{i}.txt").write_text(text)
+    for folder, noted in ((none_have, False), (mixed, True)):
+        config = tmp_path / f"{folder.name}.toml"
+        config.write_text(f'schema_version = 1\n[model]\npath = "/m.safetensors"\nprediction_type = "epsilon"\n'
+                          f'[dataset]\npath = "{folder}"\n[captions]\ntrigger = "mystyle"\n')
+        proc = run_cli("export-kohya", str(config), "-o", str(tmp_path / "k"))
+        assert proc.returncode == 0, proc.stderr
+        assert ("1 of 2 caption(s)" in proc.stdout) is noted, proc.stdout
+        assert "Train with sd-scripts" in proc.stdout
+
+
+def test_control_characters_in_keys_and_values_are_written_out_not_a_traceback(tmp_path):
+    import json
+
+    data = json.loads((FIXTURES / "kohya" / "sdxl-locon-style.json").read_text())
+    data["odd\x07key\nwith a line break"] = "value\x1b[31m"
+    data["caption_extension"] = ".txt-no"
+    (tmp_path / "ctrl.json").write_text(json.dumps(data))
+    proc = run_cli("import-kohya", str(tmp_path / "ctrl.json"), "-o", str(tmp_path / "ctrl.toml"))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout and "\\x07" in proc.stdout
+    written = (tmp_path / "ctrl.toml").read_text()
+    parsed = tomllib.loads(written)  # still valid TOML: the odd key lives in a comment, written out
+    assert parsed["dataset"].get("caption_extension", ".txt") == ".txt"
+    assert "odd\\x07key\\x0awith a line break" in written and "caption_extension" in proc.stdout
+
+
+def test_an_sd15_preset_says_so_and_leaves_its_model_and_resolution_out(tmp_path):
+    import json
+
+    data = json.loads((FIXTURES / "kohya" / "sdxl-locon-style.json").read_text())
+    data.update({"sdxl": False, "pretrained_model_name_or_path": "runwayml/stable-diffusion-v1-5", "max_resolution": "512,512"})
+    (tmp_path / "sd15.json").write_text(json.dumps(data))
+    proc = run_cli("import-kohya", str(tmp_path / "sd15.json"), "-o", str(tmp_path / "sd15.toml"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["warnings"] and "SD 1.x/2.x" in result["warnings"][0] and "warning:" in proc.stderr
+    assert "path" not in result["config"].get("model", {}) and "resolution_px" not in result["config"]["dataset"]
+    assert {u["key"] for u in result["unmapped"]} >= {"pretrained_model_name_or_path", "max_resolution"}
+    assert "WARNING: this preset was made for SD 1.x/2.x" in (tmp_path / "sd15.toml").read_text()
+    # Without an sdxl key, the model's name tells.
+    data.pop("sdxl")
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    old = run_cli("import-kohya", str(tmp_path / "old.json"), "-o", str(tmp_path / "old.toml"), "--json")
+    assert json.loads(old.stdout)["warnings"]
+    sdxl = run_cli("import-kohya", str(FIXTURES / "kohya" / "sdxl-locon-style.json"), "-o", str(tmp_path / "x.toml"), "--json")
+    assert json.loads(sdxl.stdout)["warnings"] == []

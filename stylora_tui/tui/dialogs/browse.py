@@ -26,6 +26,11 @@ class _Tree(DirectoryTree):
     def filter_paths(self, paths):
         return [p for p in paths if self.show_hidden or not p.name.startswith(".")]
 
+    def process_label(self, label):
+        """A name as it is, its control characters written out: the user sees that a file
+        is called `\\x1b]52;...`, and the terminal is not told to do it."""
+        return super().process_label(printable(label if isinstance(label, str) else label.plain))
+
 
 def start_folder(value: str) -> Path:
     """The folder of the field's path (or the path itself when a folder), else the current one."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from stylora_tui.display import printable
 from stylora_tui.errors import StyloraError
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.samples import choose_best, epoch_samples
@@ -103,7 +105,7 @@ class EpochsScreen(Screen):
         pictures.remove_children()
         image_class = image_widget_class()
         pictures.mount_all([image_class(str(path)) for path in samples.images[:3]])
-        self.query_one("#prompt", Static).update(" | ".join(samples.prompts[:3]))
+        self.query_one("#prompt", Static).update(Text(printable(" | ".join(samples.prompts[:3]))))
 
     def action_choose(self) -> None:
         listing = self.query_one("#epochs", OptionList)

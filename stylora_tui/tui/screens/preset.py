@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -12,6 +13,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from stylora_tui.config import toml_compat as tomllib
 from stylora_tui.config.presets import list_presets, preset_for, save_user_preset
 from stylora_tui.config.schema import SECTION_HELP, SECTIONS, Config
+from stylora_tui.display import printable
 from stylora_tui.errors import ConfigError, StyloraError
 from stylora_tui.tui.screens.step import WizardStepScreen
 
@@ -74,7 +76,7 @@ class PresetScreen(WizardStepScreen):
     def preset_changed(self, event: Select.Changed) -> None:
         self.app.update_wizard(preset=str(event.value))
         description = next((p.description for p in list_presets() if p.name == event.value), "")
-        self.query_one("#preset-help", Static).update(description)
+        self.query_one("#preset-help", Static).update(Text(printable(description)))
         self.show_section(str(self.query_one("#section", Select).value))
 
     @on(Select.Changed, "#section")
@@ -134,7 +136,7 @@ class PresetScreen(WizardStepScreen):
         base = self.preset_config()
         lines = [f"{k}: {shown(base.get(k))} → {shown(v)}" for k, v in sorted(self.wizard.edits.items())]
         text = f"changed from {self.wizard.preset_name}: " + ("; ".join(lines) if lines else "nothing")
-        self.query_one("#changed", Static).update(text)
+        self.query_one("#changed", Static).update(Text(printable(text)))
 
     @on(Input.Submitted, "#save-name")
     @on(Button.Pressed, "#save")

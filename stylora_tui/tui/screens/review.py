@@ -6,6 +6,7 @@ import time
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Input, Label, Static
@@ -60,7 +61,7 @@ class ReviewScreen(WizardStepScreen):
         try:
             config = self.wizard.config()
         except StyloraError as exc:
-            return f"[red]{exc.message}[/]"
+            return Text(printable(exc.message), style="red")
         report = self.app.report
         # Counted here from the settings of now, never taken from a report judged earlier.
         steps = steps_for(report.scan, config) if report is not None else None
@@ -69,16 +70,17 @@ class ReviewScreen(WizardStepScreen):
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         net, opt, tr = config.network, config.optimizer, config.training
-        table.add_row("model", f"{config.model.path} ({config.model.family})")
+        # The user's own strings (paths, trigger) as plain text: "[" in a folder name is not markup.
+        table.add_row("model", Text(printable(f"{config.model.path} ({config.model.family})")))
         try:
             prediction = resolve_prediction(config.model.path, config.model.prediction_type, config.training.zero_terminal_snr)
-            table.add_row("predicts", prediction.label)
+            table.add_row("predicts", Text(printable(prediction.label)))
         except StyloraError as exc:
-            table.add_row("predicts", f"[red]{exc.message}[/]")
+            table.add_row("predicts", Text(printable(exc.message), style="red"))
         if steps is not None:
-            table.add_row("dataset", f"{config.dataset.path}: {len(report.scan.usable)} images, {len(steps.buckets)} bucket(s)")
+            table.add_row("dataset", Text(printable(f"{config.dataset.path}: {len(report.scan.usable)} images, {len(steps.buckets)} bucket(s)")))
             table.add_row("steps", f"{steps.steps_per_epoch}/epoch x {steps.epochs} epochs = {steps.total_steps}")
-        table.add_row("trigger", config.captions.trigger + (f" + {', '.join(config.quality_tags)}" if config.quality_tags else ""))
+        table.add_row("trigger", Text(printable(config.captions.trigger + (f" + {', '.join(config.quality_tags)}" if config.quality_tags else ""))))
         table.add_row("network", f"{net.algo} {net.preset}, dim {net.dim}/alpha {net.alpha:g}, conv {net.conv_dim}/{net.conv_alpha:g}, TEs {'on' if net.train_text_encoders else 'off'}")
         table.add_row("optimizer", f"{opt.name} lr {opt.unet_lr:g} (TE {opt.text_encoder_lr:g}), {config.scheduler.name}, wd {opt.weight_decay:g}")
         table.add_row("training", f"{tr.epochs} epochs x {config.dataset.repeats} repeats, batch {tr.batch_size}, {config.resolution[0]}x{config.resolution[1]}, {tr.mixed_precision}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import Static
 
+from stylora_tui.display import printable
 from stylora_tui.integrations.nvml import NO_GPU
 
 
@@ -35,4 +37,4 @@ class GpuPanel(Static):
     DEFAULT_CSS = "GpuPanel { height: auto; color: $text-muted; }"
 
     def show(self, gpu: dict | None, error: str) -> None:
-        self.update(gpu_line(gpu, error))
+        self.update(Text(printable(gpu_line(gpu, error))))
