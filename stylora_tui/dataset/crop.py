@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stylora_tui.dataset.derive import new_output
+from stylora_tui.dataset.reading import open_regular
 from stylora_tui.dataset.scan import list_dataset
 from stylora_tui.errors import DatasetError
 
@@ -98,7 +99,7 @@ def crop_dataset(
         target = output / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with Image.open(path) as image:
+            with open_regular(path) as handle, Image.open(handle) as image:
                 image.load()
                 shown = ImageOps.exif_transpose(image)
                 box = crop_box(shown.width, shown.height, aspect)

@@ -202,6 +202,11 @@ def _caption_findings(images, config: Config, tokenizer: TokenizerLike | None, a
                    "tag the uncaptioned images into a new folder: `stylora-tui tag DATASET -o NEW --trigger T --keep-existing` "
                    "(the wizard's dataset step offers it), or write its caption"))
             continue
+        if caption.unreadable:
+            code, why = caption.unreadable
+            add(_f(Severity.ERROR, code, image.rel, f"caption {caption.path.name}: {why}",
+                   "make it a plain text file you can read (check its permissions), or remove it"))
+            continue
         if caption.size_bytes > MAX_CAPTION_BYTES:
             add(_f(Severity.WARNING, "caption-too-large", image.rel,
                    f"caption {caption.path.name} is {caption.size_bytes >> 10} KiB: only its first {MAX_CAPTION_BYTES >> 10} KiB are read",

@@ -12,6 +12,8 @@ import io
 import warnings
 from dataclasses import asdict, dataclass
 
+from stylora_tui.dataset.reading import open_regular
+
 PROBE_VERSION = 2  # 2: the difference hash reduces before it resamples
 HASH_SIDE = 8
 
@@ -62,7 +64,7 @@ def probe_image(path: str) -> ImageInfo:
     from PIL import Image, ImageOps
 
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             data = handle.read()
     except OSError as exc:
         return ImageInfo(error=f"cannot read the file: {exc.strerror or exc}")

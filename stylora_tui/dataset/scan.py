@@ -24,6 +24,7 @@ from pathlib import Path
 from stylora_tui import paths
 from stylora_tui.dataset.layout import repeat_folders
 from stylora_tui.dataset.probe import PROBE_VERSION, ImageInfo, probe_image
+from stylora_tui.dataset.reading import NotRegularFile, open_regular
 from stylora_tui.errors import DatasetError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp"})
@@ -47,6 +48,7 @@ class CaptionFile:
     encoding_fatal: bool = False  # the text could not be read as UTF-8 at all
     size_bytes: int = 0  # the whole file; only MAX_CAPTION_BYTES of it are read
     detected_encoding: str = ""  # what a caption that is not UTF-8 looks like it was saved as
+    unreadable: tuple[str, str] | None = None  # (finding code, why) when it could not be read at all
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,14 @@ def nfc(name: str) -> str:
 
 def read_caption(path: Path) -> CaptionFile:
     """Read a caption as UTF-8 and say exactly what is wrong when it is not."""
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_CAPTION_BYTES)
-        size = os.fstat(handle.fileno()).st_size
+    try:
+        with open_regular(path) as handle:
+            data = handle.read(MAX_CAPTION_BYTES)
+            size = os.fstat(handle.fileno()).st_size
+    except NotRegularFile:
+        return CaptionFile(path, unreadable=("not-regular-file", "not a regular file (a pipe, socket or device): not read"))
+    except OSError as exc:
+        return CaptionFile(path, unreadable=("unreadable-file", f"cannot be read ({exc.strerror or exc})"))
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return CaptionFile(path, data.decode("utf-16", errors="replace"), "saved as UTF-16 (Windows 'Unicode'); save it as UTF-8",
                            True, size, "UTF-16")

@@ -25,6 +25,7 @@ from stylora_tui.dataset.buckets import BucketAssigner
 from stylora_tui.dataset.captions import TrainingCaption, training_caption
 from stylora_tui.dataset.doctor import bucket_spec
 from stylora_tui.dataset.holdout import holdout
+from stylora_tui.dataset.reading import open_regular
 from stylora_tui.dataset.scan import DatasetScan
 
 LATENT_CACHE_VERSION = 1
@@ -84,7 +85,7 @@ def load_pixels(item: TrainItem, crop: tuple[int, int]) -> torch.Tensor:
     import numpy as np
     from PIL import Image, ImageOps
 
-    with Image.open(item.path) as opened:
+    with open_regular(item.path) as handle, Image.open(handle) as opened:
         image = ImageOps.exif_transpose(opened)
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             background = Image.new("RGBA", image.size, (255, 255, 255, 255))

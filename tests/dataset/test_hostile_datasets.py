@@ -126,3 +126,36 @@ async def test_the_wizard_shows_hostile_names_escaped_and_survives_markup(tmp_pa
         assert "\x1b" not in rendered and "\\x1b" in rendered and "x[bold]" in rendered
         summary = str(app.screen.query_one("#summary").render())
         assert "4 images" in summary
+
+
+def test_files_swapped_for_pipes_after_the_listing_do_not_hang_check(tmp_path, monkeypatch):
+    """The type check passes, then (before the open) the caption and an image become FIFOs:
+    the open neither blocks nor reads them; each is an error naming the file."""
+    import threading
+
+    from stylora_tui.dataset import scan as scan_module
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for stem in ("a", "b"):
+        picture(len(stem), (256, 384)).save(folder / f"{stem}.png")
+        caption(folder, stem)
+    real_refusal = scan_module._refusal
+
+    def check_then_swap(entry, root):
+        problem = real_refusal(entry, root)
+        if entry.name in ("a.txt", "b.png"):
+            entry.unlink()
+            os.mkfifo(entry)
+        return problem
+
+    monkeypatch.setattr(scan_module, "_refusal", check_then_swap)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(scan=scan_dataset(folder, ".txt", 1, workers=1)), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the scan blocked on a FIFO"
+    report = examine(result["scan"], _config(folder))
+    errors = {(f.code, f.path) for f in report.findings if f.severity.value == "error"}
+    assert ("not-regular-file", "a.png") in errors
+    assert any(f.path == "b.png" and "not a regular file" in f.message for f in report.findings if f.code == "unreadable-image")
