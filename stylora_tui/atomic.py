@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -80,15 +81,34 @@ def apply_umask(path: Path) -> None:
     os.chmod(path, 0o666 & ~umask())
 
 
+# What replace_with and publish_dir stage beside their target: `.NAME.<pid>.tmp` and `NAME.<pid>.tmp`.
+STAGED = re.compile(r"^\.?.+\.(\d+)\.tmp$")
+
+
+def remove_stale(folder: Path, recursive: bool = False) -> list[Path]:
+    """Remove what writers that died (kill -9, a reclaimed machine) left staged in `folder`:
+    never renamed into place, it would only lie there. A live writer's file is kept."""
+    removed = []
+    try:
+        entries = list(folder.rglob("*") if recursive else folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = STAGED.match(entry.name)
+        if match and not _alive(int(match.group(1))):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
 def publish_dir(folder: Path, build: Callable[[Path], object]) -> None:
     """Build into a private staging folder, then rename it into place; when several
     processes race (several GPUs on a first run), the first rename wins. Staging folders
-    left by a build that died (its process is gone) are removed first: they would never
-    be published and only fill the cache."""
-    for stale in folder.parent.glob(f"{folder.name}.*.tmp"):
-        pid = stale.name[len(folder.name) + 1 : -len(".tmp")]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
+    left by a build that died are removed first: they would never be published."""
+    remove_stale(folder.parent)
     staging = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     build(staging)

@@ -80,7 +80,7 @@ class Loop:
         for epoch in range(position.epoch, tr.epochs + 1):
             batches = group.shard(epoch_batches(s.items, tr.batch_size, tr.seed, epoch))
             index = position.batch if epoch == position.epoch else 0
-            while index < len(batches):
+            while index < len(batches) and step < s.total_steps:
                 here = ckpt.Position(step, epoch, index, train_s)
                 reason = self.intents.stop_reason()
                 wanted = self.intents.wanted()
@@ -130,7 +130,7 @@ class Loop:
                 self.saves.checkpoint(ckpt.Position(step, epoch + 1, 0, train_s))
             if self.needs_samples(epoch):
                 self.saves.samples(f"e{epoch:04d}", epoch, step)
-        return self.finish(step, train_s, epoch)
+        return self.finish(ckpt.Position(step, epoch, index, train_s))
 
     def host_batch(self, batch: tuple[int, ...], epoch: int, batch_index: int) -> HostBatch:
         """The batch's host-side inputs: a pure function of (batch, epoch, index), so on a GPU
@@ -232,16 +232,21 @@ class Loop:
             "lower optimizer.unet_lr, use bf16 instead of fp16, or check the dataset for broken images",
         )
 
-    def finish(self, step: int, train_s: float, epoch: int) -> Outcome:
+    def finish(self, position: ckpt.Position) -> Outcome:
+        """The final adapter, then the trained state as a checkpoint, then what is made from it:
+        a kill while validation or previews are made leaves a crashed run whose resume starts
+        at that checkpoint, trains nothing, and makes what is missing; the run is finished
+        (status, event, notification) only once all of it exists."""
+        step, epoch = position.step, position.epoch
         path = self.saves.adapter(epoch, step, f"{self.s.run.name}.safetensors")
+        self.saves.checkpoint(position, best_effort=True)
         self.saves.validation(epoch, step)
-        # The deliverable exists: a kill during the last samples must not make it a crash.
-        self.reporter.status(force=True, state=FINISHED, step=step, epoch=epoch)
         if self.needs_samples(epoch):
             self.saves.samples(f"e{epoch:04d}", epoch, step)
+        self.reporter.status(force=True, state=FINISHED, step=step, epoch=epoch)
         if path is not None:
             self.reporter.emit(ev.RUN_FINISHED, step=step, epoch=epoch, output=str(path.relative_to(self.s.run.path)),
-                               train_s=round(train_s, 3))
+                               train_s=round(position.train_s, 3))
         return Outcome(FINISHED, step)
 
 

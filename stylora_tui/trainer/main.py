@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from stylora_tui.atomic import remove_stale
 from stylora_tui.config.build import build_config
 from stylora_tui.config.schema import Config
 from stylora_tui.config.toml_io import read_toml_file
@@ -66,6 +67,8 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
 
         if rank == 0:
             ckpt.remove_partial(run.checkpoints)
+            for folder in (run.path, run.output, run.samples):
+                remove_stale(folder, recursive=folder != run.path)
             reserve = SpaceReserve(run.logs / ".space-reserve")
             telemetry = GpuTelemetry(events, GPU_EVERY_S)
             telemetry.start()

@@ -35,8 +35,10 @@ class Saves:
         minutes = self.session.config.saving.checkpoint_every_minutes
         return bool(minutes) and time.time() - self.last_checkpoint_time >= minutes * 60
 
-    def checkpoint(self, position: ckpt.Position, required: bool = False) -> Path | None:
-        """Every process calls this (each saves its own RNG); rank 0 returns the folder."""
+    def checkpoint(self, position: ckpt.Position, required: bool = False, best_effort: bool = False) -> Path | None:
+        """Every process calls this (each saves its own RNG); rank 0 returns the folder.
+        `best_effort`: a failure is said and training goes on (the final checkpoint: the
+        adapter it would protect is written already)."""
         s, group = self.session, self.session.group
         done = ckpt.complete_at(s.run.checkpoints, position.step)
         if done is not None:
@@ -60,7 +62,7 @@ class Saves:
                 problem = disk_problem(exc)
         self.last_checkpoint_time = time.time()
         if problem:
-            self.checkpoint_failed(position, problem, required)
+            self.checkpoint_failed(position, problem, required, best_effort)
             return None
         if path is not None:
             self.reporter.emit(ev.CHECKPOINT_SAVED, step=position.step, epoch=position.epoch, path=str(path.relative_to(s.run.path)))
@@ -68,18 +70,18 @@ class Saves:
         group.barrier()
         return path
 
-    def checkpoint_failed(self, position: ckpt.Position, problem: str, required: bool) -> None:
+    def checkpoint_failed(self, position: ckpt.Position, problem: str, required: bool, best_effort: bool = False) -> None:
         run = self.session.run
         newest = ckpt.latest_checkpoint(run.checkpoints)
         resumes = f"step {newest.name.removeprefix(ckpt.PREFIX).lstrip('0') or '0'}" if newest else "the start"
         message = f"checkpoint at step {position.step} could not be written: {problem}"
         self.reporter.emit(ev.CHECKPOINT_FAILED, step=position.step, epoch=position.epoch, reason=problem)
         self.reporter.status(force=True, checkpoint_error=message)
-        if required or not self.session.config.saving.continue_without_checkpoints:
+        if required or not (best_effort or self.session.config.saving.continue_without_checkpoints):
             raise StyloraError(message, f"free disk space in {run.path.parent}, then `stylora-tui --resume {run.name}` "
                                         f"continues from {resumes} (or set saving.continue_without_checkpoints = true)")
-        self.reporter.emit(ev.LOG, message=f"{message}; training goes on (saving.continue_without_checkpoints); "
-                                           f"a resume would start from {resumes}")
+        why = "the adapter is saved" if best_effort else "saving.continue_without_checkpoints"
+        self.reporter.emit(ev.LOG, message=f"{message}; training goes on ({why}); a resume would start from {resumes}")
 
     def adapter(self, epoch: int, step: int, name: str) -> Path | None:
         """Rank 0 writes the adapter; the others wait for it."""

@@ -112,11 +112,44 @@ def test_a_stop_left_by_a_killed_trainer_does_not_stop_the_resume(tmp_path, data
     assert resumed.returncode == 0 and run_status(run).status == "finished", resumed.stdout + resumed.stderr
 
 
-def test_kill_during_the_last_samples_leaves_a_finished_run(tmp_path, dataset, cache_env):
+def test_kill_during_the_last_samples_is_completed_by_the_resume(tmp_path, dataset, cache_env, webhook):
+    """The final adapter exists, the final previews do not: the run is not finished (no event,
+    no notification). The resume trains nothing, makes the previews, finishes and notifies."""
     # 3 prompts x 2 steps per saved epoch: the 7th denoising step is in the final samples.
-    run = prepare(tmp_path, demo_config(dataset, samples={"every_n_epochs": 1, "steps": 2}), "lastsamples")
+    config = demo_config(dataset, samples={"every_n_epochs": 1, "steps": 2}, notify={"url": webhook.url()})
+    run = prepare(tmp_path, config, "lastsamples")
     assert trainer(run, {**cache_env, ENV: "sample.step:8:kill"}).returncode == -9
-    assert run_status(run).status == "finished" and "lastsamples.safetensors" in run.outputs()
+    adapter = run.output / "lastsamples.safetensors"
+    assert adapter.is_file() and run_status(run).status == "crashed" and not webhook.received
+    before = adapter.read_bytes()
+    steps_before = sum(1 for e in events(run) if e["type"] == "train.step")
+    resumed = run_cli("--resume", "lastsamples", "--headless", "--runs-dir", str(run.path.parent), env=cache_env, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert run_status(run).status == "finished" and events(run)[-1]["type"] != "run.failed"
+    assert sum(1 for e in events(run) if e["type"] == "train.step") == steps_before, "nothing was trained again"
+    assert [e["type"] for e in events(run)].count("run.finished") == 1
+    assert len(list((run.samples / "e0002").glob("*.png"))) == 3
+    assert load_file(str(adapter)).keys() == load_file_bytes(before).keys()
+    assert all(torch.equal(load_file(str(adapter))[k], load_file_bytes(before)[k]) for k in load_file_bytes(before))
+    assert len(webhook.received) == 1 and b"lastsamples finished" in webhook.received[0]["body"]
+
+
+def load_file_bytes(data: bytes) -> dict:
+    from safetensors.torch import load
+
+    return load(data)
+
+
+def test_kill_while_the_final_adapter_is_written_leaves_no_temporary_file(tmp_path, dataset, cache_env, uninterrupted):
+    run = prepare(tmp_path, demo_config(dataset, **EVERY_STEP), "straight")
+    # Epoch 1's adapter is the first write, the final adapter the second.
+    assert trainer(run, {**cache_env, ENV: "output.written:2:kill"}).returncode == -9
+    assert list(run.output.glob(".*.tmp")), "the kill left the final adapter's temporary file"
+    resumed = trainer(run, cache_env)
+    assert resumed.returncode == 0, resumed.stdout[-2000:]
+    assert sorted(p.name for p in run.output.iterdir()) == ["straight-e0001.safetensors", "straight.safetensors"]
+    final = load_file(str(run.output / "straight.safetensors"))
+    assert all(torch.equal(final[k], uninterrupted[k]) for k in final)
 
 
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, dataset, cache_env):
