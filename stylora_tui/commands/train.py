@@ -77,7 +77,7 @@ def start(args, config, launcher: TrainerLauncher | None = None) -> int:
     if args.detach:
         out.print(f"training continues without this terminal; watch it with `{safe(resume_command(run))}`")
         return 0
-    state = follow(run, launched_at=time.time())
+    state = follow(run, launched_at=time.time(), launched=launched)
     return 1 if state.phase == "failed" else 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stylora_tui.run.layout import RunDir
 
@@ -19,6 +19,12 @@ from stylora_tui.run.layout import RunDir
 class Launched:
     pid: int
     log: str
+    process: subprocess.Popen | None = field(default=None, compare=False, repr=False)
+
+    def exit_code(self) -> int | None:
+        """The trainer's exit code once it has ended (the launching process can tell at once,
+        with no wait for a start-up grace), else None."""
+        return self.process.poll() if self.process is not None else None
 
 
 class TrainerLauncher:
@@ -51,4 +57,4 @@ class TrainerLauncher:
                 env=env,
                 cwd=str(run.path),
             )
-        return Launched(process.pid, str(run.trainer_log))
+        return Launched(process.pid, str(run.trainer_log), process)

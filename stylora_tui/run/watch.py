@@ -23,14 +23,18 @@ QUIET_S = 3.0
 
 class Watch:
     def __init__(self, run: RunDir, source=None, alive: Callable[[], bool] | None = None, *,
-                 started_at: float | None = None, state: RunState | None = None, clock: Callable[[], float] = time.time) -> None:
+                 started_at: float | None = None, state: RunState | None = None, clock: Callable[[], float] = time.time,
+                 exit_code: Callable[[], int | None] | None = None) -> None:
         """`source` has read_new() -> events (a tail of events.jsonl by default); `alive`
         says whether a trainer holds the run (its lock by default); `started_at` is when
-        this viewer launched a trainer, which counts as alive while it starts."""
+        this viewer launched a trainer, which counts as alive while it starts, unless
+        `exit_code` (the launched process's, None while it runs) says it has ended."""
         self.run, self.clock = run, clock
         self.source = source if source is not None else EventTailer(run.events)
         self.alive_check = alive if alive is not None else (lambda: lock_holder(run))
         self.started_at = started_at
+        self.exit_code_of = exit_code
+        self.exit_code: int | None = None
         self.state = state or RunState(name=run.name)
         self.alive = True
         self.said: list[tuple[dict, str]] = []  # the last poll's events with the log line each added
@@ -38,7 +42,7 @@ class Watch:
         self.last_event, self.last_check = clock(), float("-inf")
 
     @classmethod
-    def session(cls, run: RunDir, offset: int, started_at: float) -> Watch:
+    def session(cls, run: RunDir, offset: int, started_at: float, exit_code: Callable[[], int | None] | None = None) -> Watch:
         """A restarted trainer's session: the earlier log is history (its loss curve, its
         outputs), but only this session's final event ends the watch."""
         tailer = EventTailer(run.events)
@@ -49,7 +53,7 @@ class Watch:
                 break
             state = replay(batch, state)
         tailer.offset = offset
-        return cls(run, tailer, started_at=started_at, state=replace(state, phase="waiting"))
+        return cls(run, tailer, started_at=started_at, state=replace(state, phase="waiting"), exit_code=exit_code)
 
     def poll(self) -> list[dict]:
         """Fold new events in, refresh liveness now and then; returns the new events (and
@@ -64,8 +68,11 @@ class Watch:
         now = self.clock()
         if new:
             self.seen_events, self.last_event = True, now
-        if now - self.last_check >= LIVENESS_EVERY_S:
-            starting = self.started_at is not None and not self.seen_events and now - self.started_at < START_GRACE_S
+        if self.exit_code is None and self.exit_code_of is not None:
+            self.exit_code = self.exit_code_of()
+        if now - self.last_check >= LIVENESS_EVERY_S or self.exit_code is not None:
+            starting = (self.started_at is not None and not self.seen_events and now - self.started_at < START_GRACE_S
+                        and self.exit_code is None)
             self.alive = self.alive_check() or starting
             self.last_check = now
         return new

@@ -60,6 +60,22 @@ def estimated_bytes(network: torch.nn.Module) -> int:
     return sum(p.numel() for p in network.parameters()) * 4 * 3 + (4 << 20)
 
 
+def bytes_on_disk(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+
+
+def space_needed(folder: Path, network: torch.nn.Module) -> tuple[int, str]:
+    """(bytes, why) the next checkpoint needs free: what the newest one took (the estimate
+    before the first), plus 10 % and 1 MiB for the run's events and status. The older
+    checkpoint stays until the new one is complete, but it is on disk already."""
+    newest = latest_checkpoint(folder)
+    try:
+        size, basis = (bytes_on_disk(newest), f"as {newest.name} took") if newest else (estimated_bytes(network), "estimated")
+    except OSError:
+        size, basis = estimated_bytes(network), "estimated"
+    return size + size // 10 + (1 << 20), f"{size / 2**20:.1f} MiB {basis}, plus 10 % and 1 MiB"
+
+
 def rng_file(rank: int) -> str:
     return "rng.pt" if rank == 0 else f"rng-{rank}.pt"
 

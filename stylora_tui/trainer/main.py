@@ -25,6 +25,7 @@ from stylora_tui.run.layout import RunDir
 from stylora_tui.run.status import FAILED, RUNNING, STOPPED, Status, StatusWriter
 from stylora_tui.run.summary import newest_checkpoint_step
 from stylora_tui.trainer import checkpoint as ckpt
+from stylora_tui.trainer import faults
 from stylora_tui.trainer.loop import Loop
 from stylora_tui.trainer.saves import disk_problem
 from stylora_tui.trainer.seams import Intents, Reporter, Signals
@@ -55,6 +56,7 @@ class SpaceReserve:
 
 def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
     """Rank 0 writes the events, status and files; other ranks (several GPUs) only train."""
+    faults.point("trainer.start")
     signals = Signals()
     signals.install()
     events = ev.EventWriter(run.events) if rank == 0 else None

@@ -46,10 +46,10 @@ class Saves:
             # state is the same, and a second save would only risk the complete one.
             group.barrier()
             return done
-        needed = ckpt.estimated_bytes(s.adapter)
+        needed, why = ckpt.space_needed(s.run.checkpoints, s.adapter)
         free = shutil.disk_usage(s.run.path).free
-        (short,) = group.agree_any([free < 2 * needed])
-        problem = f"the disk is nearly full ({free >> 20} MiB free, {2 * needed >> 20} MiB needed)" if short else ""
+        (short,) = group.agree_any([free < needed])
+        problem = f"the disk is nearly full ({free / 2**20:.1f} MiB free, {needed / 2**20:.1f} MiB needed: {why})" if short else ""
         path = None
         if not problem:
             try:

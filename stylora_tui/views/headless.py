@@ -9,10 +9,12 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from dataclasses import replace
 
 from stylora_tui.display import printable
 from stylora_tui.run import control
 from stylora_tui.run.invocation import resume_command
+from stylora_tui.run.launcher import Launched
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.state import RunState, format_duration
 from stylora_tui.run.watch import Watch
@@ -42,15 +44,18 @@ def describe(state: RunState) -> str:
     return "  ".join(parts)
 
 
-def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | None = None, launched_at: float | None = None) -> RunState:
+def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | None = None, launched_at: float | None = None,
+           launched: Launched | None = None) -> RunState:
     """Follow the run to its end. With `session_from` (the log's end offset when a trainer
     was restarted), earlier sessions are history only: their final event ends nothing.
-    `launched_at`: a trainer this process just started counts as alive while it starts."""
+    `launched_at`: a trainer this process just started counts as alive while it starts;
+    `launched`: that trainer, whose exit during start-up is seen at once."""
     out = console()
+    exit_code = launched.exit_code if launched is not None else None
     if session_from is not None:
-        watch = Watch.session(run, session_from, launched_at or time.time())
+        watch = Watch.session(run, session_from, launched_at or time.time(), exit_code)
     else:
-        watch = Watch(run, started_at=launched_at)
+        watch = Watch(run, started_at=launched_at, exit_code=exit_code)
     interrupts = {"count": 0}
 
     def on_interrupt(_signum, _frame):
@@ -84,8 +89,6 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | N
                     out.print(describe(state), markup=False)
                     last_line = time.time()
                 if watch.ended:
-                    if watch.gone:
-                        out.print(f"[bold red]the trainer is gone without a final event[/]; see {safe(run.trainer_log)}")
                     if interactive:
                         out.bell()  # heard in another window, over SSH too
                     break
@@ -94,8 +97,37 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | N
         out.print(f"detached: training continues; `{safe(resume_command(run))}` to come back")
     finally:
         signal.signal(signal.SIGINT, previous)
-    summarize(watch.state, run)
-    return watch.state
+    state = gone_without_a_word(run, watch, out) if watch.gone else watch.state
+    summarize(state, run)
+    return state
+
+
+def gone_without_a_word(run: RunDir, watch: Watch, out) -> RunState:
+    """The trainer ended without a final event: the end of its own log, and the run as
+    failed, saying how (the caller's exit code says so too)."""
+    if watch.exit_code is not None and not watch.seen_events:
+        how = f"the trainer exited during start-up (exit code {watch.exit_code}) before its first event"
+    elif watch.exit_code is not None:
+        how = f"the trainer exited (exit code {watch.exit_code}) without a final event"
+    else:
+        how = "the trainer is gone without a final event"
+    tail = log_tail(run, 8)
+    if tail:
+        out.print(f"the end of {safe(run.trainer_log)}:")
+        for line in tail:
+            out.print(f"  {printable(line)}", markup=False)
+    return replace(watch.state, phase="failed", reason=how,
+                   hint=f"see {run.trainer_log}; `{resume_command(run)}` continues from the newest complete checkpoint")
+
+
+def log_tail(run: RunDir, lines: int) -> list[str]:
+    try:
+        with open(run.trainer_log, "rb") as handle:
+            handle.seek(max(0, handle.seek(0, 2) - 16384))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if line.strip()][-lines:]
 
 
 def progress_of(state: RunState) -> tuple[str, int, int]:

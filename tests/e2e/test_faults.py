@@ -165,3 +165,17 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, da
     logs = [e["message"] for e in events(run) if e["type"] == "log"]
     assert any("step-000006 is damaged" in m and "resuming from step-000005" in m for m in logs)
     assert next(e for e in reversed(events(run)) if e["type"] == "run.resumed")["step"] == 5
+
+
+def test_a_headless_resume_whose_trainer_dies_at_start_says_so_at_once(tmp_path, dataset, cache_env):
+    import time
+
+    run = prepare(tmp_path, demo_config(dataset), "diesatstart")
+    run.status_file.write_text(json.dumps({"state": "running", "step": 0}))
+    began = time.monotonic()
+    resumed = run_cli("--resume", "diesatstart", "--headless", "--runs-dir", str(run.path.parent),
+                      env={**cache_env, ENV: "trainer.start:1:kill"}, timeout=120)
+    took = time.monotonic() - began
+    assert resumed.returncode == 1
+    assert "failed: the trainer exited during start-up (exit code -9)" in resumed.stdout, resumed.stdout
+    assert took < 30, f"took {took:.0f} s: the start grace is 60 s"
