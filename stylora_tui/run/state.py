@@ -45,7 +45,21 @@ class RunState:
     sample_done: int = 0
     sample_total: int = 0
     log: tuple[str, ...] = ()
-    _recent: tuple[tuple[float, int], ...] = field(default=(), repr=False)
+    # Wall-clock time: when this trainer session started, and the training time of the
+    # sessions before it (a resumed run's elapsed time goes on from theirs).
+    session_started_ts: float | None = None
+    earlier_s: float = 0.0
+    _step_seconds: tuple[float, ...] = field(default=(), repr=False)  # the last steps' own durations
+    _last_step: tuple[int, float] | None = field(default=None, repr=False)  # (step, train_s) of the last step
+
+    def elapsed_s(self, now: float | None) -> float:
+        """How long the run has been going: earlier sessions' training time, then this
+        session's wall-clock time (caching, saves and previews included), up to `now` while a
+        trainer runs, else up to its last event."""
+        if self.session_started_ts is None:
+            return self.train_s
+        end = self.last_ts if self.finished or now is None else max(now, self.last_ts or now)
+        return self.earlier_s + max(0.0, (end or self.session_started_ts) - self.session_started_ts)
 
     @property
     def finished(self) -> bool:
@@ -56,6 +70,17 @@ class RunState:
         if not self.it_per_s or not self.total_steps or self.finished:
             return None
         return max(0, self.total_steps - self.step) / self.it_per_s
+
+    @property
+    def step_s(self) -> float | None:
+        """The median duration of the last steps: a first step slowed by warm-up (kernel
+        autotuning, allocator growth) or a step cut by a save does not move it, as it moved
+        the smoothed rate, whose early ETA was several times the real one."""
+        if not self._step_seconds:
+            return None
+        ordered = sorted(self._step_seconds)
+        middle = len(ordered) // 2
+        return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
     @property
     def progress(self) -> float:
@@ -109,6 +134,8 @@ def reduce(state: RunState, event: dict) -> RunState:
         step = _int(event, "step", state.step)
         return replace(
             base,
+            session_started_ts=ts if ts is not None else state.session_started_ts,
+            earlier_s=state.elapsed_s(None) if kind == ev.RUN_RESUMED and state.session_started_ts is not None else state.train_s,
             name=_text(event, "run", state.name),
             phase="caching",
             step=step,
@@ -127,10 +154,13 @@ def reduce(state: RunState, event: dict) -> RunState:
         if loss is not None:
             losses = _thin(losses + ((step, loss),))
         recent_losses = [l for _, l in losses[-AVERAGE_WINDOW:]]
-        recent = (state._recent + ((ts or 0.0, step),))[-RATE_WINDOW:]
-        rate = _number(event, "it_per_s", None)
-        if rate is None and len(recent) > 1 and recent[-1][0] > recent[0][0]:
-            rate = (recent[-1][1] - recent[0][1]) / (recent[-1][0] - recent[0][0])
+        train_s = _number(event, "train_s", state.train_s) or 0.0
+        durations = state._step_seconds
+        if state._last_step is not None and step > state._last_step[0] and train_s > state._last_step[1]:
+            per_step = (train_s - state._last_step[1]) / (step - state._last_step[0])
+            durations = (durations + (per_step,))[-RATE_WINDOW:]
+        fresh = replace(state, _step_seconds=durations)
+        rate = 1 / fresh.step_s if fresh.step_s else _number(event, "it_per_s", None)
         return replace(
             base,
             phase="stopping" if state.phase == "stopping" else "training",
@@ -142,8 +172,9 @@ def reduce(state: RunState, event: dict) -> RunState:
             losses=losses,
             lr=_number(event, "lr", state.lr),
             it_per_s=rate,
-            train_s=_number(event, "train_s", state.train_s) or 0.0,
-            _recent=recent,
+            train_s=train_s,
+            _step_seconds=durations,
+            _last_step=(step, train_s),
         )
     if kind == ev.STEP_SKIPPED:
         return replace(base, skipped_steps=state.skipped_steps + 1,

@@ -90,3 +90,29 @@ def test_the_reducer_never_raises_on_any_event_sequence(sequence):
     for event in sequence:
         state = reduce(state, event)
     assert isinstance(state, RunState)
+
+
+def test_the_eta_follows_the_real_step_time_from_the_first_steps():
+    """A first step slowed by warm-up (30 s) then 0.5 s steps: after five steps the ETA is
+    the remaining steps at 0.5 s, not a smoothed rate still dragged by the first step."""
+    events = [{"type": "run.started", "ts": 1000.0, "total_steps": 1000, "epochs": 10}]
+    train_s = 0.0
+    for step in range(1, 6):
+        train_s += 30.0 if step == 1 else 0.5
+        events.append({"type": "train.step", "ts": 1000.0 + train_s, "step": step, "epoch": 1, "loss": 0.1,
+                       "it_per_s": 1 / 30 * 0.9 ** step + 2 * (1 - 0.9 ** step), "train_s": train_s})
+    state = replay(events)
+    assert state.step_s == 0.5 and state.eta_s == (1000 - 5) * 0.5
+
+
+def test_elapsed_goes_on_through_previews_and_across_sessions():
+    events = [{"type": "run.started", "ts": 1000.0, "total_steps": 100, "epochs": 2},
+              {"type": "train.step", "ts": 1010.0, "step": 10, "epoch": 1, "loss": 0.1, "train_s": 10.0},
+              {"type": "sample.progress", "ts": 1050.0, "done": 1, "total": 3},
+              {"type": "sample.progress", "ts": 1090.0, "done": 2, "total": 3}]
+    state = replay(events)
+    assert state.phase == "sampling"
+    assert state.elapsed_s(1095.0) == 95.0 and state.elapsed_s(1100.0) == 100.0  # ticks on between sample events
+    state = replay([{"type": "run.stopped", "ts": 1100.0, "step": 10},
+                    {"type": "run.resumed", "ts": 5000.0, "step": 10, "total_steps": 100, "epochs": 2}], state)
+    assert state.elapsed_s(5030.0) == 130.0  # 100 s before the stop, 30 s since the resume

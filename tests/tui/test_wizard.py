@@ -415,3 +415,33 @@ async def test_every_count_follows_the_preset_picked_after_the_scan(services, tm
         await pilot.pause(0.1)
         await wait_until(pilot, lambda: "3600 steps" in text_of(app, "#summary"))
         assert "images x repeats x epochs = 120 x 30" in " ".join(text_of(app, "#summary").split())
+
+
+async def test_a_run_name_typed_on_review_names_the_run_and_enter_launches(services):
+    app = StyloraApp(services, demo_state())
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_step("dataset")
+        await wait_until(pilot, lambda: app.report is not None)
+        app.show_step("review")
+        await pilot.pause(0.1)
+        await pilot.click("#run-name")
+        await pilot.press(*"hokusai-1", "enter")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "MonitorScreen", tries=200)
+        assert services.launcher.launched[0].name == "hokusai-1"
+
+
+async def test_what_sits_below_the_fold_at_80x24_is_announced(services, tmp_path):
+    from tests.conftest import write_practice_dataset
+
+    folder = write_practice_dataset(tmp_path / "art", 30, size=(256, 384))
+    for stem in ("000", "001"):
+        (folder / f"{stem}.txt").unlink()
+    app = StyloraApp(services, WizardState(model_path="demo", trigger="stylorapractice", dataset_path=str(folder)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.report is not None, tries=600)
+        await wait_until(pilot, lambda: "more below" in text_of(app, "#below"))
+        assert "a tagging offer" in text_of(app, "#below") and "finding(s)" in text_of(app, "#below")
+        for _ in range(10):
+            await pilot.press("pagedown")
+        await wait_until(pilot, lambda: not app.screen.query_one("#below").display)

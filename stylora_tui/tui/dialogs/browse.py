@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Footer, Input, Static
 
 from stylora_tui.display import printable
+from stylora_tui.tui.widgets.field import Field
 
 
 class _Tree(DirectoryTree):
@@ -66,7 +67,7 @@ class FileBrowserDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, id="browse-title")
-            yield Input(str(self.start), id="browse-path")
+            yield Field(str(self.start), id="browse-path")
             keys = []
             if self.files:
                 keys.append("enter on a file chooses it")

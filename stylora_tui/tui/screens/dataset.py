@@ -21,6 +21,7 @@ from stylora_tui.tui.messages import DatasetScanned, ScanProgressed
 from stylora_tui.tui.screens.step import WizardStepScreen
 from stylora_tui.tui.widgets.bucket_chart import BucketChart
 from stylora_tui.tui.widgets.findings import FindingsView
+from stylora_tui.tui.widgets.field import Field
 
 
 class DatasetScreen(WizardStepScreen):
@@ -29,19 +30,19 @@ class DatasetScreen(WizardStepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Label("Dataset folder (images with .txt captions; <repeats>_<name> subfolders work):")
-        yield Input(self.wizard.dataset_path, placeholder="~/datasets/mystyle", id="dataset")
+        yield Field(self.wizard.dataset_path, placeholder="~/datasets/mystyle", id="dataset")
         yield ProgressBar(id="scan-progress", show_eta=False)
         yield Static("", id="summary")
         yield BucketChart(id="buckets")
         with Vertical(id="crop-offer"):
             yield Static("", id="crop-label", classes="help")
             with Horizontal(classes="offer"):
-                yield Input(placeholder="folder for cropped copies", id="crop-out")
+                yield Field(placeholder="folder for cropped copies", id="crop-out")
                 yield Button("Crop", id="crop")
         with Vertical(id="tag-offer"):
             yield Static("", id="tag-label", classes="help")
             with Horizontal(classes="offer"):
-                yield Input(placeholder="folder for the tagged copy", id="tag-out")
+                yield Field(placeholder="folder for the tagged copy", id="tag-out")
                 yield Button("Tag", id="tag")
         yield FindingsView(id="findings")
 
@@ -227,6 +228,18 @@ class DatasetScreen(WizardStepScreen):
     def use_derived(self, output: str) -> None:
         self.query_one("#dataset", Input).value = output
         self.action_scan()
+
+    def more_below(self) -> str:
+        parts = []
+        report = self.app.report
+        if report is not None and report.findings:
+            errors = sum(1 for f in report.findings if f.severity.value == "error")
+            parts.append(f"{len(report.findings)} finding(s)" + (f", {errors} error(s)" if errors else ""))
+        if self.query_one("#crop-offer").display:
+            parts.append("a crop offer")
+        if self.query_one("#tag-offer").display:
+            parts.append("a tagging offer")
+        return ", ".join(parts) or "the buckets"
 
     def keep(self) -> None:
         self.app.update_wizard(dataset_path=self.query_one("#dataset", Input).value.strip())

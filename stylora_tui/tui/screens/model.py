@@ -25,6 +25,7 @@ from stylora_tui.integrations import hub
 from stylora_tui.model.files import check_model_path, resolve_prediction
 from stylora_tui.tui.messages import ScanProgressed
 from stylora_tui.tui.screens.step import WizardStepScreen
+from stylora_tui.tui.widgets.field import Field
 
 PREDICTION_CHOICES = [
     ("prediction: auto (read from the model)", "auto"),
@@ -44,7 +45,7 @@ class ModelScreen(WizardStepScreen):
                 yield RadioButton(family.label, value=family.name == self.wizard.family, name=family.name)
         yield Static(FAMILIES[self.wizard.family].summary, id="family-help", classes="help")
         yield Label("Checkpoint: .safetensors file, diffusers folder, hub id (org/repo) or demo")
-        yield Input(self.wizard.model_path, placeholder="~/models/animagine-xl-3.1.safetensors", id="model")
+        yield Field(self.wizard.model_path, placeholder="~/models/animagine-xl-3.1.safetensors", id="model")
         yield Static("", id="model-check", classes="help")
         yield ProgressBar(id="download", show_eta=True)
         yield Select(PREDICTION_CHOICES, value=self.wizard.edits.get("model.prediction_type", "auto"), allow_blank=False, id="prediction")

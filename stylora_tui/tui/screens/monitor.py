@@ -153,10 +153,8 @@ class MonitorScreen(Screen):
         if not self.alive and not state.finished and phase != "waiting":
             phase = "crashed (the trainer is gone)"
         rate = f"{state.it_per_s:.2f} it/s" if state.it_per_s else "-- it/s"
-        elapsed = state.train_s
-        if self.alive and not state.finished and state.last_ts:
-            # Time since the last event counts too: sampling and caching are work, not a hang.
-            elapsed += max(0.0, self.app.services.clock() - state.last_ts)
+        # Wall-clock: sampling, caching and saves are work, and the clock goes on through them.
+        elapsed = state.elapsed_s(self.app.services.clock() if self.alive and not state.finished else None)
         detach = " · q quits the monitor, training continues" if self.alive and not state.finished else ""
         return (
             f"[bold]{phase}[/] · step {state.step}/{state.total_steps or '?'} · epoch {state.epoch}/{state.total_epochs or '?'}\n"

@@ -16,6 +16,7 @@ from stylora_tui.config.schema import SECTION_HELP, SECTIONS, Config
 from stylora_tui.display import printable
 from stylora_tui.errors import ConfigError, StyloraError
 from stylora_tui.tui.screens.step import WizardStepScreen
+from stylora_tui.tui.widgets.field import Field
 
 # Chosen in earlier steps, not here.
 EARLIER = {"model.path", "model.family", "dataset.path", "captions.trigger"}
@@ -55,7 +56,7 @@ class PresetScreen(WizardStepScreen):
         yield Static("", id="preset-help", classes="help")
         # Saving sits above the (long) field list so it is on screen at 80x24.
         with Horizontal(classes="row"):
-            yield Input(placeholder="save these settings as a preset named...", id="save-name")
+            yield Field(placeholder="save these settings as a preset named...", id="save-name")
             yield Button("Save preset", id="save")
         yield Static("", id="changed", classes="help")
         yield Vertical(id="fields")
@@ -93,7 +94,7 @@ class PresetScreen(WizardStepScreen):
             if key in EARLIER:
                 continue
             value = config.get(key)
-            field_input = Input(shown(value), id=f"f-{section}-{spec.name}", classes="field-input")
+            field_input = Field(shown(value), id=f"f-{section}-{spec.name}", classes="field-input")
             field_input.config_key = key
             rows.append(Horizontal(Label(spec.name, classes="field-label"), field_input, classes="field-row"))
             rows.append(Static(spec.metadata["help"], classes="field-help"))

@@ -7,7 +7,7 @@ import time
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import Input, Label, Static
 
@@ -22,6 +22,7 @@ from stylora_tui.run.estimates import summary_lines
 from stylora_tui.run.layout import next_run_name
 from stylora_tui.run.prepare import prepare_run
 from stylora_tui.tui.screens.step import WizardStepScreen
+from stylora_tui.tui.widgets.field import Field
 
 
 class ReviewScreen(WizardStepScreen):
@@ -33,7 +34,7 @@ class ReviewScreen(WizardStepScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="summary")
         yield Label("Run name:")
-        yield Input(self.wizard.run_name, placeholder=next_run_name(self.app.services.runs_root), id="run-name")
+        yield Field(self.wizard.run_name, placeholder=next_run_name(self.app.services.runs_root), id="run-name")
 
     def on_mount(self) -> None:
         self.launching = False
@@ -103,6 +104,11 @@ class ReviewScreen(WizardStepScreen):
 
     def keep(self) -> None:
         self.app.update_wizard(run_name=self.query_one("#run-name", Input).value.strip())
+
+    @on(Input.Submitted, "#run-name")
+    def name_entered(self) -> None:
+        """Enter after typing the name launches, as the Launch button does."""
+        self.action_next()
 
     def finish(self, allow_cpu: bool = False) -> None:
         if self.launching:

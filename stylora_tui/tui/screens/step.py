@@ -27,6 +27,7 @@ class WizardStepScreen(Screen):
         yield Static(f"stylora-tui · step {index + 1}/{len(STEPS)} · {TITLES[self.STEP]}", classes="step-title")
         with VerticalScroll(classes="step-body"):
             yield from self.compose_body()
+        yield Static("", id="below", classes="below")
         yield Static("", id="step-error", classes="step-error")
         with Horizontal(classes="step-nav"):
             yield Button("◀ Back (ctrl+b)", id="back", disabled=index == 0)
@@ -35,6 +36,23 @@ class WizardStepScreen(Screen):
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    def on_mount(self) -> None:
+        # At 80x24 a step's findings or offers can sit below the fold: say so while they do.
+        self.set_interval(0.3, self.show_what_is_below)
+
+    def show_what_is_below(self) -> None:
+        body = self.query_one(".step-body", VerticalScroll)
+        below = self.query_one("#below", Static)
+        hidden = body.max_scroll_y > 0 and body.scroll_y < body.max_scroll_y
+        text = f"▼ more below: {self.more_below()} (PgDn, or the mouse wheel)" if hidden else ""
+        if str(below.content) != text:
+            below.update(text)
+        below.display = hidden
+
+    def more_below(self) -> str:
+        """What the step has further down, in a few words."""
+        return "more of this step"
 
     def next_label(self) -> str:
         return "Next ▶ (ctrl+n)"

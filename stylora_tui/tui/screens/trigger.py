@@ -13,6 +13,7 @@ from stylora_tui.dataset.captions import training_caption
 from stylora_tui.dataset.tokens import caption_budgets, check_trigger
 from stylora_tui.display import printable
 from stylora_tui.tui.screens.step import WizardStepScreen
+from stylora_tui.tui.widgets.field import Field
 
 VERDICT_STYLE = {"ok": "bold green", "warn": "bold yellow", "error": "bold red"}
 DEBOUNCE_S = 0.15
@@ -23,7 +24,7 @@ class TriggerScreen(WizardStepScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Label("Trigger word: one made-up word the model does not know, first in every caption")
-        yield Input(self.wizard.trigger, placeholder="katsushikahokusaistyle", id="trigger")
+        yield Field(self.wizard.trigger, placeholder="katsushikahokusaistyle", id="trigger")
         yield Static("loading the CLIP tokenizer...", id="tokens")
         yield Static("", id="verdict")
         yield Static("", id="preview", classes="help")
