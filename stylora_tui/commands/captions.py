@@ -12,7 +12,7 @@ from stylora_tui.dataset.captions import same_tag, split_tags
 from stylora_tui.dataset.derive import Source, with_trigger, write_copy
 from stylora_tui.dataset.tokens import check_trigger
 from stylora_tui.display import printable
-from stylora_tui.run.invocation import check_command
+from stylora_tui.run.invocation import check_command, command
 from stylora_tui.views.console import console, print_json, safe
 
 
@@ -61,7 +61,10 @@ def run(args) -> int:
               f"trigger added to {counts['added']}, moved to the front in {counts['moved']}, already first in {counts['already_first']}; "
               f"{counts['duplicates_removed']} duplicate tag(s) removed")
     if counts["uncaptioned"]:
-        out.print(f"[yellow]{counts['uncaptioned']} image(s) had no caption[/] and got the trigger alone: "
-                  f"tag them (`stylora-tui tag {safe(args.dataset)} -o NEW`) or write their captions")
+        source = Path(args.dataset).expanduser().absolute()
+        tag = command("tag", str(source), "-o", f"{source}-tagged", "--trigger", trigger, "--keep-existing")
+        out.print(f"[yellow]{counts['uncaptioned']} image(s) had no caption[/] and got the trigger alone: tag the dataset "
+                  f"instead (`{safe(tag)}` tags only those, keeps the other captions, and puts the trigger first in all), "
+                  "or write their captions")
     out.print(f"Check the new folder: {safe(check_command(output))}")
     return 0

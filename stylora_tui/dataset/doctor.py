@@ -10,7 +10,7 @@ import shlex
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from stylora_tui.config.schema import Config
+from stylora_tui.config.schema import MAX_TOKEN_LENGTHS, Config
 from stylora_tui.dataset.buckets import BucketAssigner, BucketSpec, StepCount, aspect_label, count_steps
 from stylora_tui.dataset.captions import same_tag, split_tags, training_caption
 from stylora_tui.dataset.holdout import holdout
@@ -234,13 +234,15 @@ def _caption_findings(images, config: Config, tokenizer: TokenizerLike | None, a
                                     keep_tokens_separator=caps.keep_tokens_separator)
         budget_inputs.append((image.rel, arranged.tags))
     if tokenizer is not None and budget_inputs:
+        longer = [str(n) for n in MAX_TOKEN_LENGTHS if n > caps.max_token_length]
+        raise_it = f", or raise captions.max_token_length to {' or '.join(longer)}" if longer else f" ({caps.max_token_length} is the most any trainer reads)"
         for budget in caption_budgets(budget_inputs, tokenizer, caps.max_token_length):
             if budget.too_long:
                 lost = ", ".join(budget.lost_tags[:8]) + (" ..." if len(budget.lost_tags) > 8 else "")
                 shuffled = " (with shuffling, a different tail is lost each step)" if caps.shuffle else ""
                 add(_f(Severity.WARNING, "caption-too-long", budget.path,
                        f"{budget.tokens} tokens > {budget.limit}: {len(budget.lost_tags)} tag(s) lost{shuffled}: {lost}",
-                       "drop weak tags, or raise captions.max_token_length to 150 or 225"))
+                       f"drop weak tags{raise_it}"))
 
 
 def _encoding_hint(caption) -> str:

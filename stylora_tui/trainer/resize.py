@@ -28,7 +28,12 @@ class ModuleResize:
     key: str
     old_rank: int
     new_rank: int
-    retained_fro: float  # share of ||W||_F kept: sqrt(sum kept S^2 / sum S^2)
+    retained_fro: float | None  # share of ||W||_F kept: sqrt(sum kept S^2 / sum S^2); None: all zero
+
+    @property
+    def all_zero(self) -> bool:
+        """Nothing to keep: the module never moved from zero (an untrained or dead module)."""
+        return self.retained_fro is None
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,8 @@ def resize_module(down: torch.Tensor, up: torch.Tensor, alpha: float, rank: int 
     weight = up.reshape(up.shape[0], old_rank).double() @ down.reshape(old_rank, -1).double()
     u, s, vh = torch.linalg.svd(weight, full_matrices=False)
     new_rank = rank_for(s, rank, fro)
-    retained = math.sqrt(float((s[:new_rank] ** 2).sum() / (s**2).sum().clamp_min(1e-30)))
+    energy = float((s**2).sum())
+    retained = math.sqrt(float((s[:new_rank] ** 2).sum()) / energy) if energy > 0 else None
     new_up = u[:, :new_rank] * s[:new_rank]
     new_down = vh[:new_rank]
     if conv:

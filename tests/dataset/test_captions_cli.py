@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from PIL import Image
 
 from tests.conftest import run_cli, tree_digest
@@ -52,3 +54,39 @@ def test_copy_and_refusals(tmp_path):
     # Pony's own quality tag cannot be a Pony trigger: refused before anything is written.
     quality = run_cli("captions", str(source), "--add-trigger", "score_9", "--family", "pony", "-o", str(tmp_path / "q"))
     assert quality.returncode == 1 and "score_9" in quality.stderr and not (tmp_path / "q").exists()
+
+
+def test_the_suggested_tag_command_works_as_printed(tmp_path):
+    """The hint for uncaptioned images is a whole `tag` command (its required --trigger
+    included) that runs as printed."""
+    import shlex
+
+    source = tagged_dataset(tmp_path / "tagged")
+    result = run_cli("captions", str(source), "--add-trigger", "zqstyle", "-o", str(tmp_path / "with-trigger"))
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.split("`")[1]
+    argv = shlex.split(printed)
+    assert "--trigger" in argv and argv[argv.index("--trigger") + 1] == "zqstyle" and "--keep-existing" in argv
+    from tests.tagger_fixture import write_tiny_tagger
+
+    pytest.importorskip("onnxruntime")
+    tagger = write_tiny_tagger(tmp_path / "tagger")
+    ran = run_cli(*argv[argv.index("tag"):], "--tagger", str(tagger))
+    assert ran.returncode == 0, ran.stderr
+    assert (tmp_path / "tagged-tagged" / "d.txt").read_text().startswith("zqstyle, ")
+
+
+def test_a_caption_over_the_largest_limit_is_not_told_to_raise_it(tmp_path):
+    from stylora_tui.config.build import build_config
+    from stylora_tui.dataset.doctor import examine
+    from stylora_tui.dataset.scan import scan_dataset
+    from stylora_tui.integrations.clip_tokenizer import load_shipped
+
+    root = tmp_path / "long"
+    root.mkdir()
+    Image.new("RGB", (64, 96), "red").save(root / "a.png")
+    (root / "a.txt").write_text(", ".join(["zqstyle"] + [f"tag number {i}" for i in range(200)]), encoding="utf-8")
+    for limit, says in ((75, "raise captions.max_token_length to 150 or 225"), (150, "to 225"), (225, "225 is the most")):
+        config = build_config({"captions": {"trigger": "zqstyle", "max_token_length": limit}})
+        hint = next(f.hint for f in examine(scan_dataset(root), config, load_shipped()).findings if f.code == "caption-too-long")
+        assert says in hint and (limit != 225 or "raise" not in hint)

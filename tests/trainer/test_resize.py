@@ -135,3 +135,19 @@ def test_resize_refuses_to_grow_a_file_or_replace_one_silently(trained, tmp_path
     assert refused.returncode == 1 and "already exists" in refused.stderr and target.read_bytes() == b"mine"
     forced = run_cli("resize", str(source), "-o", str(target), "--rank", "2", "--force", env=env)
     assert forced.returncode == 0 and target.read_bytes() != b"mine"
+
+
+def test_an_all_zero_module_is_said_to_be_zero_not_zero_percent_kept(tmp_path):
+    from safetensors.torch import save_file
+
+    generator = torch.Generator().manual_seed(0)
+    state = {
+        "lora_unet_a.lora_down.weight": torch.randn(4, 16, generator=generator), "lora_unet_a.lora_up.weight": torch.randn(8, 4, generator=generator),
+        "lora_unet_a.alpha": torch.tensor(2.0),
+        "lora_unet_b.lora_down.weight": torch.zeros(4, 16), "lora_unet_b.lora_up.weight": torch.zeros(8, 4), "lora_unet_b.alpha": torch.tensor(2.0),
+    }
+    save_file(state, str(tmp_path / "in.safetensors"))
+    proc = run_cli("resize", str(tmp_path / "in.safetensors"), "-o", str(tmp_path / "out.safetensors"), "--rank", "2", "--verbose")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 module(s) are all zero" in proc.stdout and "all zero" in proc.stdout
+    assert "0.0%" not in proc.stdout and "lowest" in proc.stdout and "lora_unet_a" in proc.stdout.split("lowest")[1]
