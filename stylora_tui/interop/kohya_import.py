@@ -17,7 +17,6 @@ from typing import Any
 
 from stylora_tui.config.build import build_config
 from stylora_tui.config.schema import CAPTION_EXTENSION, Config
-from stylora_tui.display import printable
 from stylora_tui.errors import ConfigError, KohyaImportError
 from stylora_tui.interop.kohya_keys import ADAPTIVE, AUTOMATIC, LOCON_TYPES, LORA_TYPES, OPTIMIZERS, PRECISIONS, SCHEDULERS, TARGET_PRESETS
 from stylora_tui.interop.kohya_values import additional_flags, blank, default_like, neutral, number, parse_optimizer_args
@@ -393,31 +392,3 @@ def validate_import(result: KohyaImport) -> Config:
     except ConfigError as exc:
         lines = "; ".join(p.message for p in exc.problems)
         raise KohyaImportError(f"the imported settings do not validate: {lines}", exc.hint) from None
-
-
-def import_to_toml(result: KohyaImport) -> str:
-    """The imported preset as commented TOML, listing what was not carried over."""
-    import tomlkit
-
-    def comment(text: str) -> None:
-        # A key or value from the JSON can hold control characters or line breaks: written
-        # out, a comment stays one comment line.
-        doc.add(tomlkit.comment(printable(text)))
-
-    doc = tomlkit.document()
-    comment(f"Imported from the kohya_ss GUI preset {Path(result.source).name} by stylora-tui import-kohya.")
-    for warning in result.warnings:
-        comment(f"WARNING: {warning}")
-    for note in result.notes:
-        comment(f"note: {note}")
-    if result.unmapped:
-        comment("Not carried over (no equivalent in stylora-tui):")
-        for key, value, reason in result.unmapped:
-            comment(f"  {key} = {json.dumps(value, ensure_ascii=False)}: {reason}")
-    doc.add("schema_version", 1)
-    for section, values in result.data.items():
-        table = tomlkit.table()
-        for key, value in values.items():
-            table.add(key, value)
-        doc.add(section, table)
-    return tomlkit.dumps(doc)

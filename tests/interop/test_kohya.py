@@ -8,7 +8,8 @@ import tomllib
 from stylora_tui.config.build import build_config
 from stylora_tui.errors import KohyaImportError
 from stylora_tui.interop.kohya_export import export_sd_scripts
-from stylora_tui.interop.kohya_import import import_kohya, import_to_toml
+from stylora_tui.interop.kohya_import import import_kohya
+from stylora_tui.interop.kohya_import_toml import import_to_toml
 from stylora_tui.interop.kohya_values import parse_optimizer_args
 from tests.conftest import FIXTURES, run_cli
 

@@ -153,6 +153,9 @@ class PresetScreen(WizardStepScreen):
         self.notify(f"saved {path}")
         self.show_error("")
 
+    def more_below(self) -> str:
+        return "more settings of this section"
+
     def ready(self) -> str:
         if self.query(".-invalid"):
             return "fix the fields marked in red first"

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.widgets import Input, Label, Static
 
 from stylora_tui.dataset.doctor import examine, steps_for
@@ -32,9 +33,14 @@ class ReviewScreen(WizardStepScreen):
         return "Launch ▶ (ctrl+n)"
 
     def compose_body(self) -> ComposeResult:
+        # The name first: at 80x24 the summary runs past the fold, the field must not.
+        with Horizontal(classes="row"):
+            yield Label("Run name:", classes="field-label")
+            yield Field(self.wizard.run_name, placeholder=next_run_name(self.app.services.runs_root), id="run-name")
         yield Static("", id="summary")
-        yield Label("Run name:")
-        yield Field(self.wizard.run_name, placeholder=next_run_name(self.app.services.runs_root), id="run-name")
+
+    def more_below(self) -> str:
+        return "the rest of the summary"
 
     def on_mount(self) -> None:
         self.launching = False
