@@ -38,8 +38,18 @@ class WizardStepScreen(Screen):
         yield from ()
 
     def on_mount(self) -> None:
-        # At 80x24 a step's findings or offers can sit below the fold: say so while they do.
-        self.set_interval(0.3, self.show_what_is_below)
+        # At 80x24 a step's findings or offers can sit below the fold: say so while they do,
+        # re-judged whenever the body scrolls, its content grows or shrinks, or the screen resizes.
+        body = self.query_one(".step-body", VerticalScroll)
+        self.watch(body, "scroll_y", self.judge_below, init=False)
+        self.watch(body, "virtual_size", self.judge_below)
+
+    def on_resize(self) -> None:
+        self.judge_below()
+
+    def judge_below(self) -> None:
+        # After the refresh: while a step mounts, its sizes pass through values that overflow.
+        self.call_after_refresh(self.show_what_is_below)
 
     def show_what_is_below(self) -> None:
         body = self.query_one(".step-body", VerticalScroll)

@@ -6,6 +6,9 @@ only after the key has bubbled past the widget. Keys that arrive together (fast 
 terminal that batches input over SSH) are then applied out of order: backspace x14 then
 "1024" in a field holding "[1024, 1536]" inserted the digits first and deleted them
 afterwards, leaving "[". Here the editing keys run in the key handler too, in arrival order.
+
+The cursor does not blink: over SSH each blink is a redraw sent twice a second, for as long
+as the wizard stays open.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ EDITING_KEYS = _editing_keys()
 
 
 class Field(Input):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.cursor_blink = False
+
     async def _on_key(self, event: events.Key) -> None:
         action = EDITING_KEYS.get(event.key)
         if action is not None and not event.is_printable:
