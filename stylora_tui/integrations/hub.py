@@ -162,7 +162,9 @@ def fetch(ref: HubRef, progress: Progress | None = None) -> Path:
     except ImportError:
         raise ModelError("a model by name needs huggingface_hub, which is not installed",
                          "install the trainer's extras (`pip install -e '.[train]'`, or `make install`), or pass a local path") from None
-    info = _call(ref, lambda: HfApi().model_info(ref.repo, revision=ref.revision, files_metadata=True, timeout=timeout_s()))
+    # One address for every request, read when it is made (HF_ENDPOINT, as huggingface_hub read it).
+    api = HfApi(endpoint=hub_address())
+    info = _call(ref, lambda: api.model_info(ref.repo, revision=ref.revision, files_metadata=True, timeout=timeout_s()))
     files, layout = choose_files(ref, [s.rfilename for s in info.siblings or []])
     commit = info.sha or ref.revision or "main"
     sizes = {s.rfilename: (s.size or 0) for s in info.siblings or []}
@@ -319,7 +321,7 @@ def _download(ref: HubRef, name: str, sibling, commit: str, done: int, total: in
             fcntl.flock(lock, fcntl.LOCK_EX)  # another process downloading the same file: wait for it
             if not blob.exists():
                 headers = build_hf_headers(library_name="stylora-tui")
-                _transfer(ref, name, hf_hub_url(ref.repo, name, revision=commit), headers, part, size, done, total, progress)
+                _transfer(ref, name, hf_hub_url(ref.repo, name, revision=commit, endpoint=hub_address()), headers, part, size, done, total, progress)
                 _verify(ref, name, part, sibling, progress)
                 os.replace(part, blob)
     snapshot.parent.mkdir(parents=True, exist_ok=True)
