@@ -45,6 +45,6 @@ def run(args) -> int:
         launched = restart(target)
         out.print(f"resuming {target.name} ({why}) from its last complete checkpoint (pid {launched.pid})")
         state = follow(target, session_from=session_from, launched=launched)
-        return 1 if state.phase == "failed" else 0
+        return 1 if state.phase == FAILED else 0
     state = follow(target)
-    return 1 if state.phase == "failed" else 0
+    return 1 if state.phase == FAILED else 0

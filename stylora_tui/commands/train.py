@@ -10,6 +10,7 @@ from stylora_tui.run.invocation import check_command, resume_command
 from stylora_tui.run.launcher import TrainerLauncher
 from stylora_tui.run.layout import runs_root
 from stylora_tui.run.prepare import prepare_run
+from stylora_tui.run.status import FAILED
 from stylora_tui.views.console import console, safe
 from stylora_tui.views.headless import follow
 
@@ -78,7 +79,7 @@ def start(args, config, launcher: TrainerLauncher | None = None) -> int:
         out.print(f"training continues without this terminal; watch it with `{safe(resume_command(run))}`")
         return 0
     state = follow(run, launched_at=time.time(), launched=launched)
-    return 1 if state.phase == "failed" else 0
+    return 1 if state.phase == FAILED else 0
 
 
 def run(args) -> int:

@@ -1,8 +1,14 @@
 """The run's event log: append-only JSON lines, one writer (the trainer), many readers.
 
-Each event is `{"v": 1, "ts": ..., "type": "train.step", ...}`. Readers tail the file from
-a byte offset and never re-read what they have; a partial last line (the writer is
-mid-append) is left for the next read. Nothing is ever rewritten in place.
+In code each event is a frozen dataclass, one class per type (`TrainStep`, `OutputSaved`,
+...): the trainer writes instances, every reader gets instances back, and the reducer
+dispatches on the class. The JSON line, `{"v": 1, "ts": ..., "type": "train.step", ...}`, is
+only the wire format, made and read in one place (`encode`, `decode`). A line that is
+damaged, of an unknown type or missing a field its type needs is skipped by every reader,
+never raised: a disk that filled mid-write must not take a view down.
+
+Readers tail the file from a byte offset and never re-read what they have; a partial last
+line (the writer is mid-append) is left for the next read. Nothing is rewritten in place.
 """
 
 from __future__ import annotations
@@ -11,34 +17,271 @@ import json
 import os
 import threading
 import time
+import types
+import typing
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import ClassVar
 
 from stylora_tui.display import printable
 
 EVENT_VERSION = 1
 
-RUN_STARTED = "run.started"
-RUN_RESUMED = "run.resumed"
-CACHE_PROGRESS = "cache.progress"
-TRAIN_STEP = "train.step"
-STEP_SKIPPED = "train.skipped"
-EPOCH_FINISHED = "epoch.finished"
-CHECKPOINT_SAVED = "checkpoint.saved"
-CHECKPOINT_FAILED = "checkpoint.failed"
-OUTPUT_SAVED = "output.saved"
-SAMPLE_PROGRESS = "sample.progress"
-SAMPLE_SAVED = "sample.saved"
-VALIDATION = "validation.loss"
-CONTROL_RECEIVED = "control.received"
-GPU_SAMPLE = "gpu.sample"
-LOG = "log"
-RUN_STOPPED = "run.stopped"
-RUN_FINISHED = "run.finished"
-RUN_FAILED = "run.failed"
 
-FINAL_TYPES = frozenset({RUN_STOPPED, RUN_FINISHED, RUN_FAILED})
-# Events whose loss a crash must not take: flushed to disk before the call returns.
-DURABLE_TYPES = FINAL_TYPES | {RUN_STARTED, RUN_RESUMED, CHECKPOINT_SAVED, CHECKPOINT_FAILED, OUTPUT_SAVED}
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    TYPE: ClassVar[str] = ""
+    # Stamped by the writer when the event is written; read back from the line.
+    ts: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    TYPE: ClassVar[str] = "run.started"
+    run: str = ""
+    step: int = 0
+    epoch: int = 0
+    total_steps: int = 0
+    epochs: int = 0
+    steps_per_epoch: int = 0
+    images: int = 0
+    device: str = ""
+    mixed_precision: str = ""
+    modules: int = 0
+    trainable_params: int = 0
+    gpus: int = 1
+    checkpoint: str | None = None  # the checkpoint a resumed session starts from
+    prediction: str = ""
+    zero_terminal_snr: bool = False
+    random_crop: bool = False
+    gradient_checkpointing: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResumed(RunStarted):
+    TYPE: ClassVar[str] = "run.resumed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheProgress(Event):
+    TYPE: ClassVar[str] = "cache.progress"
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainStep(Event):
+    TYPE: ClassVar[str] = "train.step"
+    step: int
+    epoch: int = 0
+    total_steps: int = 0
+    loss: float | None = None
+    lr: float | None = None
+    it_per_s: float | None = None
+    images_per_s: float | None = None
+    memory_mib: float | None = None
+    train_s: float | None = None  # training time so far, every session of the run together
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepSkipped(Event):
+    TYPE: ClassVar[str] = "train.skipped"
+    step: int
+    epoch: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpochFinished(Event):
+    TYPE: ClassVar[str] = "epoch.finished"
+    epoch: int
+    step: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointSaved(Event):
+    TYPE: ClassVar[str] = "checkpoint.saved"
+    step: int
+    epoch: int = 0
+    path: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointFailed(Event):
+    TYPE: ClassVar[str] = "checkpoint.failed"
+    step: int
+    epoch: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputSaved(Event):
+    TYPE: ClassVar[str] = "output.saved"
+    epoch: int = 0
+    step: int = 0
+    path: str
+    modules: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleProgress(Event):
+    TYPE: ClassVar[str] = "sample.progress"
+    label: str = ""
+    epoch: int = 0
+    step: int = 0
+    done: int
+    total: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleSaved(Event):
+    TYPE: ClassVar[str] = "sample.saved"
+    epoch: int = 0
+    step: int = 0
+    path: str
+    images: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationLoss(Event):
+    TYPE: ClassVar[str] = "validation.loss"
+    epoch: int
+    step: int = 0
+    loss: float
+    images: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlReceived(Event):
+    TYPE: ClassVar[str] = "control.received"
+    intent: str
+    step: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuSample(Event):
+    TYPE: ClassVar[str] = "gpu.sample"
+    gpus: tuple[dict, ...] = ()  # one NVML reading per GPU (integrations.nvml.GpuReading.to_json)
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Log(Event):
+    TYPE: ClassVar[str] = "log"
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStopped(Event):
+    TYPE: ClassVar[str] = "run.stopped"
+    step: int = 0
+    epoch: int = 0
+    reason: str = ""
+    checkpoint: str | None = None  # where a resume continues; None: nothing new was saved
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    TYPE: ClassVar[str] = "run.finished"
+    step: int = 0
+    epoch: int = 0
+    output: str
+    train_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFailed(Event):
+    TYPE: ClassVar[str] = "run.failed"
+    reason: str
+    hint: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.TYPE: cls for cls in (
+    RunStarted, RunResumed, CacheProgress, TrainStep, StepSkipped, EpochFinished, CheckpointSaved, CheckpointFailed,
+    OutputSaved, SampleProgress, SampleSaved, ValidationLoss, ControlReceived, GpuSample, Log, RunStopped, RunFinished,
+    RunFailed)}
+FINAL = (RunStopped, RunFinished, RunFailed)
+# Events whose loss a crash must not take: flushed to disk before the write returns.
+DURABLE = (*FINAL, RunStarted, CheckpointSaved, CheckpointFailed, OutputSaved)
+
+
+# ---------------------------------------------------------------- the wire format
+
+
+def encode(event: Event) -> bytes:
+    data = {"v": EVENT_VERSION, "ts": event.ts, "type": event.TYPE}
+    data.update((k, v) for k, v in asdict(event).items() if k != "ts")
+    return (json.dumps(data, separators=(",", ":"), allow_nan=False, default=str) + "\n").encode("utf-8")
+
+
+def decode(data: object) -> Event | None:
+    """The event a JSON object stands for; None when it is not one (unknown type, a field
+    its type needs missing or of the wrong kind). Fields of the wrong kind that have a
+    default take it; strings come back with terminal controls written out, since every
+    viewer shows them (GPU names, file names, error text)."""
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("type")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        return None
+    values = {}
+    for name, hint, required in _SCHEMA[cls]:
+        value = _coerce(data.get(name, MISSING), hint)
+        if value is not MISSING:
+            values[name] = value
+        elif required:
+            return None
+    return cls(**values)
+
+
+def _schema(cls: type[Event]) -> list[tuple[str, object, bool]]:
+    """(field, type, required) of an event class, resolved once."""
+    hints = typing.get_type_hints(cls)
+    return [(f.name, hints[f.name], f.default is MISSING and f.default_factory is MISSING) for f in fields(cls)]
+
+
+_SCHEMA = {cls: _schema(cls) for cls in EVENT_TYPES.values()}
+
+
+def _coerce(value, hint):
+    """`value` as `hint` asks, or MISSING."""
+    if value is MISSING:
+        return MISSING
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        if option is type(None) and value is None:
+            return None
+        if option is bool and isinstance(value, bool):
+            return value
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if option is str and isinstance(value, str):
+            return printable(value)
+        if typing.get_origin(option) is tuple and isinstance(value, list):
+            item = typing.get_args(option)[0]
+            if item is str and all(isinstance(v, str) for v in value):
+                return tuple(printable(v) for v in value)
+            if item is dict and all(isinstance(v, dict) for v in value):
+                return tuple(_printable_strings(v) for v in value)
+    return MISSING
+
+
+def _printable_strings(value):
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(k): _printable_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable_strings(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- writing and reading
 
 
 class EventWriter:
@@ -49,31 +292,20 @@ class EventWriter:
         self._lock = threading.Lock()
         self._handle = open(path, "ab", buffering=0)
 
-    def emit(self, type_: str, **fields) -> dict:
-        event = {"v": EVENT_VERSION, "ts": round(time.time(), 3), "type": type_, **fields}
-        line = (json.dumps(event, separators=(",", ":"), allow_nan=False, default=str) + "\n").encode("utf-8")
+    def write(self, event: Event) -> Event:
+        """`event`, stamped with the time, appended; returned as written."""
+        event = replace(event, ts=round(time.time(), 3))
+        line = encode(event)
         with self._lock:
             # One write() of the whole line: O_APPEND keeps it contiguous.
             self._handle.write(line)
-            if type_ in DURABLE_TYPES:
+            if isinstance(event, DURABLE):
                 os.fsync(self._handle.fileno())
         return event
 
     def close(self) -> None:
         with self._lock:
             self._handle.close()
-
-
-def _shown_safe(value):
-    """Every string of an event with its terminal controls written out: events carry GPU
-    names, file names and error text that every viewer shows."""
-    if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, dict):
-        return {printable(k): _shown_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shown_safe(v) for v in value]
-    return value
 
 
 class EventTailer:
@@ -83,7 +315,7 @@ class EventTailer:
         self.path = path
         self.offset = offset
 
-    def read_new(self, max_bytes: int = 8 << 20) -> list[dict]:
+    def read_new(self, max_bytes: int = 8 << 20) -> list[Event]:
         try:
             with open(self.path, "rb") as handle:
                 handle.seek(self.offset)
@@ -98,11 +330,11 @@ class EventTailer:
         events = []
         for line in complete.splitlines():
             try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a damaged line (disk full mid-write) must not stop the view
-            if isinstance(event, dict) and "type" in event:
-                events.append(_shown_safe(event))
+                event = decode(json.loads(line))
+            except (ValueError, RecursionError):
+                continue
+            if event is not None:
+                events.append(event)
         return events
 
     def end_offset(self) -> int:
@@ -112,10 +344,15 @@ class EventTailer:
         except FileNotFoundError:
             return 0
 
-    def read_all_new(self) -> list[dict]:
-        events: list[dict] = []
+    def read_all_new(self) -> list[Event]:
+        events: list[Event] = []
         while True:
             batch = self.read_new()
             if not batch:
                 return events
             events.extend(batch)
+
+
+def read_events(path: Path) -> list[Event]:
+    """Every event of a log, from its start."""
+    return EventTailer(path).read_all_new()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from stylora_tui.atomic import replace_with
 from stylora_tui.errors import RunError
-from stylora_tui.run.events import VALIDATION, EventTailer
+from stylora_tui.run.events import ValidationLoss, read_events
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.status import FINISHED, read_status
 
@@ -33,7 +33,7 @@ class EpochSamples:
 
 
 def validation_losses(run: RunDir) -> dict[int, float]:
-    return {e["epoch"]: e["loss"] for e in EventTailer(run.events).read_all_new() if e.get("type") == VALIDATION}
+    return {e.epoch: e.loss for e in read_events(run.events) if isinstance(e, ValidationLoss)}
 
 
 def epoch_samples(run: RunDir) -> list[EpochSamples]:

@@ -1,14 +1,17 @@
 """Run state: the reducer every view renders (monitor, headless view, `runs`).
 
-`reduce(state, event)` is pure; a view replays the log once from the start and then
-feeds each new event. Frozen snapshots are cheap to hand from a reader thread to the UI.
+`reduce(state, event)` is pure and dispatches on the event's class, one small function per
+type; a view replays the log once from the start and then feeds each new event. Frozen
+snapshots are cheap to hand from a reader thread to the UI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from stylora_tui.run import events as ev
+from stylora_tui.run.status import CACHING, FAILED, FINISHED, SAMPLING, STOPPED, STOPPING, TRAINING, WAITING
 
 LOSS_POINTS = 600  # kept for the loss chart; older points are thinned, not dropped
 AVERAGE_WINDOW = 50
@@ -18,7 +21,7 @@ RATE_WINDOW = 20
 @dataclass(frozen=True)
 class RunState:
     name: str = ""
-    phase: str = "waiting"  # waiting, caching, training, sampling, stopping, stopped, finished, failed
+    phase: str = WAITING  # one of run.status.PHASES
     step: int = 0
     total_steps: int = 0
     epoch: int = 0
@@ -52,6 +55,10 @@ class RunState:
     _step_seconds: tuple[float, ...] = field(default=(), repr=False)  # the last steps' own durations
     _last_step: tuple[int, float] | None = field(default=None, repr=False)  # (step, train_s) of the last step
 
+    @property
+    def finished(self) -> bool:
+        return self.phase in (STOPPED, FINISHED, FAILED)
+
     def elapsed_s(self, now: float | None) -> float:
         """How long the run has been going: earlier sessions' training time, then this
         session's wall-clock time (caching, saves and previews included), up to `now` while a
@@ -60,10 +67,6 @@ class RunState:
             return self.train_s
         end = self.last_ts if self.finished or now is None else max(now, self.last_ts or now)
         return self.earlier_s + max(0.0, (end or self.session_started_ts) - self.session_started_ts)
-
-    @property
-    def finished(self) -> bool:
-        return self.phase in ("stopped", "finished", "failed")
 
     @property
     def eta_s(self) -> float | None:
@@ -107,119 +110,132 @@ def _log(state: RunState, line: str) -> tuple[str, ...]:
     return (state.log + (line,))[-200:]
 
 
-def _int(event: dict, key: str, default: int) -> int:
-    value = event.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
+# ---------------------------------------------------------------- one function per event type
 
 
-def _number(event: dict, key: str, default: float | None) -> float | None:
-    value = event.get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+def _started(state: RunState, event: ev.RunStarted) -> RunState:
+    resumed = isinstance(event, ev.RunResumed)
+    return replace(
+        state,
+        session_started_ts=event.ts if event.ts is not None else state.session_started_ts,
+        earlier_s=state.elapsed_s(None) if resumed and state.session_started_ts is not None else state.train_s,
+        name=event.run or state.name,
+        phase=CACHING,
+        step=event.step,
+        epoch=event.epoch or state.epoch,
+        total_steps=event.total_steps or state.total_steps,
+        total_epochs=event.epochs or state.total_epochs,
+        reason="",
+        hint="",
+        log=_log(state, f"{'resumed' if resumed else 'started'} at step {event.step}"),
+    )
 
 
-def _text(event: dict, key: str, default: str = "") -> str:
-    value = event.get(key)
-    return value if isinstance(value, str) else default
+def _cache_progress(state: RunState, event: ev.CacheProgress) -> RunState:
+    return replace(state, phase=CACHING, cache_done=event.done, cache_total=event.total)
 
 
-def reduce(state: RunState, event: dict) -> RunState:
-    """The next state. Never raises: a damaged or unexpected line (no `step`, a string where
-    a number belongs, an unknown type) must not take down the view that shows it."""
-    if not isinstance(event, dict):
-        return state
-    kind = event.get("type")
-    ts = _number(event, "ts", None)
-    base = replace(state, last_ts=ts or state.last_ts)
-    if kind in (ev.RUN_STARTED, ev.RUN_RESUMED):
-        step = _int(event, "step", state.step)
-        return replace(
-            base,
-            session_started_ts=ts if ts is not None else state.session_started_ts,
-            earlier_s=state.elapsed_s(None) if kind == ev.RUN_RESUMED and state.session_started_ts is not None else state.train_s,
-            name=_text(event, "run", state.name),
-            phase="caching",
-            step=step,
-            epoch=_int(event, "epoch", state.epoch),
-            total_steps=_int(event, "total_steps", state.total_steps),
-            total_epochs=_int(event, "epochs", state.total_epochs),
-            reason="",
-            hint="",
-            log=_log(state, f"{'resumed' if kind == ev.RUN_RESUMED else 'started'} at step {step}"),
-        )
-    if kind == ev.CACHE_PROGRESS:
-        return replace(base, phase="caching", cache_done=_int(event, "done", 0), cache_total=_int(event, "total", 0))
-    if kind == ev.TRAIN_STEP:
-        step, loss = _int(event, "step", state.step), _number(event, "loss", None)
-        losses = state.losses
-        if loss is not None:
-            losses = _thin(losses + ((step, loss),))
-        recent_losses = [l for _, l in losses[-AVERAGE_WINDOW:]]
-        train_s = _number(event, "train_s", state.train_s) or 0.0
-        durations = state._step_seconds
-        if state._last_step is not None and step > state._last_step[0] and train_s > state._last_step[1]:
-            per_step = (train_s - state._last_step[1]) / (step - state._last_step[0])
-            durations = (durations + (per_step,))[-RATE_WINDOW:]
-        fresh = replace(state, _step_seconds=durations)
-        rate = 1 / fresh.step_s if fresh.step_s else _number(event, "it_per_s", None)
-        return replace(
-            base,
-            phase="stopping" if state.phase == "stopping" else "training",
-            step=step,
-            epoch=_int(event, "epoch", state.epoch),
-            total_steps=_int(event, "total_steps", state.total_steps),
-            loss=loss,
-            loss_avg=sum(recent_losses) / len(recent_losses) if recent_losses else state.loss_avg,
-            losses=losses,
-            lr=_number(event, "lr", state.lr),
-            it_per_s=rate,
-            train_s=train_s,
-            _step_seconds=durations,
-            _last_step=(step, train_s),
-        )
-    if kind == ev.STEP_SKIPPED:
-        return replace(base, skipped_steps=state.skipped_steps + 1,
-                       log=_log(state, f"step {_int(event, 'step', 0)} skipped: {_text(event, 'reason')}"))
-    if kind == ev.CHECKPOINT_SAVED:
-        return replace(base, checkpoints=(state.checkpoints + (_text(event, "path"),))[-20:], checkpoint_error="",
-                       log=_log(state, f"checkpoint at step {_int(event, 'step', 0)}"))
-    if kind == ev.CHECKPOINT_FAILED:
-        problem = f"checkpoint at step {_int(event, 'step', 0)} not written: {_text(event, 'reason')}"
-        return replace(base, checkpoint_error=problem, log=_log(state, problem))
-    if kind == ev.OUTPUT_SAVED:
-        return replace(base, outputs=state.outputs + (_text(event, "path"),), log=_log(state, f"saved {_text(event, 'path')}"))
-    if kind == ev.SAMPLE_PROGRESS:
-        phase = state.phase if state.phase in ("stopping", "stopped", "finished", "failed") else "sampling"
-        return replace(base, phase=phase, sample_done=_int(event, "done", 0), sample_total=_int(event, "total", 0))
-    if kind == ev.SAMPLE_SAVED:
-        phase = "training" if state.phase == "sampling" else state.phase
-        return replace(base, phase=phase, samples=state.samples + ((_int(event, "epoch", 0), _text(event, "path")),),
-                       sample_done=0, sample_total=0)
-    if kind == ev.VALIDATION:
-        loss = _number(event, "loss", None)
-        if loss is None:
-            return base
-        return replace(base, validation=state.validation + ((_int(event, "epoch", 0), loss),))
-    if kind == ev.CONTROL_RECEIVED:
-        intent = _text(event, "intent")
-        phase = "stopping" if intent == "stop" else state.phase
-        return replace(base, phase=phase, log=_log(state, f"{intent} requested"))
-    if kind == ev.GPU_SAMPLE:
-        gpus = event.get("gpus")
-        first = gpus[0] if isinstance(gpus, list) and gpus and isinstance(gpus[0], dict) else None
-        return replace(base, gpu=first, gpu_error=_text(event, "error"))
-    if kind == ev.LOG:
-        return replace(base, log=_log(state, _text(event, "message")))
-    if kind == ev.RUN_STOPPED:
-        return replace(base, phase="stopped", reason=_text(event, "reason"), log=_log(state, f"stopped at step {_int(event, 'step', state.step)}"))
-    if kind == ev.RUN_FINISHED:
-        return replace(base, phase="finished", step=_int(event, "step", state.step), log=_log(state, "finished"))
-    if kind == ev.RUN_FAILED:
-        return replace(base, phase="failed", reason=_text(event, "reason"), hint=_text(event, "hint"),
-                       log=_log(state, f"failed: {_text(event, 'reason')}"))
-    return base
+def _train_step(state: RunState, event: ev.TrainStep) -> RunState:
+    losses = _thin(state.losses + ((event.step, event.loss),)) if event.loss is not None else state.losses
+    recent_losses = [loss for _, loss in losses[-AVERAGE_WINDOW:]]
+    train_s = event.train_s if event.train_s is not None else state.train_s
+    durations = state._step_seconds
+    if state._last_step is not None and event.step > state._last_step[0] and train_s > state._last_step[1]:
+        per_step = (train_s - state._last_step[1]) / (event.step - state._last_step[0])
+        durations = (durations + (per_step,))[-RATE_WINDOW:]
+    median = replace(state, _step_seconds=durations).step_s
+    return replace(
+        state,
+        phase=STOPPING if state.phase == STOPPING else TRAINING,
+        step=event.step,
+        epoch=event.epoch or state.epoch,
+        total_steps=event.total_steps or state.total_steps,
+        loss=event.loss,
+        loss_avg=sum(recent_losses) / len(recent_losses) if recent_losses else state.loss_avg,
+        losses=losses,
+        lr=event.lr if event.lr is not None else state.lr,
+        it_per_s=1 / median if median else event.it_per_s,
+        train_s=train_s,
+        _step_seconds=durations,
+        _last_step=(event.step, train_s),
+    )
 
 
-def replay(events_list: list[dict], state: RunState | None = None) -> RunState:
+def _step_skipped(state: RunState, event: ev.StepSkipped) -> RunState:
+    return replace(state, skipped_steps=state.skipped_steps + 1, log=_log(state, f"step {event.step} skipped: {event.reason}"))
+
+
+def _checkpoint_saved(state: RunState, event: ev.CheckpointSaved) -> RunState:
+    return replace(state, checkpoints=(state.checkpoints + (event.path,))[-20:], checkpoint_error="",
+                   log=_log(state, f"checkpoint at step {event.step}"))
+
+
+def _checkpoint_failed(state: RunState, event: ev.CheckpointFailed) -> RunState:
+    problem = f"checkpoint at step {event.step} not written: {event.reason}"
+    return replace(state, checkpoint_error=problem, log=_log(state, problem))
+
+
+def _output_saved(state: RunState, event: ev.OutputSaved) -> RunState:
+    return replace(state, outputs=state.outputs + (event.path,), log=_log(state, f"saved {event.path}"))
+
+
+def _sample_progress(state: RunState, event: ev.SampleProgress) -> RunState:
+    phase = state.phase if state.phase in (STOPPING, STOPPED, FINISHED, FAILED) else SAMPLING
+    return replace(state, phase=phase, sample_done=event.done, sample_total=event.total)
+
+
+def _sample_saved(state: RunState, event: ev.SampleSaved) -> RunState:
+    phase = TRAINING if state.phase == SAMPLING else state.phase
+    return replace(state, phase=phase, samples=state.samples + ((event.epoch, event.path),), sample_done=0, sample_total=0)
+
+
+def _validation(state: RunState, event: ev.ValidationLoss) -> RunState:
+    return replace(state, validation=state.validation + ((event.epoch, event.loss),))
+
+
+def _control(state: RunState, event: ev.ControlReceived) -> RunState:
+    phase = STOPPING if event.intent == "stop" else state.phase
+    return replace(state, phase=phase, log=_log(state, f"{event.intent} requested"))
+
+
+def _gpu(state: RunState, event: ev.GpuSample) -> RunState:
+    return replace(state, gpu=event.gpus[0] if event.gpus else None, gpu_error=event.error)
+
+
+def _logged(state: RunState, event: ev.Log) -> RunState:
+    return replace(state, log=_log(state, event.message))
+
+
+def _stopped(state: RunState, event: ev.RunStopped) -> RunState:
+    return replace(state, phase=STOPPED, reason=event.reason, log=_log(state, f"stopped at step {event.step or state.step}"))
+
+
+def _finished(state: RunState, event: ev.RunFinished) -> RunState:
+    return replace(state, phase=FINISHED, step=event.step or state.step, log=_log(state, "finished"))
+
+
+def _failed(state: RunState, event: ev.RunFailed) -> RunState:
+    return replace(state, phase=FAILED, reason=event.reason, hint=event.hint, log=_log(state, f"failed: {event.reason}"))
+
+
+_REDUCERS: dict[type[ev.Event], Callable] = {
+    ev.RunStarted: _started, ev.RunResumed: _started, ev.CacheProgress: _cache_progress, ev.TrainStep: _train_step,
+    ev.StepSkipped: _step_skipped, ev.CheckpointSaved: _checkpoint_saved, ev.CheckpointFailed: _checkpoint_failed,
+    ev.OutputSaved: _output_saved, ev.SampleProgress: _sample_progress, ev.SampleSaved: _sample_saved,
+    ev.ValidationLoss: _validation, ev.ControlReceived: _control, ev.GpuSample: _gpu, ev.Log: _logged,
+    ev.RunStopped: _stopped, ev.RunFinished: _finished, ev.RunFailed: _failed,
+}
+
+
+def reduce(state: RunState, event: ev.Event) -> RunState:
+    """The next state. An event type this reducer has no rule for (epoch.finished) only
+    moves the clock; it never raises."""
+    rule = _REDUCERS.get(type(event))
+    after = rule(state, event) if rule is not None else state
+    return replace(after, last_ts=event.ts or state.last_ts)
+
+
+def replay(events_list: Iterable[ev.Event], state: RunState | None = None) -> RunState:
     state = state or RunState()
     for event in events_list:
         state = reduce(state, event)

@@ -4,7 +4,7 @@ One writer (the trainer, rank 0); readers (`runs`, the monitor's resume offer, `
 use `read_status`, which never fails: a missing or damaged file is an empty status. The
 vocabulary of a run's state lives here, once: the trainer writes RUNNING, STOPPED,
 FINISHED or FAILED; a reader that finds no live trainer behind RUNNING calls it CRASHED,
-and a run with no status yet is NEW.
+and a run with no status yet is NEW. The phases a viewer shows live beside them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ from stylora_tui.atomic import write_json_atomic
 NEW, RUNNING, STOPPED, CRASHED, FINISHED, FAILED = "new", "running", "stopped", "crashed", "finished", "failed"
 WRITTEN_STATES = (RUNNING, STOPPED, FINISHED, FAILED)
 RESUMABLE = (STOPPED, CRASHED)
+
+# What a viewer sees the run doing, from its events (run.state): waiting for the trainer to
+# start, caching latents, training, rendering previews, stopping; then how it ended, in the
+# words the status uses.
+WAITING, CACHING, TRAINING, SAMPLING, STOPPING = "waiting", "caching", "training", "sampling", "stopping"
+PHASES = (WAITING, CACHING, TRAINING, SAMPLING, STOPPING, STOPPED, FINISHED, FAILED)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from stylora_tui.run.events import EventTailer
+from stylora_tui.run.events import Event, EventTailer
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.lock import lock_holder
 from stylora_tui.run.state import RunState, reduce, replay
+from stylora_tui.run.status import WAITING
 
 START_GRACE_S = 60.0
 LIVENESS_EVERY_S = 1.0
@@ -37,7 +38,7 @@ class Watch:
         self.exit_code: int | None = None
         self.state = state or RunState(name=run.name)
         self.alive = True
-        self.said: list[tuple[dict, str]] = []  # the last poll's events with the log line each added
+        self.said: list[tuple[Event, str]] = []  # the last poll's events with the log line each added
         self.seen_events = False
         self.last_event, self.last_check = clock(), float("-inf")
 
@@ -53,9 +54,9 @@ class Watch:
                 break
             state = replay(batch, state)
         tailer.offset = offset
-        return cls(run, tailer, started_at=started_at, state=replace(state, phase="waiting"), exit_code=exit_code)
+        return cls(run, tailer, started_at=started_at, state=replace(state, phase=WAITING), exit_code=exit_code)
 
-    def poll(self) -> list[dict]:
+    def poll(self) -> list[Event]:
         """Fold new events in, refresh liveness now and then; returns the new events (and
         keeps in `said` the log line each of them added: one poll can bring several)."""
         new = self.source.read_new()

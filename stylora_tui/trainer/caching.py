@@ -50,7 +50,7 @@ def cache_latents(items: list[TrainItem], cache: LatentCache, vae, dtype: torch.
         nonlocal done, last_emit
         done += count
         if done == total or time.monotonic() - last_emit > PROGRESS_EVERY_S:
-            reporter.emit(ev.CACHE_PROGRESS, done=done, total=total)
+            reporter.emit(ev.CacheProgress(done=done, total=total))
             last_emit = time.monotonic()
 
     if not missing:

@@ -24,7 +24,7 @@ from stylora_tui.trainer.data import caption_for_step, epoch_batches, random_cro
 from stylora_tui.trainer.prefetch import Prefetcher
 from stylora_tui.trainer.saves import Saves
 from stylora_tui.trainer.seams import Intents, Reporter
-from stylora_tui.trainer.session import Session, latents_for
+from stylora_tui.trainer.session import Session
 from stylora_tui.trainer.step import denoising_loss
 from stylora_tui.trainer.transfer import pinned, to_device
 
@@ -106,7 +106,7 @@ class Loop:
                 self.optimizer_step(finite=not nonfinite_here)
                 if nonfinite_here:
                     nonfinite += 1
-                    self.reporter.emit(ev.STEP_SKIPPED, step=step + 1, epoch=epoch, reason="the loss was not finite (NaN or inf)")
+                    self.reporter.emit(ev.StepSkipped(step=step + 1, epoch=epoch, reason="the loss was not finite (NaN or inf)"))
                     if nonfinite >= NONFINITE_LIMIT:
                         self.roll_back_and_fail(step)
                     continue
@@ -123,7 +123,7 @@ class Loop:
                     self.saves.checkpoint(ckpt.Position(step, epoch, index, train_s))
             if step >= s.total_steps or epoch == tr.epochs:
                 break
-            self.reporter.emit(ev.EPOCH_FINISHED, epoch=epoch, step=step)
+            self.reporter.emit(ev.EpochFinished(epoch=epoch, step=step))
             if self.needs_adapter(epoch):
                 self.saves.adapter(epoch, step, f"{s.run.name}-e{epoch:04d}.safetensors")
                 self.saves.validation(epoch, step)
@@ -142,7 +142,7 @@ class Loop:
             cached = None  # encoded on the loop's thread: the VAE runs there
         else:
             crops = [item.center_crop for item in items]
-            cached = [s.cache.get(item, crop) for item, crop in zip(items, crops)]
+            cached = [s.latents.cache.get(item, crop) for item, crop in zip(items, crops)]
         latents = pinned(torch.stack(cached), s.device) if cached and all(c is not None for c in cached) else None
         time_ids = pinned(torch.tensor([item.time_ids(crop) for item, crop in zip(items, crops)]), s.device)
         token_ids = None
@@ -159,7 +159,7 @@ class Loop:
             self.prefetch.ahead(tuple(batches[batch_index + 1]), epoch, batch_index + 1)
         latents = host.latents
         if latents is None:  # random crops, or a damaged cache entry: encoded now
-            latents = torch.stack([latents_for(s, s.items[i], crop) for i, crop in zip(batch, host.crops)])
+            latents = torch.stack([s.latents.get(s.items[i], crop) for i, crop in zip(batch, host.crops)])
         latents = to_device(latents, s.device).to(s.weight_dtype)
         time_ids = to_device(host.time_ids, s.device).to(s.weight_dtype)
         if s.static_text:
@@ -192,11 +192,11 @@ class Loop:
     def report_step(self, step: int, epoch: int, loss: float, rate: float, train_s: float) -> None:
         tr = self.s.config.training
         memory = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-        self.reporter.emit(
-            ev.TRAIN_STEP, step=step, epoch=epoch, total_steps=self.s.total_steps, loss=round(loss, 6),
+        self.reporter.emit(ev.TrainStep(
+            step=step, epoch=epoch, total_steps=self.s.total_steps, loss=round(loss, 6),
             lr=self.s.scheduler.get_last_lr()[0], it_per_s=round(rate, 4), images_per_s=round(rate * tr.batch_size * tr.gradient_accumulation_steps, 4),
             memory_mib=round(memory, 1) if memory is not None else None, train_s=round(train_s, 3),
-        )
+        ))
         self.reporter.status(step=step, epoch=epoch)
 
     # ------------------------------------------------------------ intents and ends
@@ -204,21 +204,21 @@ class Loop:
     def handle_intents(self, position: ckpt.Position, save_now: bool, sample_now: bool) -> None:
         if save_now:
             self.intents.consume(control.SAVE_NOW)
-            self.reporter.emit(ev.CONTROL_RECEIVED, intent=control.SAVE_NOW, step=position.step)
+            self.reporter.emit(ev.ControlReceived(intent=control.SAVE_NOW, step=position.step))
             self.saves.adapter(position.epoch, position.step, f"{self.s.run.name}-s{position.step:06d}.safetensors")
             self.saves.checkpoint(position)
         if sample_now:
             self.intents.consume(control.SAMPLE_NOW)
-            self.reporter.emit(ev.CONTROL_RECEIVED, intent=control.SAMPLE_NOW, step=position.step)
+            self.reporter.emit(ev.ControlReceived(intent=control.SAMPLE_NOW, step=position.step))
             self.saves.samples(f"s{position.step:06d}", position.epoch, position.step)
 
     def stop(self, position: ckpt.Position, reason: str) -> Outcome:
-        self.reporter.emit(ev.CONTROL_RECEIVED, intent=control.STOP, step=position.step, reason=reason)
+        self.reporter.emit(ev.ControlReceived(intent=control.STOP, step=position.step, reason=reason))
         self.intents.consume(control.STOP)
         saved = self.saves.checkpoint(position, required=True)
         self.reporter.status(force=True, state=STOPPED, step=position.step, epoch=position.epoch, reason=reason)
-        self.reporter.emit(ev.RUN_STOPPED, step=position.step, epoch=position.epoch, reason=reason,
-                           checkpoint=str(saved.relative_to(self.s.run.path)) if saved else None)
+        self.reporter.emit(ev.RunStopped(step=position.step, epoch=position.epoch, reason=reason,
+                                          checkpoint=str(saved.relative_to(self.s.run.path)) if saved else None))
         return Outcome(STOPPED, position.step, reason)
 
     def roll_back_and_fail(self, step: int) -> None:
@@ -245,8 +245,8 @@ class Loop:
             self.saves.samples(f"e{epoch:04d}", epoch, step)
         self.reporter.status(force=True, state=FINISHED, step=step, epoch=epoch)
         if path is not None:
-            self.reporter.emit(ev.RUN_FINISHED, step=step, epoch=epoch, output=str(path.relative_to(self.s.run.path)),
-                               train_s=round(position.train_s, 3))
+            self.reporter.emit(ev.RunFinished(step=step, epoch=epoch, output=str(path.relative_to(self.s.run.path)),
+                                               train_s=round(position.train_s, 3)))
         return Outcome(FINISHED, step)
 
 

@@ -29,7 +29,7 @@ from stylora_tui.trainer import faults
 from stylora_tui.trainer.loop import Loop
 from stylora_tui.trainer.saves import disk_problem
 from stylora_tui.trainer.seams import Intents, Reporter, Signals
-from stylora_tui.trainer.session import open_session
+from stylora_tui.trainer.session import StoppedBeforeTraining, open_session
 
 GPU_EVERY_S = 2.0
 
@@ -72,18 +72,19 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
             for folder in (run.path, run.output, run.samples):
                 remove_stale(folder, recursive=folder != run.path)
             reserve = SpaceReserve(run.logs / ".space-reserve")
-            telemetry = GpuTelemetry(events, GPU_EVERY_S)
+            telemetry = GpuTelemetry(reporter, GPU_EVERY_S)
             telemetry.start()
         config = build_config(read_toml_file(run.config, "the run's config"), source=str(run.config))
         # Until training starts, `runs` shows the step a resume continues from.
         reporter.status(force=True, step=newest_checkpoint_step(run) or 0)
-        session = open_session(run, config, intents, reporter)
-        if isinstance(session, str):
-            # Stopped before training began (while caching): nothing new to save; the
-            # stop is consumed here, or every later resume would stop again at once.
+        try:
+            session = open_session(run, config, intents, reporter)
+        except StoppedBeforeTraining as stopped:
+            # Nothing new to save; the stop is consumed here, or every later resume would
+            # stop again at once.
             intents.consume(control.STOP)
-            reporter.status(force=True, state=STOPPED, reason=session)
-            reporter.emit(ev.RUN_STOPPED, step=reporter.current.step if reporter.current else 0, reason=session, checkpoint=None)
+            reporter.status(force=True, state=STOPPED, reason=stopped.reason)
+            reporter.emit(ev.RunStopped(step=reporter.current.step if reporter.current else 0, reason=stopped.reason))
             return 0
         Loop(session, intents, reporter).run()
         return 0
@@ -93,7 +94,7 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
             reserve.release()  # a full disk must still take the final event and status
         reason, hint = failure(exc, config, run)
         try:
-            reporter.emit(ev.RUN_FAILED, reason=reason, hint=hint)
+            reporter.emit(ev.RunFailed(reason=reason, hint=hint))
             reporter.status(force=True, state=FAILED, pid=os.getpid(), reason=reason, hint=hint)
         except OSError:
             traceback.print_exc()
@@ -119,21 +120,22 @@ def announce(run: RunDir, config: Config, reporter: Reporter) -> None:
         return
     problem = notify.url_problem(config.notify.url)
     if problem:  # set in the environment after launch: said in the log, never sent
-        reporter.emit(ev.LOG, message=f"notification not sent: {problem}")
+        reporter.emit(ev.Log(message=f"notification not sent: {problem}"))
         return
     final, current = reporter.final, reporter.current
-    status = final["type"].removeprefix("run.")
-    if status == "finished":
-        output = run.path / final["output"]
-    elif final.get("checkpoint"):
-        output = run.path / final["checkpoint"]
+    status = final.TYPE.removeprefix("run.")
+    if isinstance(final, ev.RunFinished):
+        output = run.path / final.output
+    elif isinstance(final, ev.RunStopped) and final.checkpoint:
+        output = run.path / final.checkpoint
     else:
         output = run.path
-    ended = notify.RunEnded(run.name, status, int(final.get("step", current.step if current else 0)), current.total_steps if current else 0,
-                            reporter.train_s, str(output), final.get("reason", ""), final.get("hint", ""))
+    step = getattr(final, "step", None) or (current.step if current else 0)
+    ended = notify.RunEnded(run.name, status, step, current.total_steps if current else 0, reporter.train_s, str(output),
+                            getattr(final, "reason", ""), getattr(final, "hint", ""))
     kind = notify.kind_of(url, config.notify.kind)
     problem = notify.send(url, kind, ended)
-    reporter.emit(ev.LOG, message=f"notification not sent: {problem}" if problem else f"notified the {kind} webhook")
+    reporter.emit(ev.Log(message=f"notification not sent: {problem}" if problem else f"notified the {kind} webhook"))
 
 
 def failure(exc: Exception, config: Config | None, run: RunDir) -> tuple[str, str]:

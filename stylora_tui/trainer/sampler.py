@@ -95,15 +95,15 @@ class Sampler:
             (folder / "prompts.json").write_text(json.dumps(
                 {"epoch": epoch, "step": step, "prompts": self.prompts, "seeds": [seed + i for i in range(len(self.prompts))],
                  "size": list(self.size), "images": names}, indent=2), encoding="utf-8")
-            self.reporter.emit(ev.SAMPLE_SAVED, epoch=epoch, step=step, path=str(folder.relative_to(run.path)), images=names)
+            self.reporter.emit(ev.SampleSaved(epoch=epoch, step=step, path=str(folder.relative_to(run.path)), images=tuple(names)))
             return folder
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
-            self.reporter.emit(ev.LOG, message=f"samples at {label} ran out of GPU memory; training continues "
-                                   "(lower samples.width_px/height_px or samples.steps)")
+            self.reporter.emit(ev.Log(message=f"samples at {label} ran out of GPU memory; training continues "
+                                      "(lower samples.width_px/height_px or samples.steps)"))
         except Exception as exc:  # a preview must never end the run
             traceback.print_exc()
-            self.reporter.emit(ev.LOG, message=f"samples at {label} failed ({type(exc).__name__}: {exc}); training continues")
+            self.reporter.emit(ev.Log(message=f"samples at {label} failed ({type(exc).__name__}: {exc}); training continues"))
         finally:
             self.base.vae.to("cpu")
             unet.train(was_training)
@@ -114,8 +114,8 @@ class _Progress:
     """Denoising progress as `sample.progress` events, at most one a second, so viewers
     show sampling as work being done, not as a hang."""
 
-    def __init__(self, events, label: str, epoch: int, step: int, total: int) -> None:
-        self.events, self.label, self.epoch, self.train_step, self.total = events, label, epoch, step, total
+    def __init__(self, reporter, label: str, epoch: int, step: int, total: int) -> None:
+        self.reporter, self.label, self.epoch, self.train_step, self.total = reporter, label, epoch, step, total
         self.done = 0
         self.last = 0.0
 
@@ -124,6 +124,6 @@ class _Progress:
         self.done += 1
         now = time.time()
         if self.done == self.total or now - self.last >= 1.0:
-            self.events.emit(ev.SAMPLE_PROGRESS, label=self.label, epoch=self.epoch, step=self.train_step, done=self.done, total=self.total)
+            self.reporter.emit(ev.SampleProgress(label=self.label, epoch=self.epoch, step=self.train_step, done=self.done, total=self.total))
             self.last = now
         return callback_kwargs

@@ -65,7 +65,7 @@ class Saves:
             self.checkpoint_failed(position, problem, required, best_effort)
             return None
         if path is not None:
-            self.reporter.emit(ev.CHECKPOINT_SAVED, step=position.step, epoch=position.epoch, path=str(path.relative_to(s.run.path)))
+            self.reporter.emit(ev.CheckpointSaved(step=position.step, epoch=position.epoch, path=str(path.relative_to(s.run.path))))
             self.reporter.status(force=True, checkpoint_error="")
         group.barrier()
         return path
@@ -75,13 +75,13 @@ class Saves:
         newest = ckpt.latest_checkpoint(run.checkpoints)
         resumes = f"step {newest.name.removeprefix(ckpt.PREFIX).lstrip('0') or '0'}" if newest else "the start"
         message = f"checkpoint at step {position.step} could not be written: {problem}"
-        self.reporter.emit(ev.CHECKPOINT_FAILED, step=position.step, epoch=position.epoch, reason=problem)
+        self.reporter.emit(ev.CheckpointFailed(step=position.step, epoch=position.epoch, reason=problem))
         self.reporter.status(force=True, checkpoint_error=message)
         if required or not (best_effort or self.session.config.saving.continue_without_checkpoints):
             raise StyloraError(message, f"free disk space in {run.path.parent}, then `stylora-tui --resume {run.name}` "
                                         f"continues from {resumes} (or set saving.continue_without_checkpoints = true)")
         why = "the adapter is saved" if best_effort else "saving.continue_without_checkpoints"
-        self.reporter.emit(ev.LOG, message=f"{message}; training goes on ({why}); a resume would start from {resumes}")
+        self.reporter.emit(ev.Log(message=f"{message}; training goes on ({why}); a resume would start from {resumes}"))
 
     def adapter(self, epoch: int, step: int, name: str) -> Path | None:
         """Rank 0 writes the adapter; the others wait for it."""
@@ -92,8 +92,8 @@ class Saves:
         metadata = adapter_metadata(s.config, s.facts, epoch=epoch, step=step)
         path = save_adapter(s.adapter.kohya_state_dict(DTYPES[s.config.saving.precision]), metadata, s.run.output / name)
         modules = verify_adapter(path, self.expected_shapes)
-        self.reporter.emit(ev.OUTPUT_SAVED, epoch=epoch, step=step, path=str(path.relative_to(s.run.path)), modules=modules,
-                           bytes=path.stat().st_size)
+        self.reporter.emit(ev.OutputSaved(epoch=epoch, step=step, path=str(path.relative_to(s.run.path)), modules=modules,
+                           bytes=path.stat().st_size))
         s.group.barrier()
         return path
 
@@ -106,7 +106,7 @@ class Saves:
         validator = self.session.validator
         if validator is not None:
             loss = validator.loss()
-            self.reporter.emit(ev.VALIDATION, epoch=epoch, step=step, loss=round(loss, 6), images=len(validator.items))
+            self.reporter.emit(ev.ValidationLoss(epoch=epoch, step=step, loss=round(loss, 6), images=len(validator.items)))
         self.session.group.barrier()
 
 

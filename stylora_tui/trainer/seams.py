@@ -59,16 +59,17 @@ class Reporter:
 
     def __init__(self, events: ev.EventWriter | None, status: StatusWriter | None) -> None:
         self.events, self.status_writer = events, status
-        self.final: dict | None = None  # how the run ended, once it has (for the notification)
+        self.final: ev.Event | None = None  # how the run ended, once it has (for the notification)
         self.train_s = 0.0  # training time so far, every session of the run together
 
-    def emit(self, kind: str, **fields) -> None:
-        if "train_s" in fields:
-            self.train_s = fields["train_s"]
-        if kind in ev.FINAL_TYPES:
-            self.final = {"type": kind, **fields}
+    def emit(self, event: ev.Event) -> None:
+        """Thread-safe: the GPU telemetry thread reports through here too."""
+        if isinstance(event, (ev.TrainStep, ev.RunFinished)) and event.train_s is not None:
+            self.train_s = event.train_s
+        if isinstance(event, ev.FINAL):
+            self.final = event
         if self.events is not None:
-            self.events.emit(kind, **fields)
+            self.events.write(event)
 
     def status(self, force: bool = False, **changes) -> None:
         if self.status_writer is not None:

@@ -1,6 +1,10 @@
-"""Setting a run up: device and precision, the frozen base model, the data and its cached
-latents, the adapter, its optimizer, and where to start (fresh, or the newest complete
-checkpoint). Everything the step loop needs, built once, in one place.
+"""Setting a run up, in named steps: where it runs (device, precision, processes), the
+frozen base model, the data and its cached latents, the adapter with its optimizer and
+schedule, the text conditioning, where to start (fresh, or the newest complete
+checkpoint), and the seams that report it. Everything the step loop needs, built once.
+
+A stop that arrives before training begins (while latents are cached) is not a session:
+it is `StoppedBeforeTraining`, which the trainer's main turns into a stopped run.
 """
 
 from __future__ import annotations
@@ -13,19 +17,20 @@ from pathlib import Path
 import torch
 
 from stylora_tui.config.schema import Config
-from stylora_tui.dataset.buckets import count_steps
-from stylora_tui.dataset.scan import scan_dataset
+from stylora_tui.dataset.buckets import StepCount, count_steps
+from stylora_tui.dataset.scan import DatasetScan, scan_dataset
 from stylora_tui.errors import StyloraError
+from stylora_tui.run.estimates import checkpointing
 from stylora_tui.model.files import resolve_prediction
 from stylora_tui.model.hashes import model_hash
 from stylora_tui.model.metadata import TrainingFacts, tag_frequency
 from stylora_tui.run import events as ev
-from stylora_tui.run.estimates import checkpointing
 from stylora_tui.run.layout import RunDir
 from stylora_tui.trainer import checkpoint as ckpt
 from stylora_tui.trainer.caching import cache_latents
 from stylora_tui.trainer.data import (
     LatentCache,
+    TrainItem,
     build_items,
     captions_are_static,
     encode_latents,
@@ -48,29 +53,125 @@ from stylora_tui.trainer.text import TextConditioner
 from stylora_tui.trainer.validation import Validator
 
 
-@dataclass
+class StoppedBeforeTraining(Exception):
+    """A stop arrived while the session was being set up: nothing was trained or saved."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where the run trains: the device and its precision, and the processes taking part."""
+
+    accelerator: object  # accelerate.Accelerator
+    group: Group
+    device: torch.device
+    mixed_precision: str  # "bf16", "fp16" or "no"
+    weight_dtype: torch.dtype
+    placement: Placement
+
+
+@dataclass(frozen=True)
+class Latents:
+    """The VAE latents of an item at a crop: from the shared cache, or encoded now (random
+    crops, or a damaged cache entry)."""
+
+    cache: LatentCache
+    vae: torch.nn.Module
+    device: torch.device
+
+    def get(self, item: TrainItem, crop: tuple[int, int] | None = None) -> torch.Tensor:
+        crop = item.center_crop if crop is None else crop
+        cached = self.cache.get(item, crop)
+        if cached is not None:
+            return cached
+        vae = self.vae.to(self.device)
+        return encode_latents(vae, load_pixels(item, crop).unsqueeze(0), next(vae.parameters()).dtype)[0]
+
+
+@dataclass(frozen=True)
+class Data:
+    scan: DatasetScan
+    items: list[TrainItem]
+    validation_items: list[TrainItem]
+    steps: StepCount
+    latents: Latents
+
+
+@dataclass(frozen=True)
+class Training:
+    """The adapter and what moves it."""
+
+    adapter: LoConNetwork
+    optimizer: object  # torch.optim.Optimizer, prepared by accelerate
+    scheduler: object  # torch.optim.lr_scheduler.LRScheduler
+    reduction: GradientBuckets | None  # several GPUs: gradients averaged during backward
+    gradient_checkpointing: bool
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where training begins: a fresh run, or the newest complete checkpoint that loads."""
+
+    position: ckpt.Position
+    generator: torch.Generator  # noise and timesteps: this process's own stream
+    checkpoint: Path | None
+    previous: dict  # what the checkpoint recorded of the run (its session id, its start)
+
+
+@dataclass(frozen=True)
 class Session:
     run: RunDir
     config: Config
-    accelerator: object
-    group: Group
-    device: torch.device
-    weight_dtype: torch.dtype
+    runtime: Runtime
     base: BaseModel
-    items: list
-    cache: LatentCache
-    adapter: LoConNetwork
-    optimizer: object
-    scheduler: object
+    data: Data
+    training: Training
     conditioner: TextConditioner
-    static_text: dict
-    generator: torch.Generator
-    position: ckpt.Position
-    total_steps: int
+    static_text: dict[int, tuple[torch.Tensor, torch.Tensor]]  # item index -> (hidden, pooled), when captions never change
+    start: Start
     facts: TrainingFacts
     sampler: Sampler | None
     validator: Validator | None
-    reduction: GradientBuckets | None = None  # several GPUs: gradients averaged during backward
+
+    # The loop's most used parts, by their own names.
+    accelerator = property(lambda self: self.runtime.accelerator)
+    group = property(lambda self: self.runtime.group)
+    device = property(lambda self: self.runtime.device)
+    weight_dtype = property(lambda self: self.runtime.weight_dtype)
+    items = property(lambda self: self.data.items)
+    latents = property(lambda self: self.data.latents)
+    total_steps = property(lambda self: self.data.steps.total_steps)
+    adapter = property(lambda self: self.training.adapter)
+    optimizer = property(lambda self: self.training.optimizer)
+    scheduler = property(lambda self: self.training.scheduler)
+    reduction = property(lambda self: self.training.reduction)
+    position = property(lambda self: self.start.position)
+    generator = property(lambda self: self.start.generator)
+
+
+def open_session(run: RunDir, config: Config, intents: Intents, reporter: Reporter) -> Session:
+    """The session; StoppedBeforeTraining when a stop arrives while latents are cached."""
+    runtime = set_up_runtime(config)
+    base = load_model(config, runtime)
+    data = load_data(config, base, runtime, intents, reporter)
+    training = set_up_training(config, base, runtime, data.steps)
+    conditioner, static_text = set_up_text(config, base, runtime, data.items)
+    start = find_start(run, config, training, runtime.group.rank, reporter)
+    facts = training_facts(run, config, base, data, training, start)
+    reporter.emit(started_event(run, config, runtime, data, training, start, base))
+    reporter.status(force=True, step=start.position.step, epoch=start.position.epoch)
+    main = runtime.group.is_main
+    bucket = (data.steps.buckets[0].width, data.steps.buckets[0].height)
+    return Session(
+        run=run, config=config, runtime=runtime, base=base, data=data, training=training, conditioner=conditioner,
+        static_text=static_text, start=start, facts=facts,
+        sampler=Sampler(run, config, reporter, base, conditioner, runtime.device, runtime.weight_dtype, bucket) if main else None,
+        validator=Validator(data.validation_items, data.latents.get, conditioner, base, runtime.device, runtime.weight_dtype,
+                            config.training.seed) if main and data.validation_items else None,
+    )
 
 
 def precision(config: Config) -> tuple[torch.device, str, torch.dtype]:
@@ -88,20 +189,14 @@ def precision(config: Config) -> tuple[torch.device, str, torch.dtype]:
     return device, mixed, {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mixed, torch.float32)
 
 
-def open_session(run: RunDir, config: Config, intents: Intents, reporter: Reporter) -> Session | str:
-    """The session, or the reason a stop arrived before training began (while caching)."""
-    tr = config.training
-    device, mixed, weight_dtype = precision(config)
+def set_up_runtime(config: Config) -> Runtime:
     from accelerate import Accelerator
 
+    device, mixed, weight_dtype = precision(config)
     # cpu=True on a machine without CUDA also makes accelerate join a gloo process group
     # when several processes were launched (without it each trains alone).
     accelerator = Accelerator(mixed_precision=mixed, cpu=device.type == "cpu")
     device = accelerator.device
-    group = Group(accelerator, device)
-
-    # The base model, frozen, loaded in the dtype it trains in. Rank 0 first: it builds
-    # what the cache lacks (the demo model, the SDXL config folder) before the others read it.
     train_te = config.network.trains_text_encoders
     placement = Placement(
         device,
@@ -110,16 +205,29 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
         text_encoder_dtype=torch.float32 if train_te and device.type == "cpu" else weight_dtype,
         vae_dtype=vae_dtype_for(weight_dtype),
     )
-    prediction = resolve_prediction(config.model.path, config.model.prediction_type, tr.zero_terminal_snr)
-    if group.is_main:
+    return Runtime(accelerator=accelerator, group=Group(accelerator, device), device=device, mixed_precision=mixed,
+                   weight_dtype=weight_dtype, placement=placement)
+
+
+def load_model(config: Config, runtime: Runtime) -> BaseModel:
+    """The base model, frozen, in the dtype it trains in. Rank 0 first: it builds what the
+    cache lacks (the demo model, the SDXL config folder) before the others read it."""
+    prediction = resolve_prediction(config.model.path, config.model.prediction_type, config.training.zero_terminal_snr)
+    if runtime.group.is_main:
         resolve_model_path(config.model.path)
-    group.barrier()
-    base = load_base_model(config.model.path, config.model.vae, prediction, placement)
+    runtime.group.barrier()
+    base = load_base_model(config.model.path, config.model.vae, prediction, runtime.placement)
     for model in (base.unet, base.vae, base.text_encoder, base.text_encoder_2):
         model.requires_grad_(False)
         model.eval()
+    return base
 
-    # The data: buckets, captions, cached latents.
+
+def load_data(config: Config, base: BaseModel, runtime: Runtime, intents: Intents, reporter: Reporter) -> Data:
+    """Buckets, captions and cached latents. One process fills the shared cache; the others
+    read it once it is complete. Random crops differ every step, so only the held-out images
+    (center crop) are cached then."""
+    tr, group = config.training, runtime.group
     scan = scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats)
     items, validation_items = build_items(scan, config)
     if not items:
@@ -127,58 +235,78 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
     steps = count_steps([(i.bucket, i.repeats) for i in items], tr.batch_size, tr.epochs, tr.gradient_accumulation_steps,
                         tr.max_steps, group.world)
     reporter.status(force=True, total_steps=steps.total_steps)
-    base.vae.to(device)
+    base.vae.to(runtime.device)
     cache = LatentCache(vae_fingerprint(base.vae))
-    # One process fills the shared cache; the others read it once it is complete. Random
-    # crops differ every step, so only the held-out images (center crop) are cached then.
     if group.is_main:
         to_cache = validation_items if config.dataset.random_crop else items + validation_items
         # With several processes a stop waits for the training loop, where all agree on it.
-        stopped = cache_latents(to_cache, cache, base.vae, placement.vae_dtype, reporter, intents if group.world == 1 else None)
+        stopped = cache_latents(to_cache, cache, base.vae, runtime.placement.vae_dtype, reporter,
+                                intents if group.world == 1 else None)
         if stopped:
-            return stopped
+            raise StoppedBeforeTraining(stopped)
     group.barrier()
     if not config.dataset.random_crop:
         base.vae.to("cpu")
+    return Data(scan=scan, items=items, validation_items=validation_items, steps=steps,
+                latents=Latents(cache=cache, vae=base.vae, device=runtime.device))
 
-    # The network. Seeded here, right before the adapter's random init: anything earlier
-    # (building the demo model on a first run) may draw from the global RNG, and every GPU
-    # must start from the same weights.
-    torch.manual_seed(tr.seed)
+
+def set_up_training(config: Config, base: BaseModel, runtime: Runtime, steps: StepCount) -> Training:
+    """The adapter, seeded right before its random init: anything earlier (building the demo
+    model on a first run) may draw from the global RNG, and every GPU must start from the
+    same weights. Then gradient checkpointing, the optimizer and the schedule."""
+    torch.manual_seed(config.training.seed)
     adapter = LoConNetwork(base.unet, base.text_encoder, base.text_encoder_2, config.network)
     adapter.apply_to()
-    adapter.to(device, torch.float32)
+    adapter.to(runtime.device, torch.float32)
+    device = runtime.device
     memory_gib = torch.cuda.get_device_properties(device).total_memory / 2**30 if device.type == "cuda" else None
     use_checkpointing = checkpointing(config, memory_gib)
     if use_checkpointing:
-        enable_checkpointing(base, train_te)
+        enable_checkpointing(base, config.network.trains_text_encoders)
     optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
-    reduction = group.reduce_during_backward([p for g in optimizer.param_groups for p in g["params"]])
+    reduction = runtime.group.reduce_during_backward([p for g in optimizer.param_groups for p in g["params"]])
     scheduler = build_scheduler(config, optimizer, steps.total_steps)
-    optimizer = accelerator.prepare(optimizer)
+    return Training(adapter=adapter, optimizer=runtime.accelerator.prepare(optimizer), scheduler=scheduler,
+                    reduction=reduction, gradient_checkpointing=use_checkpointing)
+
+
+def set_up_text(config: Config, base: BaseModel, runtime: Runtime, items: list[TrainItem]) -> tuple[TextConditioner, dict]:
+    """Both text encoders behind one conditioner; captions that never change (no shuffle,
+    no dropout) through frozen encoders are encoded once."""
     conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2,
                                   config.captions.max_token_length, base.pad_id_2)
     static_text = {}
-    if captions_are_static(config) and not train_te:
+    if captions_are_static(config) and not config.network.trains_text_encoders:
         with torch.no_grad():
             for item in items:
-                static_text[item.index] = conditioner.encode([item.caption.text()], device, weight_dtype)
+                static_text[item.index] = conditioner.encode([item.caption.text()], runtime.device, runtime.weight_dtype)
+    return conditioner, static_text
 
-    # Where to start: a fresh run, or the newest complete checkpoint that loads. Each GPU
-    # draws its own noise; rank 0 draws what a single-GPU run would.
-    generator = torch.Generator("cpu").manual_seed(tr.seed + group.rank)
-    latest, position, previous, damaged = ckpt.load_newest(run.checkpoints, adapter, optimizer, scheduler, generator, group.rank)
+
+def find_start(run: RunDir, config: Config, training: Training, rank: int, reporter: Reporter) -> Start:
+    """A fresh run, or the newest complete checkpoint that loads. Each GPU draws its own
+    noise; rank 0 draws what a single-GPU run would."""
+    generator = torch.Generator("cpu").manual_seed(config.training.seed + rank)
+    latest, position, previous, damaged = ckpt.load_newest(run.checkpoints, training.adapter, training.optimizer,
+                                                          training.scheduler, generator, rank)
     for name, why in damaged:
-        reporter.emit(ev.LOG, message=f"checkpoint {name} is damaged ({why}); "
-                      + (f"resuming from {latest.name}" if latest else "no older checkpoint loads"))
+        reporter.emit(ev.Log(message=f"checkpoint {name} is damaged ({why}); "
+                             + (f"resuming from {latest.name}" if latest else "no older checkpoint loads")))
     if damaged and latest is None:
         raise StyloraError(f"every checkpoint of {run.name} is damaged ({', '.join(n for n, _ in damaged)})",
                            f"move {run.checkpoints} aside to start the run over, or start a new run")
-    facts = TrainingFacts(
+    return Start(position=position, generator=generator, checkpoint=latest, previous=previous)
+
+
+def training_facts(run: RunDir, config: Config, base: BaseModel, data: Data, training: Training, start: Start) -> TrainingFacts:
+    """What the adapter's metadata says of its training; a resumed run keeps its session."""
+    steps, scan = data.steps, data.scan
+    return TrainingFacts(
         run_name=run.name,
-        session_id=previous.get("session_id") or uuid.uuid4().hex[:16],
-        started_at=previous.get("started_at") or time.time(),
-        num_images=sum(i.repeats for i in items),
+        session_id=start.previous.get("session_id") or uuid.uuid4().hex[:16],
+        started_at=start.previous.get("started_at") or time.time(),
+        num_images=sum(i.repeats for i in data.items),
         batches_per_epoch=steps.batches_per_epoch,
         total_steps=steps.total_steps,
         warmup_steps=warmup_steps(config, steps.total_steps),
@@ -190,27 +318,22 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
         dataset_dirs=_dataset_dirs(scan),
         prediction_type=base.prediction.type,
         zero_terminal_snr=base.prediction.zero_terminal_snr,
-        gradient_checkpointing=use_checkpointing,
+        gradient_checkpointing=training.gradient_checkpointing,
     )
-    reporter.emit(
-        ev.RUN_RESUMED if latest is not None else ev.RUN_STARTED,
-        run=run.name, step=position.step, epoch=position.epoch, total_steps=steps.total_steps, epochs=tr.epochs,
-        steps_per_epoch=steps.steps_per_epoch, images=len(items), device=str(device), mixed_precision=mixed,
-        modules=len(adapter.modules_by_key), trainable_params=adapter.trainable_parameters(), gpus=group.world,
-        checkpoint=str(latest.name) if latest else None, prediction=base.prediction.type,
+
+
+def started_event(run: RunDir, config: Config, runtime: Runtime, data: Data, training: Training, start: Start,
+                  base: BaseModel) -> ev.RunStarted:
+    kind = ev.RunResumed if start.checkpoint is not None else ev.RunStarted
+    return kind(
+        run=run.name, step=start.position.step, epoch=start.position.epoch, total_steps=data.steps.total_steps,
+        epochs=config.training.epochs, steps_per_epoch=data.steps.steps_per_epoch, images=len(data.items),
+        device=str(runtime.device), mixed_precision=runtime.mixed_precision, modules=len(training.adapter.modules_by_key),
+        trainable_params=training.adapter.trainable_parameters(), gpus=runtime.group.world,
+        checkpoint=start.checkpoint.name if start.checkpoint else None, prediction=base.prediction.type,
         zero_terminal_snr=base.prediction.zero_terminal_snr, random_crop=config.dataset.random_crop,
-        gradient_checkpointing=use_checkpointing,
+        gradient_checkpointing=training.gradient_checkpointing,
     )
-    reporter.status(force=True, step=position.step, epoch=position.epoch)
-    session = Session(run, config, accelerator, group, device, weight_dtype, base, items, cache, adapter, optimizer, scheduler,
-                      conditioner, static_text, generator, position, steps.total_steps, facts, None, None, reduction)
-    if group.is_main:
-        session.sampler = Sampler(run, config, reporter, base, conditioner, device, weight_dtype,
-                                  (steps.buckets[0].width, steps.buckets[0].height))
-        if validation_items:
-            session.validator = Validator(validation_items, lambda item: latents_for(session, item), conditioner, base, device,
-                                          weight_dtype, tr.seed)
-    return session
 
 
 def enable_checkpointing(base: BaseModel, train_te: bool) -> None:
@@ -225,22 +348,11 @@ def enable_checkpointing(base: BaseModel, train_te: bool) -> None:
             encoder.train()
 
 
-def latents_for(session: Session, item, crop: tuple[int, int] | None = None) -> torch.Tensor:
-    """The latents of `item` cropped at `crop` (the center by default): cached, or encoded
-    now (random crops, or a damaged cache entry)."""
-    crop = item.center_crop if crop is None else crop
-    cached = session.cache.get(item, crop)
-    if cached is not None:
-        return cached
-    vae = session.base.vae.to(session.device)
-    return encode_latents(vae, load_pixels(item, crop).unsqueeze(0), next(vae.parameters()).dtype)[0]
-
-
 def _folder(rel: str, root: Path) -> str:
     return rel.split("/", 1)[0] if "/" in rel else root.name
 
 
-def _dataset_dirs(scan) -> dict:
+def _dataset_dirs(scan: DatasetScan) -> dict:
     dirs: dict[str, dict] = {}
     for image in scan.usable:
         entry = dirs.setdefault(_folder(image.rel, scan.root), {"n_repeats": image.repeats, "img_count": 0})

@@ -9,11 +9,12 @@ import threading
 
 from stylora_tui.integrations.nvml import NvmlSampler
 from stylora_tui.run import events as ev
+from stylora_tui.trainer.seams import Reporter
 
 
 class GpuTelemetry:
-    def __init__(self, events: ev.EventWriter, every_s: float) -> None:
-        self.events = events
+    def __init__(self, reporter: Reporter, every_s: float) -> None:
+        self.reporter = reporter
         self.every_s = every_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gpu-telemetry", daemon=True)
@@ -25,10 +26,10 @@ class GpuTelemetry:
         sampler = NvmlSampler()
         try:
             if not sampler.available:
-                self.events.emit(ev.GPU_SAMPLE, gpus=[], error=sampler.error)
+                self.reporter.emit(ev.GpuSample(error=sampler.error))
                 return
             while not self._stop.is_set():
-                self.events.emit(ev.GPU_SAMPLE, gpus=[r.to_json() for r in sampler.sample()])
+                self.reporter.emit(ev.GpuSample(gpus=tuple(r.to_json() for r in sampler.sample())))
                 self._stop.wait(self.every_s)
         finally:
             sampler.close()

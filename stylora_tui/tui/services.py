@@ -58,7 +58,7 @@ class Services:
     # (model path or None) -> (tokenizer, tokenizer_2), both TokenizerLike
     tokenizers: Callable = _tokenizers
     launcher: object = field(default_factory=_launcher)
-    # RunDir -> an object with read_new() -> list[event dict]
+    # RunDir -> an object with read_new() -> list[run.events.Event]
     run_source: Callable = _tailer
     # RunDir -> whether a trainer holds the run (its lock)
     alive: Callable = _alive

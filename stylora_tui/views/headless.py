@@ -13,23 +13,25 @@ from dataclasses import replace
 
 from stylora_tui.display import printable
 from stylora_tui.run import control
+from stylora_tui.run import events as ev
 from stylora_tui.run.invocation import resume_command
 from stylora_tui.run.launcher import Launched
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.state import RunState, format_duration
 from stylora_tui.run.watch import Watch
+from stylora_tui.run.status import CACHING, FAILED, FINISHED, SAMPLING, STOPPED, TRAINING, WAITING
 from stylora_tui.views.console import console, safe
 
 POLL_S = 0.5
-SAID_ALOUD = {"output.saved", "checkpoint.saved", "checkpoint.failed", "run.failed", "run.stopped", "run.finished", "log", "train.skipped"}
+SAID_ALOUD = (ev.OutputSaved, ev.CheckpointSaved, ev.CheckpointFailed, ev.RunFailed, ev.RunStopped, ev.RunFinished, ev.Log, ev.StepSkipped)
 
 
 def describe(state: RunState) -> str:
-    if state.phase == "sampling" and state.sample_total:
+    if state.phase == SAMPLING and state.sample_total:
         return f"rendering samples {state.sample_done}/{state.sample_total} at step {state.step}"
-    if state.phase == "caching" and state.cache_total:
+    if state.phase == CACHING and state.cache_total:
         return f"caching latents {state.cache_done}/{state.cache_total}"
-    if state.phase == "waiting":
+    if state.phase == WAITING:
         return "starting: loading the model"
     parts = [f"step {state.step}/{state.total_steps or '?'}", f"epoch {state.epoch}/{state.total_epochs or '?'}"]
     if state.loss is not None:
@@ -80,11 +82,11 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | N
                 new = watch.poll()
                 state = watch.state
                 for event, line in watch.said:
-                    if event.get("type") in SAID_ALOUD:
+                    if isinstance(event, SAID_ALOUD):
                         progress.console.print(f"  {printable(line)}", markup=False)
                 label, done, total = progress_of(state)
                 if total:
-                    progress.update(task, total=total, completed=done, info=describe(state) if state.phase == "training" else label)
+                    progress.update(task, total=total, completed=done, info=describe(state) if state.phase == TRAINING else label)
                 if not interactive and new and time.time() - last_line > 5:
                     out.print(describe(state), markup=False)
                     last_line = time.time()
@@ -116,7 +118,7 @@ def gone_without_a_word(run: RunDir, watch: Watch, out) -> RunState:
         out.print(f"the end of {safe(run.trainer_log)}:")
         for line in tail:
             out.print(f"  {printable(line)}", markup=False)
-    return replace(watch.state, phase="failed", reason=how,
+    return replace(watch.state, phase=FAILED, reason=how,
                    hint=f"see {run.trainer_log}; `{resume_command(run)}` continues from the newest complete checkpoint")
 
 
@@ -133,24 +135,24 @@ def log_tail(run: RunDir, lines: int) -> list[str]:
 def progress_of(state: RunState) -> tuple[str, int, int]:
     """What a progress bar shows now, with its own label: caching, sampling and training each
     have their own count (a full cache bar must not read as a finished run)."""
-    if state.phase == "caching" and state.cache_total:
+    if state.phase == CACHING and state.cache_total:
         return f"caching latents {state.cache_done}/{state.cache_total}", state.cache_done, state.cache_total
-    if state.phase == "sampling" and state.sample_total:
+    if state.phase == SAMPLING and state.sample_total:
         return f"samples {state.sample_done}/{state.sample_total}", state.sample_done, state.sample_total
     if state.total_steps:
         return f"step {state.step}/{state.total_steps} {100 * state.step // state.total_steps}%", state.step, state.total_steps
-    return "waiting", 0, 0
+    return WAITING, 0, 0
 
 
 def summarize(state: RunState, run: RunDir) -> None:
     out = console()
-    if state.phase == "finished":
+    if state.phase == FINISHED:
         out.print(f"[green]finished[/] {run.name} at step {state.step}; outputs in {safe(run.output)}:")
         for name in run.outputs():
             out.print(f"  {printable(name)}", markup=False)
-    elif state.phase == "stopped":
+    elif state.phase == STOPPED:
         out.print(f"[yellow]stopped[/] at step {state.step}; continue with `{safe(resume_command(run))}`")
-    elif state.phase == "failed":
+    elif state.phase == FAILED:
         out.print(f"[red]failed[/]: {safe(state.reason)}")
         if state.hint:
             out.print(f"hint: {safe(state.hint)}")

@@ -11,9 +11,9 @@ from stylora_tui.run.state import RunState, reduce, replay
 def test_tailer_reads_from_offset_and_leaves_a_partial_line(tmp_path):
     path = tmp_path / "events.jsonl"
     writer = ev.EventWriter(path)
-    writer.emit(ev.RUN_STARTED, run="r", step=0, total_steps=10)
+    writer.write(ev.RunStarted(run="r", step=0, total_steps=10))
     tailer = ev.EventTailer(path)
-    assert [e["type"] for e in tailer.read_new()] == ["run.started"]
+    assert [type(e) for e in tailer.read_new()] == [ev.RunStarted]
     offset = tailer.offset
     with open(path, "ab") as handle:
         handle.write(b'{"v":1,"type":"train.step","step":1')  # the writer is mid-append
@@ -21,37 +21,43 @@ def test_tailer_reads_from_offset_and_leaves_a_partial_line(tmp_path):
     with open(path, "ab") as handle:
         handle.write(b',"loss":0.5}\nnot json\n')
     events = tailer.read_new()
-    assert [e["type"] for e in events] == ["train.step"], "a damaged line is skipped, not fatal"
+    assert [type(e) for e in events] == [ev.TrainStep], "a damaged line is skipped, not fatal"
     assert tailer.offset == path.stat().st_size
     writer.close()
 
 
 def test_events_are_versioned_and_timestamped(tmp_path):
     writer = ev.EventWriter(tmp_path / "e.jsonl")
-    event = writer.emit(ev.TRAIN_STEP, step=3, loss=0.1)
+    event = writer.write(ev.TrainStep(step=3, loss=0.1))
     writer.close()
     line = json.loads((tmp_path / "e.jsonl").read_text())
-    assert line == event and line["v"] == 1 and line["type"] == "train.step" and isinstance(line["ts"], float)
+    assert line["v"] == 1 and line["type"] == "train.step" and isinstance(line["ts"], float)
+    assert ev.decode(line) == event, "what is read back is what was written"
+
+
+def typed(events: list[dict]) -> list[ev.Event]:
+    """Events as JSON objects (the wire format), read the way every reader reads them."""
+    return [ev.decode(e) for e in events]
 
 
 def test_reducer_eta_average_and_final_states():
     events = [{"type": "run.started", "ts": 0.0, "run": "r", "step": 0, "total_steps": 100, "epochs": 10}]
     events += [{"type": "train.step", "ts": float(i), "step": i, "epoch": 1, "loss": 0.2, "it_per_s": 2.0} for i in range(1, 21)]
-    state = replay(events)
+    state = replay(typed(events))
     assert state.phase == "training" and state.step == 20 and abs(state.loss_avg - 0.2) < 1e-9
     assert state.eta_s == 40.0 and state.progress == 0.2
-    state = reduce(state, {"type": "control.received", "intent": "stop"})
+    state = reduce(state, ev.ControlReceived(intent="stop"))
     assert state.phase == "stopping"
-    state = reduce(state, {"type": "run.stopped", "step": 20, "reason": "stop requested"})
+    state = reduce(state, ev.RunStopped(step=20, reason="stop requested"))
     assert state.phase == "stopped" and state.finished and state.eta_s is None
-    failed = reduce(RunState(), {"type": "run.failed", "reason": "CUDA out of memory"})
+    failed = reduce(RunState(), ev.RunFailed(reason="CUDA out of memory"))
     assert failed.phase == "failed" and failed.reason == "CUDA out of memory"
 
 
 def test_loss_history_is_thinned_not_dropped():
     state = RunState()
     for step in range(1, 5001):
-        state = reduce(state, {"type": "train.step", "ts": float(step), "step": step, "loss": 1.0})
+        state = reduce(state, ev.TrainStep(ts=float(step), step=step, loss=1.0))
     assert len(state.losses) <= 600 and state.losses[0][0] == 1 and state.losses[-1][0] == 5000
 
 
@@ -84,11 +90,15 @@ _events = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_events, max_size=30))
 def test_the_reducer_never_raises_on_any_event_sequence(sequence):
+    """Any JSON a damaged or hand-edited log holds: the codec takes it or skips it, and the
+    reducer takes whatever the codec gives."""
     from stylora_tui.run.state import RunState, reduce
 
     state = RunState()
-    for event in sequence:
-        state = reduce(state, event)
+    for data in sequence:
+        event = ev.decode(data)
+        if event is not None:
+            state = reduce(state, event)
     assert isinstance(state, RunState)
 
 
@@ -101,7 +111,7 @@ def test_the_eta_follows_the_real_step_time_from_the_first_steps():
         train_s += 30.0 if step == 1 else 0.5
         events.append({"type": "train.step", "ts": 1000.0 + train_s, "step": step, "epoch": 1, "loss": 0.1,
                        "it_per_s": 1 / 30 * 0.9 ** step + 2 * (1 - 0.9 ** step), "train_s": train_s})
-    state = replay(events)
+    state = replay(typed(events))
     assert state.step_s == 0.5 and state.eta_s == (1000 - 5) * 0.5
 
 
@@ -110,9 +120,9 @@ def test_elapsed_goes_on_through_previews_and_across_sessions():
               {"type": "train.step", "ts": 1010.0, "step": 10, "epoch": 1, "loss": 0.1, "train_s": 10.0},
               {"type": "sample.progress", "ts": 1050.0, "done": 1, "total": 3},
               {"type": "sample.progress", "ts": 1090.0, "done": 2, "total": 3}]
-    state = replay(events)
+    state = replay(typed(events))
     assert state.phase == "sampling"
     assert state.elapsed_s(1095.0) == 95.0 and state.elapsed_s(1100.0) == 100.0  # ticks on between sample events
-    state = replay([{"type": "run.stopped", "ts": 1100.0, "step": 10},
-                    {"type": "run.resumed", "ts": 5000.0, "step": 10, "total_steps": 100, "epochs": 2}], state)
+    state = replay(typed([{"type": "run.stopped", "ts": 1100.0, "step": 10},
+                          {"type": "run.resumed", "ts": 5000.0, "step": 10, "total_steps": 100, "epochs": 2}]), state)
     assert state.elapsed_s(5030.0) == 130.0  # 100 s before the stop, 30 s since the resume

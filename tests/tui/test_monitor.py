@@ -6,6 +6,7 @@ import os
 import pytest
 from textual.widgets import ProgressBar
 
+from stylora_tui.run import events as ev
 from stylora_tui.run.catalog import create_run
 from stylora_tui.tui.app import StyloraApp
 from stylora_tui.tui.services import Services
@@ -91,7 +92,7 @@ async def test_sampling_shows_progress_and_the_clock_keeps_running(services, run
 
     from tests.tui.fakes import ScriptedSource, training_events
 
-    events = training_events() + [{"type": "sample.progress", "ts": 1052.0, "label": "e0005", "epoch": 5, "step": 40, "done": 5, "total": 12}]
+    events = training_events() + [ev.SampleProgress(ts=1052.0, label="e0005", epoch=5, step=40, done=5, total=12)]
     now = {"t": 1060.0}
     app = StyloraApp(replace(services, run_source=lambda run: ScriptedSource(events), clock=lambda: now["t"]), monitor=running)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -103,7 +104,7 @@ async def test_sampling_shows_progress_and_the_clock_keeps_running(services, run
         assert text_of(app, "#stats") != first, "the elapsed clock runs while samples render"
 
 
-FINISHED = {"type": "run.finished", "ts": 1060.0, "step": 40, "epoch": 4, "output": "output/run-01.safetensors", "train_s": 40.0}
+FINISHED = ev.RunFinished(ts=1060.0, step=40, epoch=4, output="output/run-01.safetensors", train_s=40.0)
 
 
 @pytest.mark.parametrize(("per_read", "rings"), [(10, 1), (100, 0)])

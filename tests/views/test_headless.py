@@ -15,16 +15,16 @@ def finished_run(tmp_path) -> RunDir:
     for name in ("run-01-e0001.safetensors", "run-01.safetensors"):
         (run.output / name).write_bytes(b"x")
     writer = ev.EventWriter(run.events)
-    writer.emit(ev.RUN_STARTED, run="run-01", step=0, epoch=1, total_steps=4, epochs=2)
+    writer.write(ev.RunStarted(run="run-01", step=0, epoch=1, total_steps=4, epochs=2))
     for step in (1, 2):
-        writer.emit(ev.TRAIN_STEP, step=step, epoch=1, loss=0.1, lr=1e-4)
-    writer.emit(ev.EPOCH_FINISHED, epoch=1, step=2)
-    writer.emit(ev.OUTPUT_SAVED, epoch=1, step=2, path="output/run-01-e0001.safetensors")
-    writer.emit(ev.CHECKPOINT_SAVED, step=2, epoch=2, path="checkpoints/step-000002")
+        writer.write(ev.TrainStep(step=step, epoch=1, loss=0.1, lr=1e-4))
+    writer.write(ev.EpochFinished(epoch=1, step=2))
+    writer.write(ev.OutputSaved(epoch=1, step=2, path="output/run-01-e0001.safetensors"))
+    writer.write(ev.CheckpointSaved(step=2, epoch=2, path="checkpoints/step-000002"))
     for step in (3, 4):
-        writer.emit(ev.TRAIN_STEP, step=step, epoch=2, loss=0.1, lr=1e-4)
-    writer.emit(ev.OUTPUT_SAVED, epoch=2, step=4, path="output/run-01.safetensors")
-    writer.emit(ev.RUN_FINISHED, step=4, epoch=2, output="output/run-01.safetensors")
+        writer.write(ev.TrainStep(step=step, epoch=2, loss=0.1, lr=1e-4))
+    writer.write(ev.OutputSaved(epoch=2, step=4, path="output/run-01.safetensors"))
+    writer.write(ev.RunFinished(step=4, epoch=2, output="output/run-01.safetensors"))
     return run
 
 
@@ -39,7 +39,7 @@ def test_every_save_in_one_poll_is_said_once_and_in_order(tmp_path, capsys):
 def test_a_poll_keeps_the_line_each_event_added(tmp_path):
     watch = Watch(finished_run(tmp_path), alive=lambda: False)
     watch.poll()
-    assert [(event["type"], line) for event, line in watch.said] == [
+    assert [(event.TYPE, line) for event, line in watch.said] == [
         ("run.started", "started at step 0"),
         ("output.saved", "saved output/run-01-e0001.safetensors"),
         ("checkpoint.saved", "checkpoint at step 2"),

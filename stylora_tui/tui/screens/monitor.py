@@ -23,7 +23,7 @@ from stylora_tui.run import control
 from stylora_tui.run.invocation import resume_command
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.state import RunState, format_duration
-from stylora_tui.run.status import FINISHED, RESUMABLE
+from stylora_tui.run.status import FAILED, FINISHED, RESUMABLE, WAITING
 from stylora_tui.run.summary import run_status
 from stylora_tui.run.watch import Watch
 from stylora_tui.tui.dialogs.confirm import ConfirmDialog
@@ -117,7 +117,7 @@ class MonitorScreen(Screen):
             # tells a user in another window.
             self.app.bell()
             self.seen_live = False
-        elif self.alive and not state.finished and state.phase != "waiting":
+        elif self.alive and not state.finished and state.phase != WAITING:
             self.seen_live = True
         if was_alive != self.alive:
             self.refresh_bindings()
@@ -143,14 +143,14 @@ class MonitorScreen(Screen):
             outputs += f"\n[bold red]{safe(state.checkpoint_error)}[/]"
         self.query_one("#outputs", Static).update(outputs)
         tail = [safe(line) for line in state.log[-5:]]
-        if state.reason and state.phase == "failed":
+        if state.reason and state.phase == FAILED:
             tail.append(f"[red]failed: {safe(state.reason)}[/]" + (f"\nhint: {safe(state.hint)}" if state.hint else ""))
         self.query_one("#log", Static).update("\n".join(tail))
         self.maybe_offer_resume()
 
     def stats_text(self, state: RunState) -> str:
         phase = state.phase
-        if not self.alive and not state.finished and phase != "waiting":
+        if not self.alive and not state.finished and phase != WAITING:
             phase = "crashed (the trainer is gone)"
         rate = f"{state.it_per_s:.2f} it/s" if state.it_per_s else "-- it/s"
         # Wall-clock: sampling, caching and saves are work, and the clock goes on through them.

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
@@ -52,8 +53,11 @@ class WizardStepScreen(Screen):
         self.call_after_refresh(self.show_what_is_below)
 
     def show_what_is_below(self) -> None:
-        body = self.query_one(".step-body", VerticalScroll)
-        below = self.query_one("#below", Static)
+        try:
+            body = self.query_one(".step-body", VerticalScroll)
+            below = self.query_one("#below", Static)
+        except NoMatches:  # the step was left before its refresh came
+            return
         hidden = body.max_scroll_y > 0 and body.scroll_y < body.max_scroll_y
         text = f"▼ more below: {self.more_below()} (PgDn, or the mouse wheel)" if hidden else ""
         if str(below.content) != text:
