@@ -84,7 +84,7 @@ def practice_dataset(folder: Path, count: int, size: tuple[int, int]) -> Path:
 def prepare(args, work: Path):
     from stylora_tui.config.presets import preset_for
     from stylora_tui.integrations.nvml import this_machine
-    from stylora_tui.run.prepare import prepare_run
+    from stylora_tui.launch.prepare import prepare_run
 
     width, height = args.resolution
     edits = {

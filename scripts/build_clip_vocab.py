@@ -15,7 +15,6 @@ Usage (needs transformers, a dev dependency):
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import sys
 import tempfile
@@ -43,7 +42,7 @@ def main(wheel: str) -> None:
     with zipfile.ZipFile(wheel) as zf:
         raw = zf.read("open_clip/bpe_simple_vocab_16e6.txt.gz")
         licence = next(zf.read(n).decode() for n in zf.namelist() if n.endswith("LICENSE"))
-    lines = gzip.open(io.BytesIO(raw)).read().decode("utf-8").split("\n")
+    lines = gzip.decompress(raw).decode("utf-8").split("\n")
     merges = [tuple(line.split()) for line in lines[1 : 49152 - 256 - 2 + 1]]
     vocab = list(bytes_to_unicode().values())
     vocab += [v + "</w>" for v in vocab]

@@ -20,7 +20,7 @@ def imported_modules(*argv: str) -> set[str]:
         "print('MODULES', ' '.join(sorted(m.split('.')[0] for m in sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    line = [l for l in out.stdout.splitlines() if l.startswith("MODULES")][-1]
+    line = [text for text in out.stdout.splitlines() if text.startswith("MODULES")][-1]
     return set(line.split()[1:])
 
 
@@ -95,8 +95,8 @@ def test_unknown_preset_is_one_clear_error():
 
 def test_cli_family_and_known_base_names_match_core():
     from stylora_tui.cli import FAMILY_NAMES, KNOWN_BASE_NAMES
-    from stylora_tui.config.families import FAMILIES
     from stylora_tui.config.bases import KNOWN_BASES
+    from stylora_tui.config.families import FAMILIES
 
     assert set(FAMILY_NAMES) == set(FAMILIES)
     assert set(KNOWN_BASE_NAMES) == set(KNOWN_BASES)

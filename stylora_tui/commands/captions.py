@@ -7,25 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from stylora_tui.config.families import FAMILIES, get_family
 from stylora_tui.dataset.captions import same_tag, split_tags
 from stylora_tui.dataset.derive import Source, with_trigger, write_copy
-from stylora_tui.dataset.tokens import check_trigger
-from stylora_tui.display import printable
-from stylora_tui.run.invocation import check_command, command
 from stylora_tui.views.console import console, print_json, safe
-
-
-def trigger_refused(word: str, family: str) -> bool:
-    """The trigger checked as the wizard checks it: an error verdict stops here."""
-    from stylora_tui.integrations.clip_tokenizer import load_for_model
-
-    tokenizer, _ = load_for_model(None)
-    report = check_trigger(word, tokenizer, get_family(family), FAMILIES)
-    err = console(stderr=True)
-    for finding in report.findings:
-        err.print(f"{finding.severity.value} {finding.code}: {printable(finding.message)}\n  hint: {printable(finding.hint)}", markup=False)
-    return report.verdict == "error"
+from stylora_tui.views.invocation import check_command, command
+from stylora_tui.views.trigger import trigger_refused
 
 
 def run(args) -> int:

@@ -6,14 +6,10 @@ import sys
 from pathlib import Path
 
 from stylora_tui.config.presets import preset_for
-from stylora_tui.dataset.doctor import DoctorReport, examine
+from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import scan_dataset
-from stylora_tui.findings import Severity
-from stylora_tui.views.buckets import bucket_text
-from stylora_tui.views.console import console, print_json, safe
-from stylora_tui.views.findings import findings_text
-
-FILES_SHOWN = 5
+from stylora_tui.views.console import console, print_json
+from stylora_tui.views.report import render_report
 
 
 def run(args) -> int:
@@ -39,18 +35,5 @@ def run(args) -> int:
     if args.json:
         print_json(report.to_json())
     else:
-        render(report, config)
+        render_report(report)
     return 1 if report.has_errors else 0
-
-
-def render(report: DoctorReport, config) -> None:
-    out = console()
-    scan = report.scan
-    out.print(f"[bold]{safe(scan.root)}[/]: {len(scan.images)} images, {len(scan.usable)} usable")
-    out.print(bucket_text(report.steps, width=20, limit=len(report.steps.buckets)))
-    out.print()
-    out.print(findings_text(report.findings, shown=FILES_SHOWN, more=" (--json lists all)"))
-    errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)
-    warnings = sum(1 for f in report.findings if f.severity is Severity.WARNING)
-    verdict = "[bold red]fix the errors before training[/]" if errors else "[green]ready to train[/]"
-    out.print(f"{errors} error(s), {warnings} warning(s): {verdict}")

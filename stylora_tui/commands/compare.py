@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stylora_tui.choose.samples import choose_best, comparison_sheet, epoch_samples
 from stylora_tui.run.catalog import locate_run
-from stylora_tui.run.samples import choose_best, comparison_sheet, epoch_samples
 from stylora_tui.views.console import console, safe
 
 

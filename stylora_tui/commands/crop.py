@@ -6,8 +6,8 @@ from pathlib import Path
 
 from stylora_tui.dataset.crop import crop_dataset, parse_aspect
 from stylora_tui.display import printable
-from stylora_tui.run.invocation import check_command
 from stylora_tui.views.console import console, safe
+from stylora_tui.views.invocation import check_command
 
 
 def run(args) -> int:

@@ -10,8 +10,8 @@ from stylora_tui.display import printable
 from stylora_tui.errors import KohyaImportError
 from stylora_tui.interop.kohya_import import import_kohya
 from stylora_tui.interop.kohya_import_toml import import_to_toml
-from stylora_tui.run.invocation import command
 from stylora_tui.views.console import console, print_json, safe
+from stylora_tui.views.invocation import command
 
 
 def run(args) -> int:

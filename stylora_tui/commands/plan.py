@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.train import edits_from_args, resolve_model_option
 from stylora_tui.config.presets import preset_for
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import scan_dataset
+from stylora_tui.forecast.estimates import checkpointing, durations, own_gpu_gib, peak_vram_gib, summary_lines
 from stylora_tui.integrations.nvml import this_machine
+from stylora_tui.launch import preflight
+from stylora_tui.launch.options import edits_from_args, resolve_model_option
+from stylora_tui.launch.prepare import with_defaults
 from stylora_tui.model.files import check_model_path, check_vae_path, resolve_prediction
-from stylora_tui.run import preflight
-from stylora_tui.run.estimates import checkpointing, durations, own_gpu_gib, peak_vram_gib, summary_lines
-from stylora_tui.run.prepare import with_defaults
+from stylora_tui.views import download
 from stylora_tui.views.console import console, print_json, safe
 
 
 def run(args) -> int:
-    resolve_model_option(args)
+    resolve_model_option(args, download.fetch)
     config = with_defaults(preset_for(args.family, args.preset, edits_from_args(args)))
     if config.model.path:
         check_model_path(config.model.path)

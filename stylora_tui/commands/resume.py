@@ -9,10 +9,10 @@ import sys
 
 from stylora_tui.display import printable
 from stylora_tui.errors import RunError
+from stylora_tui.launch.resume import restart
 from stylora_tui.run.catalog import locate_run
 from stylora_tui.run.events import EventTailer
 from stylora_tui.run.layout import runs_root
-from stylora_tui.run.resume import restart
 from stylora_tui.run.status import FAILED, FINISHED, NEW, RUNNING
 from stylora_tui.run.summary import run_status
 from stylora_tui.views.console import console, safe

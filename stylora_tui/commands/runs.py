@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from stylora_tui.run.catalog import search_roots
-from stylora_tui.run.invocation import resume_command
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.summary import list_runs
 from stylora_tui.views.console import console, print_json, safe
+from stylora_tui.views.invocation import resume_command
 
 STATUS_STYLE = {
     "running": "bold green",

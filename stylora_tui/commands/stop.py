@@ -5,11 +5,11 @@ from __future__ import annotations
 from stylora_tui.errors import RunError
 from stylora_tui.run import control
 from stylora_tui.run.catalog import locate_run
-from stylora_tui.run.invocation import resume_command
 from stylora_tui.run.status import RUNNING
 from stylora_tui.run.summary import run_status
 from stylora_tui.views.console import console
 from stylora_tui.views.headless import follow
+from stylora_tui.views.invocation import resume_command
 
 
 def run(args) -> int:

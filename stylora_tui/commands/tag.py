@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.commands.captions import trigger_refused
 from stylora_tui.config.families import get_family
 from stylora_tui.errors import DatasetError
 from stylora_tui.integrations.tagger import tag_dataset
-from stylora_tui.run.invocation import check_command
 from stylora_tui.views import download
 from stylora_tui.views.console import console, print_json, safe
+from stylora_tui.views.invocation import check_command
+from stylora_tui.views.trigger import trigger_refused
 
 
 def run(args) -> int:

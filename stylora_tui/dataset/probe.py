@@ -35,7 +35,7 @@ class ImageInfo:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "ImageInfo":
+    def from_json(cls, data: dict) -> ImageInfo:
         return cls(**data)
 
 

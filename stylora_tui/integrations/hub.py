@@ -223,7 +223,13 @@ def hub_address() -> str:
 
 def _call(ref: HubRef, action):
     """`action()` against the hub, its failures said the way a user can act on them."""
-    from huggingface_hub.utils import EntryNotFoundError, GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.utils import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     try:
         return action()

@@ -18,7 +18,16 @@ from typing import Any
 from stylora_tui.config.build import build_config
 from stylora_tui.config.schema import CAPTION_EXTENSION, Config
 from stylora_tui.errors import ConfigError, KohyaImportError
-from stylora_tui.interop.kohya_keys import ADAPTIVE, AUTOMATIC, LOCON_TYPES, LORA_TYPES, OPTIMIZERS, PRECISIONS, SCHEDULERS, TARGET_PRESETS
+from stylora_tui.interop.kohya_keys import (
+    ADAPTIVE,
+    AUTOMATIC,
+    LOCON_TYPES,
+    LORA_TYPES,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULERS,
+    TARGET_PRESETS,
+)
 from stylora_tui.interop.kohya_values import additional_flags, blank, default_like, neutral, number, parse_optimizer_args
 
 

@@ -290,7 +290,8 @@ class EventWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._handle = open(path, "ab", buffering=0)
+        # Open for the trainer's whole life: one append per event, no reopen per line.
+        self._handle = open(path, "ab", buffering=0)  # noqa: SIM115
 
     def write(self, event: Event) -> Event:
         """`event`, stamped with the time, appended; returned as written."""

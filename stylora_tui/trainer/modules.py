@@ -92,7 +92,7 @@ def module_rows(model_path: str) -> list[list]:
 
 
 def plan_network(config: Config) -> NetworkPlan:
-    from stylora_tui.model.estimate import estimate_rows, trained_groups
+    from stylora_tui.forecast.size import estimate_rows, trained_groups
 
     groups = trained_groups(config)
     rows = [row for row in module_rows(config.model.path) if row[1] in groups]

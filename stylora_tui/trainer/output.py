@@ -64,7 +64,7 @@ def verify_adapter(path: Path, expected: dict[str, tuple[tuple[int, ...], tuple[
     modules: dict[str, set[str]] = {}
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata() or {}
-        for key in handle.keys():
+        for key in handle.keys():  # noqa: SIM118 - a safetensors file handle, not a dict
             module, _, suffix = key.partition(".")
             if suffix not in ("lora_down.weight", "lora_up.weight", "alpha"):
                 raise OutputError(f"{path.name}: unexpected tensor {key}", "this is a bug in stylora-tui; please report it")

@@ -20,7 +20,7 @@ from stylora_tui.config.schema import Config
 from stylora_tui.dataset.buckets import StepCount, count_steps
 from stylora_tui.dataset.scan import DatasetScan, scan_dataset
 from stylora_tui.errors import StyloraError
-from stylora_tui.run.estimates import checkpointing
+from stylora_tui.forecast.estimates import checkpointing
 from stylora_tui.model.files import resolve_prediction
 from stylora_tui.model.hashes import model_hash
 from stylora_tui.model.metadata import TrainingFacts, tag_frequency

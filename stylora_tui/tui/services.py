@@ -17,7 +17,7 @@ def _tokenizers(model_path: str | None):
 
 
 def _launcher():
-    from stylora_tui.run.launcher import TrainerLauncher
+    from stylora_tui.launch.launcher import TrainerLauncher
 
     return TrainerLauncher()
 

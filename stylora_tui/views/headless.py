@@ -12,15 +12,16 @@ import time
 from dataclasses import replace
 
 from stylora_tui.display import printable
+from stylora_tui.launch.launcher import Launched
+from stylora_tui.launch.start import Started
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
-from stylora_tui.run.invocation import resume_command
-from stylora_tui.run.launcher import Launched
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.state import RunState, format_duration
-from stylora_tui.run.watch import Watch
 from stylora_tui.run.status import CACHING, FAILED, FINISHED, SAMPLING, STOPPED, TRAINING, WAITING
+from stylora_tui.run.watch import Watch
 from stylora_tui.views.console import console, safe
+from stylora_tui.views.invocation import check_command, resume_command
 
 POLL_S = 0.5
 SAID_ALOUD = (ev.OutputSaved, ev.CheckpointSaved, ev.CheckpointFailed, ev.RunFailed, ev.RunStopped, ev.RunFinished, ev.Log, ev.StepSkipped)
@@ -44,6 +45,24 @@ def describe(state: RunState) -> str:
         if used and total:
             parts.append(f"GPU {state.gpu.get('utilization_pct', '?')}% {used / 1024:.1f}/{total / 1024:.1f} GiB")
     return "  ".join(parts)
+
+
+def follow_started(started: Started, detach: bool) -> int:
+    """What a run just started is, then (unless `detach`) its progress to the end: the exit
+    code says how it ended (1: failed, or gone without a word)."""
+    prepared, launched = started.prepared, started.launched
+    run = prepared.run
+    out = console()
+    warnings = sorted({f.code for f in prepared.report.findings if f.severity.value == "warning"})
+    if warnings:
+        out.print(f"[yellow]dataset warnings[/]: {', '.join(warnings)} (details: {safe(check_command(prepared.config.dataset.path))})")
+    steps = prepared.report.steps
+    out.print(f"started [bold]{run.name}[/] (pid {launched.pid}): {steps.total_steps} steps, {steps.epochs} epochs, log {safe(launched.log)}")
+    if detach:
+        out.print(f"training continues without this terminal; watch it with `{safe(resume_command(run))}`")
+        return 0
+    state = follow(run, launched_at=time.time(), launched=launched)
+    return 1 if state.phase == FAILED else 0
 
 
 def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | None = None, launched_at: float | None = None,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stylora_tui.config.build import build_config, parse_override
 from stylora_tui.config.schema import Config, all_keys
@@ -171,9 +173,6 @@ def test_broken_user_preset_files_are_errors_not_tracebacks(tmp_path, monkeypatc
         result = run_cli("plan", "--preset", name, env=env)
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, result.stderr
 
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 _tag = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=","), min_size=1, max_size=12).filter(str.strip)
 

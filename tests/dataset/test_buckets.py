@@ -16,7 +16,7 @@ def test_square_bucket_and_pairs():
         assert (h, w) in resos
         assert w % 64 == 0 and h % 64 == 0
         assert w * h <= 1024 * 1024
-        assert 256 <= min(w, h) and max(w, h) <= 2048
+        assert min(w, h) >= 256 and max(w, h) <= 2048
 
 
 def test_max_1024_clamps_non_square_buckets_below_one_megapixel():

@@ -43,7 +43,7 @@ def test_kill_inside_a_checkpoint_write_never_loses_the_complete_state(tmp_path,
     assert killed.returncode == -9
     newest = complete(run)
     assert newest, "a complete checkpoint survives every kill"
-    assert CHECKPOINT_FILES <= {p.name for p in newest[-1].iterdir()}
+    assert {p.name for p in newest[-1].iterdir()} >= CHECKPOINT_FILES
     saved = [e["step"] for e in events(run) if e["type"] == "checkpoint.saved"]
     assert len(saved) == len(set(saved)), "no step is saved twice"
 

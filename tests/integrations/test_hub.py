@@ -78,7 +78,7 @@ def test_download_is_verified_then_reused_offline_without_a_request(fake_hub):
     first = fetch_in_process("org/tiny", fake_hub.env)
     assert first.returncode == 0, first.stderr
     path = first.stdout.strip()
-    assert path.endswith("tiny.safetensors") and open(path, "rb").read() == data
+    assert path.endswith("tiny.safetensors") and Path(path).read_bytes() == data
     asked = len(fake_hub.requests)
     again = fetch_in_process("org/tiny", {**fake_hub.env, "HF_HUB_OFFLINE": "1"})
     assert again.returncode == 0 and again.stdout.strip() == path
@@ -103,7 +103,7 @@ def test_an_interrupted_download_continues_where_it_stopped(fake_hub):
     assert done.returncode == 0, done.stderr
     resumed = [r for r in fake_hub.requests if r["method"] == "GET" and r["range"]]
     assert resumed and int(resumed[-1]["range"].split("=")[1].rstrip("-")) >= partial
-    assert hashlib.sha256(open(done.stdout.strip(), "rb").read()).digest() == hashlib.sha256(data).digest()
+    assert hashlib.sha256(Path(done.stdout.strip()).read_bytes()).digest() == hashlib.sha256(data).digest()
 
 
 def fake_hub_blobs(fake_hub, repo: str = "big") -> Path:

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
 from stylora_tui.run.catalog import create_run
@@ -70,9 +73,6 @@ def test_control_intents(tmp_path):
     control.consume(run, control.STOP)
     assert control.pending(run) == {"save-now"}
 
-
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 _values = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True), st.text(max_size=8),
                     st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))

@@ -133,7 +133,7 @@ def test_a_crashed_run_shows_the_step_it_resumes_at(tmp_path):
 
 def test_a_damaged_frozen_config_is_an_error_not_a_traceback(tmp_path):
     from stylora_tui.errors import ConfigError
-    from stylora_tui.run.prepare import frozen_config
+    from stylora_tui.launch.prepare import frozen_config
 
     run = create_run(tmp_path, "r")
     run.config.write_bytes("[training]\nepochs = 3\n".encode("utf-16"))

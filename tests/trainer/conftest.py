@@ -11,9 +11,9 @@ import pytest
 
 from stylora_tui.config.build import build_config
 from stylora_tui.integrations.machine import Machine
+from stylora_tui.launch.prepare import prepare_run
 from stylora_tui.paths import examples_dir
 from stylora_tui.run.layout import RunDir
-from stylora_tui.run.prepare import prepare_run
 
 CPU_ONLY = Machine((), 2)
 

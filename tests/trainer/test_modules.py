@@ -5,7 +5,7 @@ import json
 import pytest
 
 from stylora_tui.config.build import build_config
-from stylora_tui.model.estimate import estimate
+from stylora_tui.forecast.size import estimate
 from stylora_tui.model.kohya_names import unet_key
 from tests.conftest import run_cli
 

@@ -88,7 +88,7 @@ def test_resized_file_is_smaller_and_loads_strictly(trained, tmp_path, args):
     for key in [k for k in small if k.endswith(".alpha")]:
         stem = key[: -len(".alpha")]
 
-        def effect(state):
+        def effect(state, stem=stem, key=key):
             down, up = state[f"{stem}.lora_down.weight"].double(), state[f"{stem}.lora_up.weight"].double()
             rank = down.shape[0]
             return up.reshape(up.shape[0], rank) @ down.reshape(rank, -1) * float(state[key]) / rank

@@ -111,7 +111,7 @@ def test_second_trainer_on_a_running_run_is_refused(tmp_path, dataset, cache_env
 
 def test_pickle_model_is_refused(tmp_path, dataset):
     from stylora_tui.errors import ModelError
-    from stylora_tui.run.prepare import prepare_run
+    from stylora_tui.launch.prepare import prepare_run
 
     (tmp_path / "model.ckpt").write_bytes(b"x")
     with pytest.raises(ModelError) as info:

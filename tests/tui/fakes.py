@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from stylora_tui.launch.launcher import Launched
 from stylora_tui.run import events as ev
-from stylora_tui.run.launcher import Launched
 
 
 @dataclass

@@ -69,7 +69,7 @@ async def test_quit_only_detaches_and_says_so(services, running):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
         await pilot.press("q")
-    from stylora_tui.run.invocation import resume_command
+    from stylora_tui.views.invocation import resume_command
 
     assert app.return_value == f"training continues; come back to it with:\n  {resume_command(running)}"
     assert resume_command(running).endswith("--resume run-01")

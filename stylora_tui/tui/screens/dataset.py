@@ -20,8 +20,8 @@ from stylora_tui.errors import StyloraError
 from stylora_tui.tui.messages import DatasetScanned, ScanProgressed
 from stylora_tui.tui.screens.step import WizardStepScreen
 from stylora_tui.tui.widgets.bucket_chart import BucketChart
-from stylora_tui.tui.widgets.findings import FindingsView
 from stylora_tui.tui.widgets.field import Field
+from stylora_tui.tui.widgets.findings import FindingsView
 
 
 class DatasetScreen(WizardStepScreen):

@@ -18,10 +18,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from stylora_tui.choose.samples import choose_best, epoch_samples
 from stylora_tui.display import printable
 from stylora_tui.errors import StyloraError
 from stylora_tui.run.layout import RunDir
-from stylora_tui.run.samples import choose_best, epoch_samples
 from stylora_tui.tui.dialogs.confirm import ConfirmDialog
 
 IMAGE_ENV = "STYLORA_IMAGES"

@@ -20,7 +20,6 @@ from textual.worker import get_current_worker
 
 from stylora_tui.display import printable
 from stylora_tui.run import control
-from stylora_tui.run.invocation import resume_command
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.state import RunState, format_duration
 from stylora_tui.run.status import FAILED, FINISHED, RESUMABLE, WAITING
@@ -30,6 +29,7 @@ from stylora_tui.tui.dialogs.confirm import ConfirmDialog
 from stylora_tui.tui.messages import RunStateChanged
 from stylora_tui.tui.widgets.gpu_panel import GpuPanel
 from stylora_tui.views.headless import progress_of
+from stylora_tui.views.invocation import resume_command
 
 POLL_S = 0.2
 
@@ -190,7 +190,7 @@ class MonitorScreen(Screen):
     @work(thread=True, exclusive=True, group="restart")
     def restart(self) -> None:
         from stylora_tui.errors import StyloraError
-        from stylora_tui.run.resume import restart
+        from stylora_tui.launch.resume import restart
 
         try:
             restart(self.run, self.app.services.launcher)

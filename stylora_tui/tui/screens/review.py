@@ -16,12 +16,12 @@ from stylora_tui.dataset.doctor import examine, steps_for
 from stylora_tui.display import printable
 from stylora_tui.errors import PreflightError, StyloraError
 from stylora_tui.findings import Severity
-from stylora_tui.model.estimate import estimate
+from stylora_tui.forecast.estimates import summary_lines
+from stylora_tui.forecast.size import estimate
+from stylora_tui.launch import preflight
+from stylora_tui.launch.start import start_run
 from stylora_tui.model.files import resolve_prediction
-from stylora_tui.run import preflight
-from stylora_tui.run.estimates import summary_lines
 from stylora_tui.run.layout import next_run_name
-from stylora_tui.run.prepare import prepare_run
 from stylora_tui.tui.screens.step import WizardStepScreen
 from stylora_tui.tui.widgets.field import Field
 
@@ -127,9 +127,8 @@ class ReviewScreen(WizardStepScreen):
     def launch(self, allow_cpu: bool) -> None:
         try:
             tokenizer, _ = self.app.tokenizers()
-            prepared = prepare_run(self.wizard.config(), self.app.services.runs_root, self.wizard.run_name or None, tokenizer,
-                                   machine=self.app.services.machine(), allow_cpu=allow_cpu)
-            self.app.services.launcher.launch(prepared.run, prepared.config.training.gpus)
+            started = start_run(self.wizard.config(), self.app.services.runs_root, self.wizard.run_name or None, tokenizer,
+                                machine=self.app.services.machine(), allow_cpu=allow_cpu, launcher=self.app.services.launcher)
         except PreflightError as exc:
             if {p.code for p in exc.problems} == {"cpu-training"}:
                 self.app.call_from_thread(self.ask_cpu, exc.problems[0].message)
@@ -139,7 +138,7 @@ class ReviewScreen(WizardStepScreen):
         except StyloraError as exc:
             self.app.call_from_thread(self.failed, f"{exc.message} ({exc.hint})")
             return
-        self.app.call_from_thread(self.app.open_monitor, prepared.run, time.time())
+        self.app.call_from_thread(self.app.open_monitor, started.prepared.run, time.time())
 
     def ask_cpu(self, message: str) -> None:
         """A real model on a machine without a GPU: say how long it would take, then ask."""

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from stylora_tui.dataset.scan import scan_dataset
 from stylora_tui.errors import RunError
+from stylora_tui.launch.launcher import Launched, TrainerLauncher
+from stylora_tui.launch.prepare import frozen_config
 from stylora_tui.model.hashes import model_hash
 from stylora_tui.run import control
-from stylora_tui.run.launcher import Launched, TrainerLauncher
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.manifest import drift, read_manifest
-from stylora_tui.run.prepare import frozen_config
 
 
 def check_unchanged(run: RunDir) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stylora_tui.config.schema import Config
+from stylora_tui.forecast.size import estimate
 from stylora_tui.integrations.machine import Machine
-from stylora_tui.model.estimate import estimate
 from stylora_tui.model.files import SDXL_UNET_PARAMETERS, unet_parameters
 
 # A training step of the full SDXL UNet (LoCon in bypass mode) per image at 1024x1024, in

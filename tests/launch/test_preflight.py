@@ -8,7 +8,7 @@ import pytest
 
 from stylora_tui.config.build import build_config
 from stylora_tui.integrations.machine import Machine
-from stylora_tui.run.preflight import check, step_seconds_on_cpu
+from stylora_tui.launch.preflight import check, step_seconds_on_cpu
 from tests.conftest import FIXTURES, run_cli
 
 H100 = Machine(("NVIDIA H100 80GB HBM3",), 16)
@@ -21,11 +21,11 @@ def codes(config, machine, steps=None):
 def test_adamw8bit_needs_cuda_and_prodigy_its_package(monkeypatch):
     eight_bit = build_config({"model": {"path": "/m.safetensors"}, "optimizer": {"name": "AdamW8bit"}})
     assert "optimizer-needs-cuda" in codes(eight_bit, Machine((), 8))
-    monkeypatch.setattr("stylora_tui.run.preflight._installed", lambda module: False)
+    monkeypatch.setattr("stylora_tui.launch.preflight._installed", lambda module: False)
     assert codes(eight_bit, H100) == ["optimizer-missing"]
     prodigy = build_config({"model": {"path": "/m.safetensors"}, "optimizer": {"name": "Prodigy"}})
     assert codes(prodigy, H100) == ["optimizer-missing"]
-    monkeypatch.setattr("stylora_tui.run.preflight._installed", lambda module: True)
+    monkeypatch.setattr("stylora_tui.launch.preflight._installed", lambda module: True)
     assert codes(eight_bit, H100) == [] and codes(prodigy, H100) == []
 
 

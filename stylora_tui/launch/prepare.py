@@ -17,9 +17,9 @@ from stylora_tui.dataset.scan import scan_dataset
 from stylora_tui.errors import DatasetError
 from stylora_tui.findings import Severity
 from stylora_tui.integrations.machine import Machine
+from stylora_tui.launch import preflight
 from stylora_tui.model.files import check_model_path, check_vae_path, resolve_prediction
 from stylora_tui.model.hashes import DEMO, model_hash
-from stylora_tui.run import preflight
 from stylora_tui.run.catalog import create_run
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.manifest import build_manifest, write_manifest

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from stylora_tui.config.build import build_config
+from stylora_tui.forecast.estimates import checkpointing, durations, peak_vram_gib, summary_lines
 from stylora_tui.integrations.machine import Machine
-from stylora_tui.run.estimates import checkpointing, durations, peak_vram_gib, summary_lines
 from tests.conftest import run_cli
 
 H100 = Machine(("NVIDIA H100 80GB HBM3",), 16, (81559.0,))

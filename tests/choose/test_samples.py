@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from stylora_tui.choose.samples import choose_best, comparison_sheet, epoch_samples
 from stylora_tui.errors import RunError
-from stylora_tui.run.samples import choose_best, comparison_sheet, epoch_samples
 from tests.conftest import run_cli, run_with_samples
 
 

@@ -13,10 +13,10 @@ import importlib.util
 
 from stylora_tui.config.schema import Config
 from stylora_tui.findings import Finding, Severity
+from stylora_tui.forecast.estimates import checkpointing, human, step_tflop
 from stylora_tui.integrations import notify
 from stylora_tui.integrations.machine import Machine
 from stylora_tui.model.hashes import DEMO
-from stylora_tui.run.estimates import checkpointing, human, step_tflop
 
 # Sustained fp32 throughput of one modern server core (AVX-512 FMA, well fed): a rough,
 # generous figure; a CPU estimate is meant to say "days", not to be precise.
