@@ -4,7 +4,7 @@ STAMP := $(VENV)/.installed
 
 LOWEST_VENV := .venv-lowest
 
-.PHONY: demo test test-fast test-lowest test-hub-middle install clean
+.PHONY: demo test test-fast style test-lowest test-hub-middle install clean
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	./scripts/bootstrap.sh
@@ -19,8 +19,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	@if [ -t 0 ] && [ -t 1 ]; then $(VENV)/bin/stylora-tui --demo; else $(VENV)/bin/stylora-tui --demo --headless; fi
 
-test: $(STAMP)
+test: $(STAMP) style
 	$(VENV)/bin/python -m pytest -q
+
+# One format, lint-clean, the light side type-checked (settings in pyproject.toml).
+style: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Everything but the tests that train or build models (about 3 minutes on 2 cores, against
 # about 25 for `make test`): the quick check while working.

@@ -81,8 +81,10 @@ def main() -> None:
     results = mp.Manager().dict()
     with tempfile.TemporaryDirectory() as folder:
         mp.spawn(worker, args=(str(Path(folder) / "rendezvous"), args, results), nprocs=2, join=True)
-    print(f"2 processes (gloo, CPU), {args.layers} x Linear({args.width}), {results['mib']:.0f} MiB of fp32 gradients, "
-          f"{results['count']} buckets, {results['launched']} launched during backward")
+    print(
+        f"2 processes (gloo, CPU), {args.layers} x Linear({args.width}), {results['mib']:.0f} MiB of fp32 gradients, "
+        f"{results['count']} buckets, {results['launched']} launched during backward"
+    )
     print("| averaging | s/step |")
     print("| --- | --- |")
     print(f"| one all-reduce after backward | {results['flat']:.3f} |")

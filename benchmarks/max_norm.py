@@ -32,7 +32,10 @@ def build(model: str, dim: int, device: str):
     keep = lambda c: {k: v for k, v in c.items() if not k.startswith("_") and k != "architectures"}  # noqa: E731
     with torch.device("meta"):
         unet = UNet2DConditionModel.from_config(configs[0])
-        te1, te2 = CLIPTextModel(CLIPTextConfig(**keep(configs[1]))), CLIPTextModelWithProjection(CLIPTextConfig(**keep(configs[2])))
+        te1, te2 = (
+            CLIPTextModel(CLIPTextConfig(**keep(configs[1]))),
+            CLIPTextModelWithProjection(CLIPTextConfig(**keep(configs[2]))),
+        )
     net = build_config({"network": {"dim": dim, "alpha": dim / 2, "conv_dim": dim, "conv_alpha": dim / 2}}).network
     network = LoConNetwork(unet, te1, te2, net)
     network.apply_to()
@@ -85,8 +88,10 @@ def main() -> None:
     after = timed(lambda: network.apply_max_norm(1.0), device, args.repeat)
     print("| model | device | modules | adapter params | before (per-module loop) | after (batched) | speed-up |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    print(f"| {args.model} dim {args.dim} | {device} | {len(network.modules_by_key)} | {params / 1e6:.1f} M | "
-          f"{before * 1000:.1f} ms | {after * 1000:.1f} ms | {before / after:.1f}x |")
+    print(
+        f"| {args.model} dim {args.dim} | {device} | {len(network.modules_by_key)} | {params / 1e6:.1f} M | "
+        f"{before * 1000:.1f} ms | {after * 1000:.1f} ms | {before / after:.1f}x |"
+    )
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ def model_path(name: str, work: Path) -> str:
 
 def practice_dataset(folder: Path, count: int, size: tuple[int, int]) -> Path:
     # The tests' generator: distinct images with WD14-style captions, the trigger first.
-    from tests.conftest import write_practice_dataset
+    from stylora_tui.dataset.synthetic import write_practice_dataset
 
     if not folder.is_dir():
         write_practice_dataset(folder, count, size, trigger=TRIGGER)
@@ -89,8 +89,11 @@ def prepare(args, work: Path):
     width, height = args.resolution
     edits = {
         "model": {"path": model_path(args.model, work)},
-        "dataset": {"path": str(practice_dataset(work / f"data-{width}x{height}", args.images, (width, height))),
-                    "resolution_px": [width, height], "repeats": 1},
+        "dataset": {
+            "path": str(practice_dataset(work / f"data-{width}x{height}", args.images, (width, height))),
+            "resolution_px": [width, height],
+            "repeats": 1,
+        },
         "captions": {"trigger": TRIGGER},
         "training": {"max_steps": args.warmup + args.steps, "epochs": 1000},
         "saving": {"every_n_epochs": 0},
@@ -105,8 +108,12 @@ def peak_rss_mib(usage) -> float:
 
 
 def step_times(durations: list[float]) -> dict:
-    return {"s_per_step": statistics.median(durations), "mean_s": statistics.mean(durations),
-            "fastest_s": min(durations), "slowest_s": max(durations)}
+    return {
+        "s_per_step": statistics.median(durations),
+        "mean_s": statistics.mean(durations),
+        "fastest_s": min(durations),
+        "slowest_s": max(durations),
+    }
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -151,8 +158,9 @@ def real_loop(run, args) -> dict:
     events = [json.loads(line) for line in run.events.read_text().splitlines() if line.strip()]
     steps = [e for e in events if e["type"] == "train.step"]
     if process.returncode != 0 or len(steps) < args.warmup + args.steps:
-        raise SystemExit(f"the trainer failed (exit {process.returncode}); see {run.path / 'benchmark-trainer.log'} "
-                         f"and {run.events}")
+        raise SystemExit(
+            f"the trainer failed (exit {process.returncode}); see {run.path / 'benchmark-trainer.log'} and {run.events}"
+        )
     started_event = next(e for e in events if e["type"] in ("run.started", "run.resumed"))
     memory = [e["memory_mib"] for e in steps if e.get("memory_mib") is not None]
     stamps = [e["ts"] for e in steps]
@@ -162,7 +170,7 @@ def real_loop(run, args) -> dict:
     timed = [(count, cpu) for count, cpu in cpu_readings if count >= args.warmup and cpu is not None]
     cpu_per_step = [(later - earlier) / (n2 - n1) for (n1, earlier), (n2, later) in zip(timed, timed[1:])]
     return {
-        **step_times(gaps[max(args.warmup - 1, 0):]),
+        **step_times(gaps[max(args.warmup - 1, 0) :]),
         "cpu_s_per_step": statistics.median(cpu_per_step) if cpu_per_step else None,
         "first_step_s": stamps[0] - started,
         "peak_rss_mib": peak_rss_mib(usage),
@@ -192,8 +200,12 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
     device, mixed, dtype = precision(config)
     train_te = net.trains_text_encoders
     placement = Placement(device, dtype, torch.float32 if train_te and device.type == "cpu" else dtype, vae_dtype_for(dtype))
-    base = load_base_model(config.model.path, config.model.vae, resolve_prediction(config.model.path, config.model.prediction_type,
-                                                                                   tr.zero_terminal_snr), placement)
+    base = load_base_model(
+        config.model.path,
+        config.model.vae,
+        resolve_prediction(config.model.path, config.model.prediction_type, tr.zero_terminal_snr),
+        placement,
+    )
     for model in (base.unet, base.vae, base.text_encoder, base.text_encoder_2):
         model.requires_grad_(False)
         model.eval()
@@ -205,15 +217,16 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
     if next(e for e in events if e["type"] == "run.started")["gradient_checkpointing"]:
         enable_checkpointing(base, train_te)
     optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
-    conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2,
-                                  config.captions.max_token_length, base.pad_id_2)
+    conditioner = TextConditioner(
+        base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2, config.captions.max_token_length, base.pad_id_2
+    )
 
     # Inputs prepared before the loop: what the real loop reads, draws and tokenises each step.
     # The generated images are exactly the training resolution: one bucket of that size.
     side = config.dataset.resolution_px
     width, height = (side, side) if isinstance(side, int) else side
     batch = tr.batch_size
-    from tests.conftest import PRACTICE_TAGS
+    from stylora_tui.dataset.synthetic import PRACTICE_TAGS
 
     caption = ", ".join([TRIGGER, *PRACTICE_TAGS[:8]])
     token_ids = conditioner.token_ids([caption] * batch)
@@ -224,8 +237,13 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
         latents = torch.randn(batch, 4, height // 8, width // 8)
         noise = torch.randn_like(latents)
         a = alphas[torch.randint(0, 1000, (batch,))].view(batch, 1, 1, 1)
-        inputs.append(((a.sqrt() * latents + (1 - a).sqrt() * noise).to(device, dtype), noise.to(device),
-                       torch.randint(0, 1000, (batch,), device=device)))
+        inputs.append(
+            (
+                (a.sqrt() * latents + (1 - a).sqrt() * noise).to(device, dtype),
+                noise.to(device),
+                torch.randint(0, 1000, (batch,), device=device),
+            )
+        )
     time_ids = torch.tensor([[height, width, 0, 0, height, width]] * batch, device=device, dtype=dtype)
     autocast = torch.autocast(device.type, dtype=dtype, enabled=mixed != "no")
 
@@ -242,7 +260,9 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
         with torch.set_grad_enabled(train_te), autocast:
             hidden, pooled = encode()
         with autocast:
-            prediction = base.unet(noisy, timesteps, hidden, added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids}).sample
+            prediction = base.unet(
+                noisy, timesteps, hidden, added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids}
+            ).sample
         torch.nn.functional.mse_loss(prediction.float(), noise.float()).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -296,15 +316,22 @@ def main() -> None:
     os.environ.setdefault("XDG_STATE_HOME", str(work / "state"))
     run = prepare(args, work)
     real = real_loop(run, args)
-    bare = subprocess.run([sys.executable, __file__, "--bare", str(run.path), "--warmup", str(args.warmup), "--steps", str(args.steps)],
-                          capture_output=True, text=True, cwd=ROOT)
+    bare = subprocess.run(
+        [sys.executable, __file__, "--bare", str(run.path), "--warmup", str(args.warmup), "--steps", str(args.steps)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if bare.returncode != 0:
         raise SystemExit(f"the bare loop failed:\n{bare.stderr[-3000:]}")
     bare_result = json.loads(bare.stdout.strip().splitlines()[-1])
     width, height = args.resolution
-    print(f"model {args.model}, {width}x{height}, preset {args.preset}, device {real['device']}, "
-          f"gradient checkpointing {'on' if real['gradient_checkpointing'] else 'off'}, "
-          f"{args.steps} steps timed after {args.warmup}")
+    print(
+        f"model {args.model}, {width}x{height}, preset {args.preset}, device {real['device']}, "
+        f"gradient checkpointing {'on' if real['gradient_checkpointing'] else 'off'}, "
+        f"{args.steps} steps timed after {args.warmup}"
+    )
+
     def gib(mib):
         return f"{mib / 1024:.2f} GiB" if mib else "-"
 
@@ -313,14 +340,18 @@ def main() -> None:
             return "- | -"
         return f"{result['cpu_s_per_step']:.2f} | {result['cpu_s_per_step'] / bare_result['cpu_s_per_step']:.2f}x"
 
-    print("| loop | s/step (median) | ratio | mean | fastest–slowest | CPU s/step | CPU ratio | first step | peak RSS "
-          "| before step 1 | peak VRAM |")
+    print(
+        "| loop | s/step (median) | ratio | mean | fastest–slowest | CPU s/step | CPU ratio | first step | peak RSS "
+        "| before step 1 | peak VRAM |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, result in (("bare", bare_result), ("real", real)):
-        print(f"| {name} | {result['s_per_step']:.3f} | {result['s_per_step'] / bare_result['s_per_step']:.2f}x | "
-              f"{result['mean_s']:.3f} | {result['fastest_s']:.3f}–{result['slowest_s']:.3f} | {cpu(result)} | "
-              f"{result['first_step_s']:.1f} s | {gib(result['peak_rss_mib'])} | {gib(result.get('setup_peak_rss_mib'))} | "
-              f"{gib(result['peak_vram_mib'])} |")
+        print(
+            f"| {name} | {result['s_per_step']:.3f} | {result['s_per_step'] / bare_result['s_per_step']:.2f}x | "
+            f"{result['mean_s']:.3f} | {result['fastest_s']:.3f}–{result['slowest_s']:.3f} | {cpu(result)} | "
+            f"{result['first_step_s']:.1f} s | {gib(result['peak_rss_mib'])} | {gib(result.get('setup_peak_rss_mib'))} | "
+            f"{gib(result['peak_vram_mib'])} |"
+        )
 
 
 if __name__ == "__main__":

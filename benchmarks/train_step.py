@@ -33,8 +33,17 @@ def build(demo: bool, device: torch.device, dtype: torch.dtype):
     torch.manual_seed(0)
     unet = UNet2DConditionModel.from_config(config).to(device, dtype)
     unet.requires_grad_(False)
-    net = build_config({"network": {"dim": 4 if demo else 64, "alpha": 2 if demo else 32, "conv_dim": 4 if demo else 64,
-                                    "conv_alpha": 2 if demo else 32, "train_text_encoders": False}}).network
+    net = build_config(
+        {
+            "network": {
+                "dim": 4 if demo else 64,
+                "alpha": 2 if demo else 32,
+                "conv_dim": 4 if demo else 64,
+                "conv_alpha": 2 if demo else 32,
+                "train_text_encoders": False,
+            }
+        }
+    ).network
     network = LoConNetwork(unet, None, None, net)
     network.apply_to()
     network.to(device, torch.float32)
@@ -96,7 +105,9 @@ def main() -> None:
     side = args.side or (1024 if cuda else 128)
     unet, network, config = build(args.demo, device, dtype)
     name = torch.cuda.get_device_name() if cuda else "CPU (demo model)"
-    print(f"{name} · {'SDXL UNet 2.57 B' if not args.demo else 'demo UNet'} · LoCon full {network.trainable_parameters() / 1e6:.1f} M params · {side}x{side}")
+    print(
+        f"{name} · {'SDXL UNet 2.57 B' if not args.demo else 'demo UNet'} · LoCon full {network.trainable_parameters() / 1e6:.1f} M params · {side}x{side}"
+    )
     print(f"{'batch':>5} {'grad ckpt':>10} {'s/step':>9} {'ms/image':>9} {'peak GiB':>9}")
     for batch in (1, 4):
         for checkpointing in (True, False):

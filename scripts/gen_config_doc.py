@@ -1,6 +1,6 @@
 """Write docs/CONFIG.md from the config schema (a test checks it is current).
 
-    python scripts/gen_config_doc.py
+python scripts/gen_config_doc.py
 """
 
 from __future__ import annotations

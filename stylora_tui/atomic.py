@@ -30,7 +30,7 @@ def replace_with(path: Path, write: Callable[[Path], object], durable: bool = Tr
         tmp.unlink(missing_ok=True)
         raise
     if durable:
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     return path
 
 
@@ -46,7 +46,7 @@ def write_json_atomic(path: Path, data: object) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     # The rename itself is durable only once the directory entry is flushed.
     try:
         fd = os.open(directory, os.O_RDONLY)
@@ -88,7 +88,7 @@ STAGED = re.compile(r"^\.?.+\.(\d+)\.tmp$")
 def remove_stale(folder: Path, recursive: bool = False) -> list[Path]:
     """Remove what writers that died (kill -9, a reclaimed machine) left staged in `folder`:
     never renamed into place, it would only lie there. A live writer's file is kept."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(folder.rglob("*") if recursive else folder.iterdir())
     except OSError:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from stylora_tui import __version__
 from stylora_tui.errors import StyloraError
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
-# Kept in step with core.families (a test checks) so --help needs no import beyond the stdlib.
+# Kept in step with config.families (a test checks) so --help needs no import beyond the stdlib.
 FAMILY_NAMES = ("pony", "animagine", "illustrious", "noobai", "other")
 # Kept in step with config.bases.KNOWN_BASES the same way.
 KNOWN_BASE_NAMES = ("animagine-xl-4.0", "illustrious-xl-0.1", "noobai-xl-1.1", "noobai-xl-vpred-1.0")
@@ -75,9 +76,12 @@ def _add_runs_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="PATH|ID|demo",
-                        help="SDXL .safetensors file or diffusers folder; a hub id (org/repo, org/repo/file.safetensors, "
-                        "downloaded once and reused offline); a known base (" + ", ".join(KNOWN_BASE_NAMES) + "); or 'demo'")
+    parser.add_argument(
+        "--model",
+        metavar="PATH|ID|demo",
+        help="SDXL .safetensors file or diffusers folder; a hub id (org/repo, org/repo/file.safetensors, "
+        "downloaded once and reused offline); a known base (" + ", ".join(KNOWN_BASE_NAMES) + "); or 'demo'",
+    )
     parser.add_argument("--dataset", metavar="DIR", help="image folder with captions")
     parser.add_argument("--trigger", help="the trigger word, first in every caption")
     parser.add_argument("--family", choices=FAMILY_NAMES, help="base model family")
@@ -91,7 +95,261 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int)
     parser.add_argument("--save-every", type=int, metavar="N", help="save an adapter every N epochs")
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config key, e.g. --set network.dim=32 (repeatable)")
+    parser.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="any config key, e.g. --set network.dim=32 (repeatable)"
+    )
+
+
+def _check_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", metavar="DATASET", help="the image folder (kohya <repeats>_<name> subfolders work)")
+    p.add_argument("--family", choices=FAMILY_NAMES, help="base model family (default: animagine)")
+    p.add_argument("--trigger", help="the trigger word the captions should start with")
+    p.add_argument("--preset", help="preset name or .toml file (default: the family's style preset)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _trigger_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("word", metavar="WORD")
+    p.add_argument("--family", choices=FAMILY_NAMES, default="animagine", help="base model family (default: animagine)")
+    p.add_argument("--dataset", metavar="DIR", help="also check the trigger against this dataset's captions")
+    p.add_argument("--caption-extension", default=".txt", help="caption extension in --dataset (default: .txt)")
+    p.add_argument("--model", metavar="PATH", help="use this diffusers folder's own tokenizers")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _crop_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--aspect", required=True, metavar="W:H", help="e.g. 2:3 (the practice's portrait) or 1:1")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the cropped copy")
+    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
+
+
+def _captions_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--add-trigger", required=True, metavar="TRIGGER", help="the trigger word to put first")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the copy")
+    p.add_argument("--family", choices=FAMILY_NAMES, default="animagine", help="base model family the trigger is checked for")
+    p.add_argument("--copy", action="store_true", help="copy the images instead of hard-linking them")
+    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _tag_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the tagged copy")
+    p.add_argument("--trigger", required=True, help="the trigger word, first in every caption")
+    p.add_argument(
+        "--family", choices=FAMILY_NAMES, help="base model family: its quality tags follow the trigger (Pony's score tags)"
+    )
+    p.add_argument(
+        "--tagger",
+        default="SmilingWolf/wd-eva02-large-tagger-v3",
+        metavar="ID|DIR",
+        help="hub id or folder with model.onnx and selected_tags.csv (default: SmilingWolf/wd-eva02-large-tagger-v3)",
+    )
+    p.add_argument("--general", type=float, default=0.35, metavar="P", help="general tag threshold (default: 0.35)")
+    p.add_argument("--character", type=float, default=0.85, metavar="P", help="character tag threshold (default: 0.85)")
+    p.add_argument("--keep-existing", action="store_true", help="keep the captions images already have; tag only the others")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per tagger call (default: 8)")
+    p.add_argument("--copy", action="store_true", help="copy the images instead of hard-linking them")
+    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    _add_train_options(p)
+    p.add_argument("--detach", action="store_true", help="return at once; the run keeps training")
+    p.add_argument(
+        "--allow-cpu", action="store_true", help="train a real model on a machine without an NVIDIA GPU (days, not hours)"
+    )
+
+
+def _runs_arguments(p: argparse.ArgumentParser) -> None:
+    _add_runs_dir(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _stop_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--wait", action="store_true", help="follow the run until it has stopped")
+    _add_runs_dir(p)
+
+
+def _plan_arguments(p: argparse.ArgumentParser) -> None:
+    _add_train_options(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("-o", "--output", metavar="SHEET.png", help="where to write the comparison sheet")
+    p.add_argument("--best", type=int, metavar="EPOCH", help="copy that epoch's adapter to output/RUN-best.safetensors")
+    _add_runs_dir(p)
+
+
+def _resize_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", metavar="IN", help="a .safetensors LoRA/LoCon in kohya's layout")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the resized file")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--rank", type=int, metavar="N", help="keep rank N in every module")
+    size.add_argument(
+        "--fro", type=float, metavar="P", help="per module, keep the smallest rank holding P of the Frobenius norm (e.g. 0.9)"
+    )
+    p.add_argument("--verbose", action="store_true", help="one line per module")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+
+
+def _presets_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", help="a preset to show")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _import_kohya_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE.json")
+    p.add_argument("-o", "--output", metavar="OUT.toml", required=True, help="where to write the preset")
+    p.add_argument("--force", action="store_true", help="overwrite OUT.toml if it exists")
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+
+
+def _export_kohya_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="RUN_OR_CONFIG")
+    p.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for the two TOML files")
+    _add_runs_dir(p)
+
+
+def _demo_model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument(
+        "--full-tree",
+        action="store_true",
+        help="SDXL's full module tree (depths 1/2/10, 12- and 32-layer text encoders) at tiny widths",
+    )
+    p.add_argument(
+        "--single-file",
+        metavar="FILE.safetensors",
+        help="also write it as one original-layout checkpoint, as CivitAI ships models",
+    )
+    p.add_argument(
+        "--v-prediction", action="store_true", help="mark it v-prediction with zero terminal SNR (like NoobAI-XL V-Pred)"
+    )
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command: its name, the module under stylora_tui.commands that runs it (imported only
+    then), the function that declares its arguments, and its help texts."""
+
+    name: str
+    module: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    help: str
+    description: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "check",
+        "check",
+        _check_arguments,
+        help="check a dataset: broken images, captions, aspect ratios, buckets, steps",
+        description="Check a dataset before training. Exit 1 when any finding is an error.",
+    ),
+    Command(
+        "trigger",
+        "trigger",
+        _trigger_arguments,
+        help="check a trigger word against the CLIP tokenizer",
+        description="Check a trigger word against the real CLIP tokenizer. Exit 1 on an error verdict.",
+    ),
+    Command(
+        "crop",
+        "crop",
+        _crop_arguments,
+        help="write a copy of a dataset cropped to one aspect ratio",
+        description="Write center-cropped copies (and captions) to a new folder. The dataset is never touched.",
+    ),
+    Command(
+        "captions",
+        "captions",
+        _captions_arguments,
+        help="write a copy of a tagged dataset with the trigger first in every caption",
+        description="Put the trigger first in every caption (added, or moved to the front), each tag once, in a new folder: "
+        "images are hard-linked (copied across filesystems), captions written. The dataset is never touched.",
+    ),
+    Command(
+        "tag",
+        "tag",
+        _tag_arguments,
+        help="tag untagged images (WD14 tagger) into a new folder, the trigger first",
+        description="Danbooru tags for each image from a WD14 ONNX tagger (downloaded once, reused offline; the GPU with "
+        "onnxruntime-gpu), written as captions into a new folder with the trigger first and the family's quality tags "
+        "after it. Images are hard-linked (copied across filesystems). The dataset is never touched.",
+    ),
+    Command(
+        "train",
+        "train",
+        _train_arguments,
+        help="start a training run without the wizard (Rich progress, or --detach)",
+        description="Start a training run. Without --detach, shows progress; Ctrl-C stops it cleanly (a checkpoint is saved).",
+    ),
+    Command("runs", "runs", _runs_arguments, help="list runs and their status", description="List runs and their status."),
+    Command(
+        "stop",
+        "stop",
+        _stop_arguments,
+        help="ask a running trainer to save and stop",
+        description="Ask a running trainer to save a checkpoint and stop at the next step.",
+    ),
+    Command(
+        "plan",
+        "plan",
+        _plan_arguments,
+        help="what a config will train: modules, parameters, file size, steps",
+        description="Show what a config trains: kohya module names, trainable parameters, output size, steps. Needs no weights.",
+    ),
+    Command(
+        "compare",
+        "compare",
+        _compare_arguments,
+        help="a sheet of every epoch's samples; choose the best epoch",
+        description="Write a labelled grid of the run's samples (epochs x prompts, with validation loss), and/or choose an epoch.",
+    ),
+    Command(
+        "resize",
+        "resize",
+        _resize_arguments,
+        help="shrink an adapter by SVD, keeping its effect",
+        description="Shrink a LoRA/LoCon file by SVD per module (3x3 convs included); alpha is rescaled so the effect is unchanged.",
+    ),
+    Command(
+        "presets",
+        "presets",
+        _presets_arguments,
+        help="list presets, or show one",
+        description="List shipped and user presets, or show one.",
+    ),
+    Command(
+        "import-kohya",
+        "import_kohya",
+        _import_kohya_arguments,
+        help="convert a kohya_ss GUI preset (.json) to a stylora preset",
+        description="Convert a kohya_ss GUI LoRA preset (.json) into a stylora-tui preset (.toml).",
+    ),
+    Command(
+        "export-kohya",
+        "export_kohya",
+        _export_kohya_arguments,
+        help="write sd-scripts config files that reproduce a run",
+        description="Write sd-scripts --config_file and --dataset_config TOMLs for a run or a config file.",
+    ),
+    Command(
+        "demo-model",
+        "demo_model",
+        _demo_model_arguments,
+        help="write the tiny SDXL-shaped demo model as a diffusers folder",
+        description="Write the embedded demo model (tiny SDXL architecture, random weights from a fixed seed) as a diffusers folder.",
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,171 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs_dir(parser)
     parser.set_defaults(handler=_top_level(parser))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-
-    p = sub.add_parser(
-        "check",
-        help="check a dataset: broken images, captions, aspect ratios, buckets, steps",
-        description="Check a dataset before training. Exit 1 when any finding is an error.",
-    )
-    p.add_argument("dataset", metavar="DATASET", help="the image folder (kohya <repeats>_<name> subfolders work)")
-    p.add_argument("--family", choices=FAMILY_NAMES, help="base model family (default: animagine)")
-    p.add_argument("--trigger", help="the trigger word the captions should start with")
-    p.add_argument("--preset", help="preset name or .toml file (default: the family's style preset)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_command("check"))
-
-    p = sub.add_parser(
-        "trigger",
-        help="check a trigger word against the CLIP tokenizer",
-        description="Check a trigger word against the real CLIP tokenizer. Exit 1 on an error verdict.",
-    )
-    p.add_argument("word", metavar="WORD")
-    p.add_argument("--family", choices=FAMILY_NAMES, default="animagine", help="base model family (default: animagine)")
-    p.add_argument("--dataset", metavar="DIR", help="also check the trigger against this dataset's captions")
-    p.add_argument("--caption-extension", default=".txt", help="caption extension in --dataset (default: .txt)")
-    p.add_argument("--model", metavar="PATH", help="use this diffusers folder's own tokenizers")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_command("trigger"))
-
-    p = sub.add_parser(
-        "crop",
-        help="write a copy of a dataset cropped to one aspect ratio",
-        description="Write center-cropped copies (and captions) to a new folder. The dataset is never touched.",
-    )
-    p.add_argument("dataset", metavar="DATASET")
-    p.add_argument("--aspect", required=True, metavar="W:H", help="e.g. 2:3 (the practice's portrait) or 1:1")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the cropped copy")
-    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
-    p.set_defaults(handler=_command("crop"))
-
-    p = sub.add_parser(
-        "captions",
-        help="write a copy of a tagged dataset with the trigger first in every caption",
-        description="Put the trigger first in every caption (added, or moved to the front), each tag once, in a new folder: "
-        "images are hard-linked (copied across filesystems), captions written. The dataset is never touched.",
-    )
-    p.add_argument("dataset", metavar="DATASET")
-    p.add_argument("--add-trigger", required=True, metavar="TRIGGER", help="the trigger word to put first")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the copy")
-    p.add_argument("--family", choices=FAMILY_NAMES, default="animagine", help="base model family the trigger is checked for")
-    p.add_argument("--copy", action="store_true", help="copy the images instead of hard-linking them")
-    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_command("captions"))
-
-    p = sub.add_parser(
-        "tag",
-        help="tag untagged images (WD14 tagger) into a new folder, the trigger first",
-        description="Danbooru tags for each image from a WD14 ONNX tagger (downloaded once, reused offline; the GPU with "
-        "onnxruntime-gpu), written as captions into a new folder with the trigger first and the family's quality tags "
-        "after it. Images are hard-linked (copied across filesystems). The dataset is never touched.",
-    )
-    p.add_argument("dataset", metavar="DATASET")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="a new folder for the tagged copy")
-    p.add_argument("--trigger", required=True, help="the trigger word, first in every caption")
-    p.add_argument("--family", choices=FAMILY_NAMES, help="base model family: its quality tags follow the trigger (Pony's score tags)")
-    p.add_argument("--tagger", default="SmilingWolf/wd-eva02-large-tagger-v3", metavar="ID|DIR",
-                   help="hub id or folder with model.onnx and selected_tags.csv (default: SmilingWolf/wd-eva02-large-tagger-v3)")
-    p.add_argument("--general", type=float, default=0.35, metavar="P", help="general tag threshold (default: 0.35)")
-    p.add_argument("--character", type=float, default=0.85, metavar="P", help="character tag threshold (default: 0.85)")
-    p.add_argument("--keep-existing", action="store_true", help="keep the captions images already have; tag only the others")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="images per tagger call (default: 8)")
-    p.add_argument("--copy", action="store_true", help="copy the images instead of hard-linking them")
-    p.add_argument("--caption-extension", default=".txt", help="caption extension (default: .txt)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_command("tag"))
-
-    p = sub.add_parser(
-        "train",
-        help="start a training run without the wizard (Rich progress, or --detach)",
-        description="Start a training run. Without --detach, shows progress; Ctrl-C stops it cleanly (a checkpoint is saved).",
-    )
-    _add_train_options(p)
-    p.add_argument("--detach", action="store_true", help="return at once; the run keeps training")
-    p.add_argument("--allow-cpu", action="store_true", help="train a real model on a machine without an NVIDIA GPU (days, not hours)")
-    p.set_defaults(handler=_command("train"))
-
-    p = sub.add_parser("runs", help="list runs and their status", description="List runs and their status.")
-    _add_runs_dir(p)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_command("runs"))
-
-    p = sub.add_parser("stop", help="ask a running trainer to save and stop", description="Ask a running trainer to save a checkpoint and stop at the next step.")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("--wait", action="store_true", help="follow the run until it has stopped")
-    _add_runs_dir(p)
-    p.set_defaults(handler=_command("stop"))
-
-    p = sub.add_parser(
-        "plan",
-        help="what a config will train: modules, parameters, file size, steps",
-        description="Show what a config trains: kohya module names, trainable parameters, output size, steps. Needs no weights.",
-    )
-    _add_train_options(p)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_command("plan"))
-
-    p = sub.add_parser(
-        "compare",
-        help="a sheet of every epoch's samples; choose the best epoch",
-        description="Write a labelled grid of the run's samples (epochs x prompts, with validation loss), and/or choose an epoch.",
-    )
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("-o", "--output", metavar="SHEET.png", help="where to write the comparison sheet")
-    p.add_argument("--best", type=int, metavar="EPOCH", help="copy that epoch's adapter to output/RUN-best.safetensors")
-    _add_runs_dir(p)
-    p.set_defaults(handler=_command("compare"))
-
-    p = sub.add_parser(
-        "resize",
-        help="shrink an adapter by SVD, keeping its effect",
-        description="Shrink a LoRA/LoCon file by SVD per module (3x3 convs included); alpha is rescaled so the effect is unchanged.",
-    )
-    p.add_argument("input", metavar="IN", help="a .safetensors LoRA/LoCon in kohya's layout")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the resized file")
-    size = p.add_mutually_exclusive_group(required=True)
-    size.add_argument("--rank", type=int, metavar="N", help="keep rank N in every module")
-    size.add_argument("--fro", type=float, metavar="P", help="per module, keep the smallest rank holding P of the Frobenius norm (e.g. 0.9)")
-    p.add_argument("--verbose", action="store_true", help="one line per module")
-    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
-    p.set_defaults(handler=_command("resize"))
-
-    p = sub.add_parser("presets", help="list presets, or show one", description="List shipped and user presets, or show one.")
-    p.add_argument("name", nargs="?", help="a preset to show")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=_command("presets"))
-
-    p = sub.add_parser(
-        "import-kohya",
-        help="convert a kohya_ss GUI preset (.json) to a stylora preset",
-        description="Convert a kohya_ss GUI LoRA preset (.json) into a stylora-tui preset (.toml).",
-    )
-    p.add_argument("file", metavar="FILE.json")
-    p.add_argument("-o", "--output", metavar="OUT.toml", required=True, help="where to write the preset")
-    p.add_argument("--force", action="store_true", help="overwrite OUT.toml if it exists")
-    p.add_argument("--json", action="store_true", help="machine-readable report")
-    p.set_defaults(handler=_command("import_kohya"))
-
-    p = sub.add_parser(
-        "export-kohya",
-        help="write sd-scripts config files that reproduce a run",
-        description="Write sd-scripts --config_file and --dataset_config TOMLs for a run or a config file.",
-    )
-    p.add_argument("source", metavar="RUN_OR_CONFIG")
-    p.add_argument("-o", "--output", metavar="DIR", required=True, help="folder for the two TOML files")
-    _add_runs_dir(p)
-    p.set_defaults(handler=_command("export_kohya"))
-
-    p = sub.add_parser(
-        "demo-model",
-        help="write the tiny SDXL-shaped demo model as a diffusers folder",
-        description="Write the embedded demo model (tiny SDXL architecture, random weights from a fixed seed) as a diffusers folder.",
-    )
-    p.add_argument("dir", metavar="DIR")
-    p.add_argument("--full-tree", action="store_true", help="SDXL's full module tree (depths 1/2/10, 12- and 32-layer text encoders) at tiny widths")
-    p.add_argument("--single-file", metavar="FILE.safetensors", help="also write it as one original-layout checkpoint, as CivitAI ships models")
-    p.add_argument("--v-prediction", action="store_true", help="mark it v-prediction with zero terminal SNR (like NoobAI-XL V-Pred)")
-    p.set_defaults(handler=_command("demo_model"))
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.description)
+        command.arguments(p)
+        p.set_defaults(handler=_command(command.module))
     return parser
 
 

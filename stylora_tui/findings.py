@@ -29,4 +29,3 @@ class Finding:
         data = asdict(self)
         data["severity"] = self.severity.value
         return data
-

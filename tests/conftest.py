@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from stylora_tui.dataset.synthetic import PRACTICE_TAGS, write_practice_dataset  # noqa: F401 - tests import them from here
 from stylora_tui.run.catalog import create_run
 
 # Snapshots and Pilot tests must not depend on animation timing; Textual reads this at import.
@@ -51,35 +52,6 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
     )
 
 
-PRACTICE_TAGS = ("1girl", "solo", "looking at viewer", "long hair", "smile", "outdoors", "sky", "cloud", "tree", "flower",
-                 "school uniform", "blue eyes", "brown hair", "upper body", "holding", "standing", "day", "blush")
-
-
-def write_practice_dataset(folder: Path, count: int = 30, size: tuple[int, int] = (1024, 1536), trigger: str = "stylorapractice",
-                           fmt: str = "JPEG") -> Path:
-    """A dataset at the practice's scale: `count` distinct images (1024x1536 by default) with
-    WD14-style tag captions, the trigger first. Each image is a different smooth pattern so the
-    near-duplicate check stays quiet, as on a real artist's folder."""
-    import random
-
-    from PIL import Image, ImageDraw
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        rng = random.Random(index)
-        image = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
-        draw = ImageDraw.Draw(image)
-        for _ in range(6):
-            x, y = rng.randrange(size[0]), rng.randrange(size[1])
-            r = rng.randrange(size[0] // 8, size[0] // 2)
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randrange(256) for _ in range(3)))
-        suffix = ".jpg" if fmt == "JPEG" else ".png"
-        image.save(folder / f"{index:03d}{suffix}", fmt, quality=85) if fmt == "JPEG" else image.save(folder / f"{index:03d}{suffix}", fmt)
-        tags = rng.sample(PRACTICE_TAGS, 8)
-        (folder / f"{index:03d}.txt").write_text(", ".join((trigger, *tags)), encoding="utf-8")
-    return folder
-
-
 @pytest.fixture(scope="session")
 def practice_dataset(tmp_path_factory) -> Path:
     """30 images at 1024x1536 with tag captions (built once; tests must not modify it)."""
@@ -94,8 +66,12 @@ def fake_safetensors(path, keys):
     return path
 
 
-SDXL = ["model.diffusion_model.input_blocks.0.0.weight", "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight",
-        "conditioner.embedders.1.model.ln_final.weight", "first_stage_model.decoder.conv_in.weight"]
+SDXL = [
+    "model.diffusion_model.input_blocks.0.0.weight",
+    "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight",
+    "conditioner.embedders.1.model.ln_final.weight",
+    "first_stage_model.decoder.conv_in.weight",
+]
 
 
 TRIGGER = "hokusaistyle"
@@ -132,7 +108,9 @@ def run_with_samples(root):
         folder.mkdir(parents=True)
         for index, colour in enumerate(("red", "green")):
             Image.new("RGB", (64, 96), colour).save(folder / f"{index + 1:02d}.png")
-        (folder / "prompts.json").write_text(json.dumps({"epoch": epoch, "step": epoch * 10, "prompts": ["a", "b"], "images": ["01.png", "02.png"]}))
+        (folder / "prompts.json").write_text(
+            json.dumps({"epoch": epoch, "step": epoch * 10, "prompts": ["a", "b"], "images": ["01.png", "02.png"]})
+        )
         (run.output / f"run-01-e{epoch:04d}.safetensors").write_bytes(f"epoch {epoch}".encode())
         events.append({"v": 1, "ts": 1.0, "type": "validation.loss", "epoch": epoch, "loss": loss})
     run.events.write_text("".join(json.dumps(e) + "\n" for e in events))

@@ -80,19 +80,44 @@ class FakeHub:
 
     def serve(self, handler: BaseHTTPRequestHandler, body: bool) -> None:
         path = handler.path.split("?", 1)[0]
-        self.requests.append({"method": handler.command, "path": path, "range": handler.headers.get("Range"),
-                              "auth": handler.headers.get("Authorization")})
+        self.requests.append(
+            {
+                "method": handler.command,
+                "path": path,
+                "range": handler.headers.get("Range"),
+                "auth": handler.headers.get("Authorization"),
+            }
+        )
         info = re.match(r"^/api/models/([^/]+/[^/]+?)(?:/revision/([^/]+))?$", path)
         resolve = re.match(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$", path)
         repo = (info or resolve).group(1) if (info or resolve) else None
         if repo is None or repo not in self.repos:
             return _reply(handler, 404, b'{"error":"Repository not found"}', {"X-Error-Code": "RepoNotFound"})
         if repo in self.gated and not handler.headers.get("Authorization"):
-            return _reply(handler, 401, b'{"error":"Access to this model is restricted"}', {"X-Error-Code": "GatedRepo",
-                          "X-Error-Message": "Access to model is restricted and you are not in the authorized list."})
+            return _reply(
+                handler,
+                401,
+                b'{"error":"Access to this model is restricted"}',
+                {
+                    "X-Error-Code": "GatedRepo",
+                    "X-Error-Message": "Access to model is restricted and you are not in the authorized list.",
+                },
+            )
         if info:
-            data = json.dumps({"id": repo, "modelId": repo, "sha": COMMIT, "private": False, "gated": False, "disabled": False,
-                               "tags": [], "downloads": 0, "likes": 0, "siblings": self._siblings(repo)}).encode()
+            data = json.dumps(
+                {
+                    "id": repo,
+                    "modelId": repo,
+                    "sha": COMMIT,
+                    "private": False,
+                    "gated": False,
+                    "disabled": False,
+                    "tags": [],
+                    "downloads": 0,
+                    "likes": 0,
+                    "siblings": self._siblings(repo),
+                }
+            ).encode()
             return _reply(handler, 200, data, {"Content-Type": "application/json"}, body)
         name = resolve.group(3)
         if self.download_fault == "503":
@@ -107,8 +132,12 @@ class FakeHub:
         if name not in self.repos[repo]:
             return _reply(handler, 404, b'{"error":"Entry not found"}', {"X-Error-Code": "EntryNotFound"})
         data = self._data(repo, name)
-        headers = {"X-Repo-Commit": COMMIT, "ETag": f'"{self._etag(repo, name)}"', "Accept-Ranges": "bytes",
-                   "Content-Type": "application/octet-stream"}
+        headers = {
+            "X-Repo-Commit": COMMIT,
+            "ETag": f'"{self._etag(repo, name)}"',
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+        }
         start = 0
         wanted = handler.headers.get("Range")
         if wanted and body:
@@ -126,7 +155,7 @@ class FakeHub:
             return
         try:
             for offset in range(0, len(chunk), 65536):
-                handler.wfile.write(chunk[offset:offset + 65536])
+                handler.wfile.write(chunk[offset : offset + 65536])
                 if self.pace_s:
                     time.sleep(self.pace_s)
         except (BrokenPipeError, ConnectionResetError):
@@ -170,8 +199,11 @@ class FaultServer:
                     else:
                         body = b'{"error":"upstream trouble"}'
                         reason = {407: "Proxy Authentication Required", 503: "Service Unavailable"}.get(server.status, "Error")
-                        self.request.sendall(f"HTTP/1.1 {server.status} {reason}\r\nContent-Type: application/json\r\n"
-                                             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+                        self.request.sendall(
+                            f"HTTP/1.1 {server.status} {reason}\r\nContent-Type: application/json\r\n"
+                            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                            + body
+                        )
                 except OSError:
                     pass
 

@@ -35,8 +35,10 @@ def write_tiny_tagger(folder: Path) -> Path:
         "tiny-wd14",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", SIDE, SIDE, 3])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", len(TAGS)])],
-        [helper.make_tensor("W", TensorProto.FLOAT, [3, len(TAGS)], weights),
-         helper.make_tensor("B", TensorProto.FLOAT, [len(TAGS)], [tag[3] for tag in TAGS])],
+        [
+            helper.make_tensor("W", TensorProto.FLOAT, [3, len(TAGS)], weights),
+            helper.make_tensor("B", TensorProto.FLOAT, [len(TAGS)], [tag[3] for tag in TAGS]),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8  # readable by every onnxruntime we allow

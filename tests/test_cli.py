@@ -29,7 +29,14 @@ DEMO = str(Path(__file__).resolve().parent.parent / "stylora_tui" / "examples" /
 
 @pytest.mark.parametrize(
     "argv",
-    [("--help",), ("runs", "--json"), ("presets",), ("runs", "--help"), ("check", DEMO, "--json"), ("trigger", "mystyle", "--json")],
+    [
+        ("--help",),
+        ("runs", "--json"),
+        ("presets",),
+        ("runs", "--help"),
+        ("check", DEMO, "--json"),
+        ("trigger", "mystyle", "--json"),
+    ],
 )
 def test_light_commands_import_no_heavy_library(argv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -63,8 +70,20 @@ def test_runs_json_on_empty_and_populated_root(tmp_path):
     (tmp_path / "r" / "run-01" / "status.json").write_text(json.dumps({"state": "finished", "step": 40, "total_steps": 40}))
     proc = run_cli("runs", "--json", env={"STYLORA_RUNS_DIR": str(tmp_path / "r")})
     rows = json.loads(proc.stdout)
-    assert rows == [{"name": "run-01", "status": "finished", "step": 40, "total_steps": 40, "pid": None, "outputs": [], "reason": "",
-                     "checkpoint_step": None, "checkpoint_error": "", "root": str(tmp_path / "r")}]
+    assert rows == [
+        {
+            "name": "run-01",
+            "status": "finished",
+            "step": 40,
+            "total_steps": 40,
+            "pid": None,
+            "outputs": [],
+            "reason": "",
+            "checkpoint_step": None,
+            "checkpoint_error": "",
+            "root": str(tmp_path / "r"),
+        }
+    ]
 
 
 def test_runs_and_resume_find_runs_from_any_folder(tmp_path):

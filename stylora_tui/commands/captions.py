@@ -37,20 +37,28 @@ def run(args) -> int:
 
     placed = write_copy(Path(args.dataset), Path(args.output), caption_for, args.caption_extension, copy=args.copy)
     output = Path(args.output).expanduser().absolute()
-    result = {"output": str(output), "images": placed["linked"] + placed["copied"], **placed,
-              **{k: counts[k] for k in ("added", "moved", "already_first", "uncaptioned", "duplicates_removed")}}
+    result = {
+        "output": str(output),
+        "images": placed["linked"] + placed["copied"],
+        **placed,
+        **{k: counts[k] for k in ("added", "moved", "already_first", "uncaptioned", "duplicates_removed")},
+    }
     if args.json:
         print_json(result)
         return 0
     out = console()
-    out.print(f"{result['images']} images → {safe(output)} ({placed['linked']} linked, {placed['copied']} copied); "
-              f"trigger added to {counts['added']}, moved to the front in {counts['moved']}, already first in {counts['already_first']}; "
-              f"{counts['duplicates_removed']} duplicate tag(s) removed")
+    out.print(
+        f"{result['images']} images → {safe(output)} ({placed['linked']} linked, {placed['copied']} copied); "
+        f"trigger added to {counts['added']}, moved to the front in {counts['moved']}, already first in {counts['already_first']}; "
+        f"{counts['duplicates_removed']} duplicate tag(s) removed"
+    )
     if counts["uncaptioned"]:
         source = Path(args.dataset).expanduser().absolute()
         tag = command("tag", str(source), "-o", f"{source}-tagged", "--trigger", trigger, "--keep-existing")
-        out.print(f"[yellow]{counts['uncaptioned']} image(s) had no caption[/] and got the trigger alone: tag the dataset "
-                  f"instead (`{safe(tag)}` tags only those, keeps the other captions, and puts the trigger first in all), "
-                  "or write their captions")
+        out.print(
+            f"[yellow]{counts['uncaptioned']} image(s) had no caption[/] and got the trigger alone: tag the dataset "
+            f"instead (`{safe(tag)}` tags only those, keeps the other captions, and puts the trigger first in all), "
+            "or write their captions"
+        )
     out.print(f"Check the new folder: {safe(check_command(output))}")
     return 0

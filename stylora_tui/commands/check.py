@@ -23,7 +23,14 @@ def run(args) -> int:
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        with Progress("checking images", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console(stderr=True), transient=True) as bar:
+        with Progress(
+            "checking images",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console(stderr=True),
+            transient=True,
+        ) as bar:
             task = bar.add_task("scan", total=None)
             scan = scan_dataset(
                 dataset,

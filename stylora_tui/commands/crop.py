@@ -26,6 +26,8 @@ def run(args) -> int:
         err.print(f"error: {len(result.skipped)} image(s) could not be read and are not in the copy:", markup=False)
         for rel, why in result.skipped:
             err.print(f"  {printable(rel)}: {printable(why)}", markup=False)
-        err.print(f"hint: re-export or replace them; `{check_command(Path(args.dataset).absolute())}` lists every problem", markup=False)
+        err.print(
+            f"hint: re-export or replace them; `{check_command(Path(args.dataset).absolute())}` lists every problem", markup=False
+        )
         return 1
     return 0

@@ -32,11 +32,16 @@ def run(args) -> int:
     out.print(f"family {config.model.family}: {get_family(config.model.family).summary}")
     out.print("model: the embedded demo (a tiny SDXL-shaped model, built once into the cache)")
     out.rule("2. dataset")
-    report = examine(scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats), config, tokenizer)
+    report = examine(
+        scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats), config, tokenizer
+    )
     render_report(report)
     out.rule("3. trigger")
     trigger = check_trigger(config.captions.trigger, tokenizer, get_family(config.model.family), FAMILIES)
-    out.print(f"{trigger.trigger!r}: {trigger.verdict} ({len(trigger.tokens.ids)} tokens: {' '.join(trigger.tokens.pieces)})", markup=False)
+    out.print(
+        f"{trigger.trigger!r}: {trigger.verdict} ({len(trigger.tokens.ids)} tokens: {' '.join(trigger.tokens.pieces)})",
+        markup=False,
+    )
     out.rule("4. preset")
     data = config_to_dict(config)
     for key in ("network", "optimizer", "training"):

@@ -19,14 +19,16 @@ def run(args) -> int:
         raise StyloraError(f"{single.name} must end in .safetensors", f"e.g. {single.with_suffix('.safetensors').name}")
     from stylora_tui.trainer.demo_model import DEMO_OVERRIDES, FULL_TREE_OVERRIDES, V_PREDICTION_SCHEDULER, build_model
 
-    overrides = dict(FULL_TREE_OVERRIDES if args.full_tree else DEMO_OVERRIDES)
+    overrides: dict[str, dict] = dict(FULL_TREE_OVERRIDES if args.full_tree else DEMO_OVERRIDES)
     if args.v_prediction:
         overrides["scheduler"] = V_PREDICTION_SCHEDULER
     build_model(folder, overrides)
     out = console()
     kind = "full-module-tree" if args.full_tree else "demo"
-    out.print(f"wrote the {kind} model to {folder}; load it with StableDiffusionXLPipeline.from_pretrained({str(folder)!r})",
-              markup=False)
+    out.print(
+        f"wrote the {kind} model to {folder}; load it with StableDiffusionXLPipeline.from_pretrained({str(folder)!r})",
+        markup=False,
+    )
     if single is not None:
         from stylora_tui.trainer.single_file import write_single_file
 

@@ -40,8 +40,11 @@ def run(args) -> int:
     if missing:
         out.print("not ready to train yet: " + "; ".join(missing), markup=False)
         return 0
-    out.print("Train with sd-scripts: accelerate launch sdxl_train_network.py "
-              f"--config_file {shlex.quote(str(written[0]))} --dataset_config {shlex.quote(str(written[1]))}", markup=False)
+    out.print(
+        "Train with sd-scripts: accelerate launch sdxl_train_network.py "
+        f"--config_file {shlex.quote(str(written[0]))} --dataset_config {shlex.quote(str(written[1]))}",
+        markup=False,
+    )
     return 0
 
 
@@ -65,8 +68,10 @@ def for_sd_scripts(config: Config) -> tuple[Config, list[str]]:
         if ref is not None:
             local = hub.cached(ref)
             if local is None:
-                raise ModelError(f"{model} is not downloaded here, and sd-scripts needs the base model as a local file",
-                                 f"download it first (`stylora-tui plan --model {model}` does), then export again")
+                raise ModelError(
+                    f"{model} is not downloaded here, and sd-scripts needs the base model as a local file",
+                    f"download it first (`stylora-tui plan --model {model}` does), then export again",
+                )
             model = str(local)
     if not config.dataset.path:
         missing.append("the config names no dataset: set image_dir in the dataset file")
@@ -78,10 +83,15 @@ def for_sd_scripts(config: Config) -> tuple[Config, list[str]]:
             found = resolve_prediction(model, prediction_type, ztsnr)
             prediction_type, ztsnr = found.type, found.zero_terminal_snr
         elif model:
-            missing.append("model.prediction_type is \"auto\" and the base model is not on this machine to read: add "
-                           "v_parameterization = true (and zero_terminal_snr = true) to the config file if it predicts v")
-    resolved = replace(config, model=replace(config.model, path=model, prediction_type=prediction_type),
-                       training=replace(config.training, zero_terminal_snr=ztsnr))
+            missing.append(
+                'model.prediction_type is "auto" and the base model is not on this machine to read: add '
+                "v_parameterization = true (and zero_terminal_snr = true) to the config file if it predicts v"
+            )
+    resolved = replace(
+        config,
+        model=replace(config.model, path=model, prediction_type=prediction_type),
+        training=replace(config.training, zero_terminal_snr=ztsnr),
+    )
     return resolved, missing
 
 
@@ -96,7 +106,9 @@ def trigger_notes(config: Config) -> list[str]:
     for folder, _ in repeat_folders(dataset, config.dataset.repeats):
         holding, total = captions_with(folder, config.dataset.caption_extension, trigger)
         if 0 < holding < total:
-            notes.append(f"note: {total - holding} of {total} caption(s) in {printable(folder)} lack the trigger "
-                         f"{printable(trigger)!r} while the others have it: sd-scripts cannot add it to those alone "
-                         "(stylora-tui does); add it to them before training with sd-scripts")
+            notes.append(
+                f"note: {total - holding} of {total} caption(s) in {printable(folder)} lack the trigger "
+                f"{printable(trigger)!r} while the others have it: sd-scripts cannot add it to those alone "
+                "(stylora-tui does); add it to them before training with sd-scripts"
+            )
     return notes

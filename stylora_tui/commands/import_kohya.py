@@ -44,6 +44,8 @@ def run(args) -> int:
         out.print(f"Use it with `{safe(use)}`, or pick {safe(output.stem)!r} in the wizard's preset step.")
     else:
         into = command("import-kohya", args.file, "-o", str(user_dir / output.name))
-        out.print(f"Use it with `{safe(use)}`. The wizard lists presets from {safe(user_dir)}: import it there to pick it "
-                  f"in the wizard (`{safe(into)}`).")
+        out.print(
+            f"Use it with `{safe(use)}`. The wizard lists presets from {safe(user_dir)}: import it there to pick it "
+            f"in the wizard (`{safe(into)}`)."
+        )
     return 0

@@ -26,7 +26,9 @@ def run(args) -> int:
     prediction = resolve_prediction(config.model.path, config.model.prediction_type, config.training.zero_terminal_snr)
     steps = None
     if config.dataset.path:
-        report = examine(scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats), config)
+        report = examine(
+            scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats), config
+        )
         steps = report.steps.to_json()
     machine = this_machine()
     problems = preflight.check(config, machine, steps["total"] if steps else None)
@@ -35,6 +37,7 @@ def run(args) -> int:
     plan = plan_network(config)
     # Frozen weights load in the training dtype: bf16/fp16 on a GPU, fp32 on a CPU.
     weight_bytes = 2 if machine.has_cuda and config.training.mixed_precision != "no" else 4
+    host_ram = host_ram_bytes(config.model.path, weight_bytes)
     data = {
         "model": config.model.path or "standard SDXL architecture",
         "family": config.model.family,
@@ -49,7 +52,7 @@ def run(args) -> int:
         "steps": steps,
         "prediction": {"type": prediction.type, "zero_terminal_snr": prediction.zero_terminal_snr, "source": prediction.source},
         "latents": "encoded every step (random_crop)" if config.dataset.random_crop else "cached once",
-        "host_ram_bytes": host_ram_bytes(config.model.path, weight_bytes),
+        "host_ram_bytes": host_ram,
         "preflight": [p.to_json() for p in problems],
         "estimates": estimates_json(config, steps["total"] if steps else None, machine),
     }
@@ -59,14 +62,18 @@ def run(args) -> int:
         return 1 if refused else 0
     out = console()
     parts = ", ".join(f"{n} {c}" for c, n in plan.by_component.items())
-    out.print(f"{config.network.algo} '{config.network.preset}' on {safe(data['model'])} ({config.model.family}): {len(plan.modules)} modules ({parts})")
-    out.print(f"trainable parameters: {plan.trainable_params:,}; output file about {plan.output_bytes / 2**20:.1f} MiB at {config.saving.precision}")
+    out.print(
+        f"{config.network.algo} '{config.network.preset}' on {safe(data['model'])} ({config.model.family}): {len(plan.modules)} modules ({parts})"
+    )
+    out.print(
+        f"trainable parameters: {plan.trainable_params:,}; output file about {plan.output_bytes / 2**20:.1f} MiB at {config.saving.precision}"
+    )
     if steps:
         out.print(f"steps: {steps['per_epoch']} per epoch x {steps['epochs']} epochs = {steps['total']}")
     out.print(f"predicts: {prediction.label}", markup=False)
     if config.dataset.random_crop:
         out.print("random_crop: every image is cropped and VAE-encoded again at every step (no latent cache; slower)")
-    out.print(f"system RAM while loading: about {data['host_ram_bytes'] / 2**30:.1f} GiB")
+    out.print(f"system RAM while loading: about {host_ram / 2**30:.1f} GiB")
     for line in summary_lines(config, steps["total"] if steps else None, machine):
         out.print(safe(line))
     for problem in problems:
@@ -80,6 +87,10 @@ def estimates_json(config, total_steps, machine) -> dict:
     return {
         "gradient_checkpointing": ckpt,
         "peak_vram_gib": round(peak_vram_gib(config, ckpt), 1),
-        "durations": [{"gpu": d.card, "seconds": round(d.seconds), "fits": d.fits,
-                       "gradient_checkpointing": d.checkpointing} for d in durations(config, total_steps, machine)] if total_steps else [],
+        "durations": [
+            {"gpu": d.card, "seconds": round(d.seconds), "fits": d.fits, "gradient_checkpointing": d.checkpointing}
+            for d in durations(config, total_steps, machine)
+        ]
+        if total_steps
+        else [],
     }

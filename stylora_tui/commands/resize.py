@@ -26,9 +26,11 @@ def run(args) -> int:
     out.print(f"{len(result.modules)} modules resized to rank {rank_text}")
     measured = [m for m in result.modules if not m.all_zero]
     if measured:
-        worst = min(measured, key=lambda m: m.retained_fro)
-        kept = [m.retained_fro for m in measured]
-        out.print(f"Frobenius norm kept per module: mean {sum(kept) / len(kept):.1%}, lowest {worst.retained_fro:.1%} ({worst.key})")
+        kept = [m.retained_fro or 0.0 for m in measured]
+        worst = min(measured, key=lambda m: m.retained_fro or 0.0)
+        out.print(
+            f"Frobenius norm kept per module: mean {sum(kept) / len(kept):.1%}, lowest {worst.retained_fro:.1%} ({worst.key})"
+        )
     zero = len(result.modules) - len(measured)
     if zero:
         out.print(f"{zero} module(s) are all zero (nothing learned, nothing to keep): they stay zero")

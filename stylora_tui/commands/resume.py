@@ -39,7 +39,9 @@ def run(args) -> int:
         out.print(f"attaching to {target.name} (pid {summary.pid}); Ctrl-C stops it cleanly, twice detaches")
     else:
         if not target.config.is_file():
-            raise RunError(f"run {target.name!r} was never configured", "start a new run with `stylora-tui` or `stylora-tui train`")
+            raise RunError(
+                f"run {target.name!r} was never configured", "start a new run with `stylora-tui` or `stylora-tui train`"
+            )
         why = {NEW: "never started", FAILED: f"failed ({safe(summary.reason)})"}.get(summary.status, summary.status)
         session_from = EventTailer(target.events).end_offset()
         launched = restart(target)

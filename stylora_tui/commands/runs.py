@@ -41,7 +41,9 @@ def run(args) -> int:
         for column in ("name", "status", "step", "pid", "outputs", "note"):
             table.add_column(column, justify="right" if column in ("step", "pid") else "left")
         for r in here:
-            table.add_row(r.name, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", _step(r), str(r.pid or ""), _outputs(r), _note(r))
+            table.add_row(
+                r.name, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", _step(r), str(r.pid or ""), _outputs(r), _note(r)
+            )
         out.print(table)
     resumable = [r for r in runs if r.status in ("stopped", "crashed", "failed")]
     if resumable:

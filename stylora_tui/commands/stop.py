@@ -16,7 +16,10 @@ def run(args) -> int:
     target = locate_run(args.run, args.runs_dir)
     status = run_status(target).status
     if status != RUNNING:
-        raise RunError(f"run {target.name!r} is not running (it is {status})", f"see `stylora-tui runs`; `{resume_command(target)}` continues a stopped run")
+        raise RunError(
+            f"run {target.name!r} is not running (it is {status})",
+            f"see `stylora-tui runs`; `{resume_command(target)}` continues a stopped run",
+        )
     control.request(target, control.STOP)
     console().print(f"stop requested for {target.name}: the trainer saves a checkpoint at the next step and stops")
     if args.wait:

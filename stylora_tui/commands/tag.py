@@ -18,8 +18,10 @@ from stylora_tui.views.trigger import trigger_refused
 def run(args) -> int:
     for name in ("general", "character"):
         if not 0 < getattr(args, name) <= 1:
-            raise DatasetError(f"--{name} {getattr(args, name)} is not a probability",
-                               "use a value above 0 and at most 1 (0.35 general, 0.85 character are usual)")
+            raise DatasetError(
+                f"--{name} {getattr(args, name)} is not a probability",
+                "use a value above 0 and at most 1 (0.35 general, 0.85 character are usual)",
+            )
     if args.batch_size < 1:
         raise DatasetError(f"--batch-size {args.batch_size} must be at least 1", "use 8, or 1 on a small GPU")
     trigger = args.trigger.strip()
@@ -32,23 +34,42 @@ def run(args) -> int:
     with Progress(*columns, console=err, disable=not err.is_terminal) as progress:
         task = progress.add_task("tagging", total=None)
         result = tag_dataset(
-            Path(args.dataset), Path(args.output), args.tagger, trigger=trigger,
-            quality=get_family(args.family).quality_tags if args.family else (), keep_existing=args.keep_existing,
-            general=args.general, character=args.character, batch_size=args.batch_size,
-            caption_extension=args.caption_extension, copy=args.copy, fetch=download.fetch,
+            Path(args.dataset),
+            Path(args.output),
+            args.tagger,
+            trigger=trigger,
+            quality=get_family(args.family).quality_tags if args.family else (),
+            keep_existing=args.keep_existing,
+            general=args.general,
+            character=args.character,
+            batch_size=args.batch_size,
+            caption_extension=args.caption_extension,
+            copy=args.copy,
+            fetch=download.fetch,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-    data = {"output": str(result.output), "images": result.images, "tagged": result.tagged, "kept": result.kept,
-            "without_tags": list(result.without_tags), "linked": result.linked, "copied": result.copied}
+    data = {
+        "output": str(result.output),
+        "images": result.images,
+        "tagged": result.tagged,
+        "kept": result.kept,
+        "without_tags": list(result.without_tags),
+        "linked": result.linked,
+        "copied": result.copied,
+    }
     if args.json:
         print_json(data)
         return 0
     out = console()
     by = f" with {result.provider}" if result.tagged else ""
-    out.print(f"{result.tagged} image(s) tagged{by}, {result.kept} caption(s) kept → {safe(result.output)} "
-              f"({result.linked} linked, {result.copied} copied); captions start with {safe(trigger)}")
+    out.print(
+        f"{result.tagged} image(s) tagged{by}, {result.kept} caption(s) kept → {safe(result.output)} "
+        f"({result.linked} linked, {result.copied} copied); captions start with {safe(trigger)}"
+    )
     if result.without_tags:
-        out.print(f"[yellow]{len(result.without_tags)} image(s) got no tag above the threshold[/] "
-                  f"(e.g. {safe(result.without_tags[0])}): caption them by hand or lower --general")
+        out.print(
+            f"[yellow]{len(result.without_tags)} image(s) got no tag above the threshold[/] "
+            f"(e.g. {safe(result.without_tags[0])}): caption them by hand or lower --general"
+        )
     out.print(f"Read a few captions, then check the folder: {safe(check_command(result.output))}")
     return 0

@@ -16,5 +16,7 @@ def run(args) -> int:
 
     resolve_model_option(args, download.fetch)
     config = preset_for(args.family, args.preset, edits_from_args(args))
-    started = start_run(config, runs_root(args.runs_dir), args.run, load_shipped(), machine=this_machine(), allow_cpu=args.allow_cpu)
+    started = start_run(
+        config, runs_root(args.runs_dir), args.run, load_shipped(), machine=this_machine(), allow_cpu=args.allow_cpu
+    )
     return follow_started(started, detach=args.detach)

@@ -105,20 +105,44 @@ def _check_rules(key: str, value: Any, rules: dict, problems: list[Finding]) -> 
             choices = ", ".join(str(c) for c in rules["choices"])
             close = difflib.get_close_matches(str(v), [str(c) for c in rules["choices"]], n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            problems.append(_problem("config-choice", key, f"{key} = {v!r} is not one of: {choices}", f"{hint}choose one of: {choices}"))
+            problems.append(
+                _problem("config-choice", key, f"{key} = {v!r} is not one of: {choices}", f"{hint}choose one of: {choices}")
+            )
             return
         if "min" in rules and v < rules["min"]:
-            problems.append(_problem("config-range", key, f"{key} = {v} is below the minimum {rules['min']}", f"use a value of at least {rules['min']}"))
+            problems.append(
+                _problem(
+                    "config-range",
+                    key,
+                    f"{key} = {v} is below the minimum {rules['min']}",
+                    f"use a value of at least {rules['min']}",
+                )
+            )
             return
         if "max" in rules and v > rules["max"]:
-            problems.append(_problem("config-range", key, f"{key} = {v} is above the maximum {rules['max']}", f"use a value of at most {rules['max']}"))
+            problems.append(
+                _problem(
+                    "config-range",
+                    key,
+                    f"{key} = {v} is above the maximum {rules['max']}",
+                    f"use a value of at most {rules['max']}",
+                )
+            )
             return
         if "gt" in rules and not v > rules["gt"]:
-            problems.append(_problem("config-range", key, f"{key} = {v} must be greater than {rules['gt']}", "use a positive value"))
+            problems.append(
+                _problem("config-range", key, f"{key} = {v} must be greater than {rules['gt']}", "use a positive value")
+            )
             return
         if rules.get("url") and v and http_url_problem(v):
-            problems.append(_problem("config-type", key, f"{key} = {v!r} {http_url_problem(v)}",
-                                     'write the full address, e.g. "https://ntfy.sh/my-stylora-runs"'))
+            problems.append(
+                _problem(
+                    "config-type",
+                    key,
+                    f"{key} = {v!r} {http_url_problem(v)}",
+                    'write the full address, e.g. "https://ntfy.sh/my-stylora-runs"',
+                )
+            )
             return
         if rules.get("pattern") and not re.fullmatch(rules["pattern"], v):
             problems.append(_problem("config-type", key, f"{key} = {v!r} {rules['pattern_says']}", rules["pattern_hint"]))
@@ -166,7 +190,14 @@ def _unknown_key_hint(key: str, section: str | None) -> str:
 def _merge_section(section: str, current: Any, data: Any, problems: list[Finding]) -> Any:
     cls = SECTIONS[section]
     if not isinstance(data, dict):
-        problems.append(_problem("config-type", section, f"[{section}] must be a table of settings", f"write it as [{section}] followed by key = value lines"))
+        problems.append(
+            _problem(
+                "config-type",
+                section,
+                f"[{section}] must be a table of settings",
+                f"write it as [{section}] followed by key = value lines",
+            )
+        )
         return current
     known = {f.name: f for f in fields(cls)}
     updates = {}
@@ -216,8 +247,13 @@ def merge(base: Config, data: dict, problems: list[Finding]) -> Config:
 
 def cross_check(config: Config, total_steps: int | None = None) -> list[Finding]:
     """Rules that involve more than one field; `total_steps` enables the warmup check."""
+    return [*_network_rules(config), *_bucket_rules(config), *_schedule_rules(config, total_steps), *_caption_rules(config)]
+
+
+def _network_rules(config: Config) -> list[Finding]:
+    """Alpha against dim, and a preset that trains no text encoder."""
     problems: list[Finding] = []
-    net, ds, tr, sch = config.network, config.dataset, config.training, config.scheduler
+    net = config.network
     if net.alpha > net.dim:
         problems.append(
             _problem(
@@ -245,6 +281,13 @@ def cross_check(config: Config, total_steps: int | None = None) -> list[Finding]
                 "set network.train_text_encoders = false, or choose preset 'full' or 'attn-mlp'",
             )
         )
+    return problems
+
+
+def _bucket_rules(config: Config) -> list[Finding]:
+    """Bucket sides against the resolution."""
+    problems: list[Finding] = []
+    ds = config.dataset
     if ds.min_bucket_px > ds.max_bucket_px:
         problems.append(
             _problem(
@@ -274,6 +317,13 @@ def cross_check(config: Config, total_steps: int | None = None) -> list[Finding]
                 f"raise max_bucket_px to at least {max(ds.resolution_px)} (2048 is usual)",
             )
         )
+    return problems
+
+
+def _schedule_rules(config: Config, total_steps: int | None) -> list[Finding]:
+    """Warmup against the schedule and the run's length."""
+    problems: list[Finding] = []
+    tr, sch = config.training, config.scheduler
     if sch.warmup_steps and sch.warmup_ratio:
         problems.append(
             _problem(
@@ -304,6 +354,12 @@ def cross_check(config: Config, total_steps: int | None = None) -> list[Finding]
                 f"use fewer warmup steps (5% would be {max(1, run_steps // 20)}) or warmup_ratio",
             )
         )
+    return problems
+
+
+def _caption_rules(config: Config) -> list[Finding]:
+    """The keep-tokens separator against the tag separator."""
+    problems: list[Finding] = []
     if config.captions.keep_tokens_separator and "," in config.captions.keep_tokens_separator:
         problems.append(
             _problem(
@@ -358,5 +414,3 @@ def parse_override(assignment: str) -> dict:
         value = raw
     section, name = key.split(".")
     return {section: {name: value}}
-
-

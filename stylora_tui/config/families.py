@@ -71,9 +71,26 @@ ANIMAGINE = Family(
 # Danbooru-trained anime bases (Illustrious-XL, NoobAI-XL) react to these; their captions
 # are Danbooru tags, and NoobAI adds its own aesthetic ("very awa") and year tags.
 DANBOORU_QUALITY = (
-    "masterpiece", "best quality", "high quality", "good quality", "normal quality", "low quality", "worst quality",
-    "very aesthetic", "aesthetic", "displeasing", "very displeasing", "absurdres", "highres", "lowres",
-    "newest", "recent", "mid", "early", "old", "oldest",
+    "masterpiece",
+    "best quality",
+    "high quality",
+    "good quality",
+    "normal quality",
+    "low quality",
+    "worst quality",
+    "very aesthetic",
+    "aesthetic",
+    "displeasing",
+    "very displeasing",
+    "absurdres",
+    "highres",
+    "lowres",
+    "newest",
+    "recent",
+    "mid",
+    "early",
+    "old",
+    "oldest",
 )
 YEARS = tuple(f"year {y}" for y in range(2005, 2027))
 

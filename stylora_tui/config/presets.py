@@ -61,7 +61,9 @@ def resolve_preset(name_or_path: str, user_dir: Path | None = None) -> Path:
     if candidate.suffix == ".toml" or "/" in name_or_path:
         if candidate.is_file():
             return candidate
-        raise PresetError(f"preset file {name_or_path} does not exist", "give an existing .toml file or a preset name (`stylora-tui presets`)")
+        raise PresetError(
+            f"preset file {name_or_path} does not exist", "give an existing .toml file or a preset name (`stylora-tui presets`)"
+        )
     presets = {p.name: p for p in list_presets(user_dir)}
     if name_or_path in presets:
         return presets[name_or_path].path
@@ -121,8 +123,13 @@ def _described(text: str, name: str, base: str, edits: dict[str, Any]) -> str:
     return f"# {name}: {base} with {changed}\n" + "".join(lines)
 
 
-FAMILY_PRESETS = {"pony": "pony-style", "animagine": "animagine-style", "illustrious": "illustrious-style",
-                  "noobai": "noobai-style", "other": "sdxl-style"}
+FAMILY_PRESETS = {
+    "pony": "pony-style",
+    "animagine": "animagine-style",
+    "illustrious": "illustrious-style",
+    "noobai": "noobai-style",
+    "other": "sdxl-style",
+}
 
 
 def preset_for(family: str | None, preset: str | None, edits: dict | None = None) -> Config:

@@ -63,12 +63,12 @@ class ModelConfig:
 @dataclass(frozen=True)
 class DatasetConfig:
     path: str = spec("", "folder of images with captions beside them (kohya <repeats>_<name> subfolders work)")
-    repeats: int = spec(
-        2, "times each image is seen per epoch; repeating teaches faster than more images once", min=1, max=1000
-    )
+    repeats: int = spec(2, "times each image is seen per epoch; repeating teaches faster than more images once", min=1, max=1000)
     caption_extension: str = spec(
-        ".txt", "caption file extension beside each image (kohya's default is .caption)",
-        pattern=CAPTION_EXTENSION, pattern_says="is not a file extension",
+        ".txt",
+        "caption file extension beside each image (kohya's default is .caption)",
+        pattern=CAPTION_EXTENSION,
+        pattern_says="is not a file extension",
         pattern_hint='write a dot and letters or digits, e.g. ".txt" or ".caption"',
     )
     resolution_px: tuple = spec(
@@ -80,7 +80,9 @@ class DatasetConfig:
     )
     enable_buckets: bool = spec(True, "group images by aspect ratio instead of center-cropping all to a square")
     min_bucket_px: int = spec(256, "smallest bucket side", min=64, max=4096, multiple_of=32)
-    max_bucket_px: int = spec(2048, "largest bucket side; 1024 would clamp every non-square bucket below 1 MP", min=64, max=8192, multiple_of=32)
+    max_bucket_px: int = spec(
+        2048, "largest bucket side; 1024 would clamp every non-square bucket below 1 MP", min=64, max=8192, multiple_of=32
+    )
     bucket_step_px: int = spec(64, "bucket side step; SDXL needs a multiple of 32", min=32, max=256, multiple_of=32)
     bucket_no_upscale: bool = spec(False, "never upscale small images into a larger bucket")
     random_crop: bool = spec(False, "crop randomly instead of centered; crop deliberately beforehand instead")
@@ -148,7 +150,8 @@ class TrainingConfig:
     gradient_accumulation_steps: int = spec(1, "steps accumulated per optimizer update", min=1, max=1024)
     mixed_precision: str = spec("bf16", "bf16 on Ampere and newer, fp16 on older GPUs, no = fp32", choices=MIXED_PRECISIONS)
     gradient_checkpointing: bool | str = spec(
-        "auto", "large VRAM saving for about 43% more compute; auto = off where the GPU has the memory without it",
+        "auto",
+        "large VRAM saving for about 43% more compute; auto = off where the GPU has the memory without it",
         choices=("auto", True, False),
     )
     seed: int = spec(42, "fixes data order, noise and initial weights", min=0, max=2**32 - 1)
@@ -157,7 +160,8 @@ class TrainingConfig:
     scale_weight_norms: float = spec(1.0, "max-norm per module after each step; curbs over-training; 0 = off", min=0.0, max=100.0)
     max_steps: int = spec(0, "stop after this many optimizer steps; 0 = run all epochs", min=0)
     zero_terminal_snr: bool | str = spec(
-        "auto", "rescale the noise schedule to zero terminal SNR (v-prediction bases trained with it); auto = when the model is marked ztsnr",
+        "auto",
+        "rescale the noise schedule to zero terminal SNR (v-prediction bases trained with it); auto = when the model is marked ztsnr",
         choices=("auto", True, False),
     )
 
@@ -189,18 +193,23 @@ class SampleConfig:
 @dataclass(frozen=True)
 class ValidationConfig:
     holdout_images: int = spec(
-        0, "images held out of training; their loss at each saved epoch (fixed noise and timesteps) shows the best epoch; 0 = off",
-        min=0, max=1000,
+        0,
+        "images held out of training; their loss at each saved epoch (fixed noise and timesteps) shows the best epoch; 0 = off",
+        min=0,
+        max=1000,
     )
 
 
 @dataclass(frozen=True)
 class NotifyConfig:
     url: str = spec(
-        "", "webhook told when the run finishes, fails or stops (ntfy, Discord, Slack or any JSON endpoint); empty = $STYLORA_NOTIFY_URL, else none",
+        "",
+        "webhook told when the run finishes, fails or stops (ntfy, Discord, Slack or any JSON endpoint); empty = $STYLORA_NOTIFY_URL, else none",
         url=True,
     )
-    kind: str = spec("auto", "the webhook's message format; auto = from the URL's host (json for any other)", choices=NOTIFY_KINDS)
+    kind: str = spec(
+        "auto", "the webhook's message format; auto = from the URL's host (json for any other)", choices=NOTIFY_KINDS
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -265,5 +274,3 @@ class Config:
 
 def all_keys() -> list[str]:
     return [f"{s}.{f.name}" for s in SECTIONS for f in fields(SECTIONS[s])]
-
-

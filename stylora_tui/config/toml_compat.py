@@ -6,7 +6,7 @@ from __future__ import annotations
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[no-redef]
 
 loads = tomllib.loads
 TOMLDecodeError = tomllib.TOMLDecodeError

@@ -20,8 +20,9 @@ def read_toml_file(path, what: str) -> dict:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         encoding = "UTF-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "not UTF-8"
-        raise ConfigError(f"{what} {path} is not UTF-8 text ({encoding})",
-                          "re-save it as UTF-8 (most editors: Save As, encoding UTF-8)") from None
+        raise ConfigError(
+            f"{what} {path} is not UTF-8 text ({encoding})", "re-save it as UTF-8 (most editors: Save As, encoding UTF-8)"
+        ) from None
     return parse_toml(text, str(path))
 
 
@@ -31,7 +32,9 @@ def parse_toml(text: str, source: str) -> dict:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source} is not valid TOML: {exc}", "fix the line named above; strings need quotes") from exc
     except RecursionError:
-        raise ConfigError(f"{source} nests tables or arrays too deeply to be a config", "a stylora-tui config is sections of key = value lines") from None
+        raise ConfigError(
+            f"{source} nests tables or arrays too deeply to be a config", "a stylora-tui config is sections of key = value lines"
+        ) from None
 
 
 def config_to_dict(config: Config) -> dict:

@@ -13,7 +13,13 @@ from stylora_tui.config.schema import Config
 
 # The wizard's steps in order, with the title each shows: the one list the TUI reads.
 STEPS = ("model", "dataset", "trigger", "preset", "review")
-TITLES = {"model": "Base model", "dataset": "Dataset", "trigger": "Trigger word", "preset": "Preset", "review": "Review and launch"}
+TITLES = {
+    "model": "Base model",
+    "dataset": "Dataset",
+    "trigger": "Trigger word",
+    "preset": "Preset",
+    "review": "Review and launch",
+}
 
 
 @dataclass(frozen=True)

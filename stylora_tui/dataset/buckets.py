@@ -11,6 +11,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
+from stylora_tui.config.schema import Config
+
 
 @dataclass(frozen=True)
 class BucketSpec:
@@ -181,3 +183,11 @@ def aspect_label(width: int, height: int) -> str:
         if abs(width / height - a / b) < 0.03:
             return f"{a}:{b}"
     return f"{width / height:.2f}"
+
+
+def spec_for(config: Config) -> BucketSpec:
+    ds = config.dataset
+    width, height = config.resolution
+    return BucketSpec(
+        width, height, ds.min_bucket_px, ds.max_bucket_px, ds.bucket_step_px, ds.bucket_no_upscale, ds.enable_buckets
+    )

@@ -76,7 +76,7 @@ def describe_losses(losses: list[CropLoss], total: int) -> str:
     worst = max(losses, key=lambda c: max(c.lost_width, c.lost_height))
     side, lost = ("width", worst.lost_width) if worst.lost_width >= worst.lost_height else ("height", worst.lost_height)
     upscaled = sum(c.upscaled for c in losses)
-    text = (f"{len(losses)} of {total} images lose part of their picture (up to {lost:.0%} of the {side}: {worst.rel})")
+    text = f"{len(losses)} of {total} images lose part of their picture (up to {lost:.0%} of the {side}: {worst.rel})"
     if upscaled:
         text += f"; {upscaled} become smaller than the training bucket and will be upscaled"
     return text + ". Cropping by hand keeps what matters; this is a centred starting point."
@@ -103,7 +103,10 @@ def crop_dataset(
                 image.load()
                 shown = ImageOps.exif_transpose(image)
                 box = crop_box(shown.width, shown.height, aspect)
-                if box == (0, 0, shown.width, shown.height) or abs(shown.width / shown.height - aspect[0] / aspect[1]) < RATIO_TOLERANCE:
+                if (
+                    box == (0, 0, shown.width, shown.height)
+                    or abs(shown.width / shown.height - aspect[0] / aspect[1]) < RATIO_TOLERANCE
+                ):
                     shutil.copy2(path, target)
                     copied.append(str(rel))
                 else:

@@ -62,8 +62,14 @@ def images(source: Path, caption_extension: str) -> Iterator[Source]:
         yield Source(path, path.relative_to(source), read_caption(caption).text if caption is not None else None, caption)
 
 
-def write_copy(source: Path, output: Path, caption_for: Callable[[Source], str], caption_extension: str = ".txt",
-               copy: bool = False, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+def write_copy(
+    source: Path,
+    output: Path,
+    caption_for: Callable[[Source], str],
+    caption_extension: str = ".txt",
+    copy: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
     """Every image of `source` into `output` with the caption `caption_for` gives it
     (UTF-8, one line). Returns how many images were linked and copied."""
     source, output = new_output(source, output)

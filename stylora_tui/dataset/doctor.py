@@ -6,16 +6,15 @@ Finding codes are stable and documented in docs/FINDINGS.md. The same function s
 
 from __future__ import annotations
 
-import shlex
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from stylora_tui.config.schema import MAX_TOKEN_LENGTHS, Config
-from stylora_tui.dataset.buckets import BucketAssigner, BucketSpec, StepCount, aspect_label, count_steps
-from stylora_tui.dataset.captions import same_tag, split_tags, training_caption
+from stylora_tui.config.schema import Config
+from stylora_tui.dataset.buckets import BucketAssigner, StepCount, aspect_label, count_steps, spec_for
+from stylora_tui.dataset.caption_findings import caption_findings
 from stylora_tui.dataset.holdout import holdout
-from stylora_tui.dataset.scan import MAX_CAPTION_BYTES, DatasetImage, DatasetScan
-from stylora_tui.dataset.tokens import TokenizerLike, caption_budgets
+from stylora_tui.dataset.scan import DatasetImage, DatasetScan
+from stylora_tui.dataset.tokens import TokenizerLike
 from stylora_tui.findings import Finding, Severity
 
 NEAR_DUPLICATE_BITS = 4  # of 64 dHash bits: a resize or recompression stays well under
@@ -45,15 +44,9 @@ class DoctorReport:
         }
 
 
-def bucket_spec(config: Config) -> BucketSpec:
-    ds = config.dataset
-    width, height = config.resolution
-    return BucketSpec(width, height, ds.min_bucket_px, ds.max_bucket_px, ds.bucket_step_px, ds.bucket_no_upscale, ds.enable_buckets)
-
-
 def place(scan: DatasetScan, config: Config) -> dict:
     """rel path -> Placement (bucket, resize, crop) of every usable image under `config`."""
-    assigner = BucketAssigner(bucket_spec(config))
+    assigner = BucketAssigner(spec_for(config))
     return {i.rel: assigner.place(i.info.width, i.info.height) for i in scan.usable}
 
 
@@ -81,20 +74,34 @@ def examine(scan: DatasetScan, config: Config, tokenizer: TokenizerLike | None =
     add = findings.append
     for image in scan.images:
         if image.info.error:
-            add(_f(Severity.ERROR, "unreadable-image", image.rel, f"cannot be trained: {image.info.error}",
-                   "re-export or re-download the image, or move it out of the dataset"))
+            add(
+                _f(
+                    Severity.ERROR,
+                    "unreadable-image",
+                    image.rel,
+                    f"cannot be trained: {image.info.error}",
+                    "re-export or re-download the image, or move it out of the dataset",
+                )
+            )
     usable = scan.usable
     placements = place(scan, config)
     held = holdout([i.rel for i in usable], config.validation.holdout_images, config.training.seed)
     if usable and len(held) >= len(usable):
-        add(_f(Severity.ERROR, "holdout-too-large", "", f"validation.holdout_images ({config.validation.holdout_images}) leaves no image to train on",
-               "hold out a few images at most (2-3 of 30), or set validation.holdout_images = 0"))
+        add(
+            _f(
+                Severity.ERROR,
+                "holdout-too-large",
+                "",
+                f"validation.holdout_images ({config.validation.holdout_images}) leaves no image to train on",
+                "hold out a few images at most (2-3 of 30), or set validation.holdout_images = 0",
+            )
+        )
     steps = steps_for(scan, config, placements)
     for image in usable:
         _image_findings(image, placements[image.rel], add)
     _duplicate_findings(usable, add)
     _bucket_findings(scan, steps, config, add)
-    _caption_findings(scan.images, config, tokenizer, add)
+    caption_findings(scan.images, config, tokenizer, add)
     for rel, why in scan.ignored:
         add(_f(Severity.INFO, "ignored-file", rel, f"not used: {why}", "move it out of the dataset folder to silence this"))
     refusal_hints = {
@@ -118,26 +125,65 @@ def _image_findings(image: DatasetImage, placement, add) -> None:
     info = image.info
     scale = placement.resized[0] / info.width
     if scale > 1.0:
-        add(_f(Severity.WARNING, "low-resolution", image.rel,
-               f"{info.width}x{info.height} is upscaled {scale:.2f}x into its {placement.bucket[0]}x{placement.bucket[1]} bucket",
-               "use a larger original (at least the training resolution); upscaled images train blur"))
+        add(
+            _f(
+                Severity.WARNING,
+                "low-resolution",
+                image.rel,
+                f"{info.width}x{info.height} is upscaled {scale:.2f}x into its {placement.bucket[0]}x{placement.bucket[1]} bucket",
+                "use a larger original (at least the training resolution); upscaled images train blur",
+            )
+        )
     if info.mode == "CMYK":
-        add(_f(Severity.WARNING, "color-mode", image.rel, "CMYK image: converted to RGB, colours may shift",
-               "export it as RGB (sRGB) from your image editor"))
+        add(
+            _f(
+                Severity.WARNING,
+                "color-mode",
+                image.rel,
+                "CMYK image: converted to RGB, colours may shift",
+                "export it as RGB (sRGB) from your image editor",
+            )
+        )
     elif info.bit_depth > 8 or info.mode.startswith("I"):
-        add(_f(Severity.INFO, "color-mode", image.rel, f"{info.bit_depth}-bit image: reduced to 8 bits per channel",
-               "nothing to do unless banding matters; export as 8-bit to silence this"))
+        add(
+            _f(
+                Severity.INFO,
+                "color-mode",
+                image.rel,
+                f"{info.bit_depth}-bit image: reduced to 8 bits per channel",
+                "nothing to do unless banding matters; export as 8-bit to silence this",
+            )
+        )
     elif info.mode in ("P", "PA"):
-        add(_f(Severity.INFO, "color-mode", image.rel, "palette (indexed-colour) image: converted to RGB",
-               "nothing to do; export as RGB to silence this"))
+        add(
+            _f(
+                Severity.INFO,
+                "color-mode",
+                image.rel,
+                "palette (indexed-colour) image: converted to RGB",
+                "nothing to do; export as RGB to silence this",
+            )
+        )
     if info.has_alpha:
-        add(_f(Severity.WARNING, "transparency", image.rel,
-               "has transparent pixels: they are composited on a white background for training",
-               "flatten it onto the background you want in your image editor"))
+        add(
+            _f(
+                Severity.WARNING,
+                "transparency",
+                image.rel,
+                "has transparent pixels: they are composited on a white background for training",
+                "flatten it onto the background you want in your image editor",
+            )
+        )
     if info.exif_orientation not in (1, 0):
-        add(_f(Severity.INFO, "exif-rotated", image.rel,
-               f"EXIF orientation {info.exif_orientation}: trained as displayed ({info.width}x{info.height}), not as stored",
-               "nothing to do; note that kohya's sd-scripts would train it as stored"))
+        add(
+            _f(
+                Severity.INFO,
+                "exif-rotated",
+                image.rel,
+                f"EXIF orientation {info.exif_orientation}: trained as displayed ({info.width}x{info.height}), not as stored",
+                "nothing to do; note that kohya's sd-scripts would train it as stored",
+            )
+        )
 
 
 def _duplicate_findings(usable, add) -> None:
@@ -148,8 +194,15 @@ def _duplicate_findings(usable, add) -> None:
     for group in by_hash.values():
         for other in group[1:]:
             exact_seen.add(other.rel)
-            add(_f(Severity.WARNING, "duplicate-image", other.rel, f"identical to {group[0].rel}",
-                   "remove one: duplicates weigh that image twice (use repeats to weigh on purpose)"))
+            add(
+                _f(
+                    Severity.WARNING,
+                    "duplicate-image",
+                    other.rel,
+                    f"identical to {group[0].rel}",
+                    "remove one: duplicates weigh that image twice (use repeats to weigh on purpose)",
+                )
+            )
     # Near duplicates: split the 64-bit hash into 5 bands; two hashes within 4 bits agree
     # on at least one band (pigeonhole), so only images sharing a band are compared.
     unique = [group[0] for group in by_hash.values()]
@@ -164,8 +217,15 @@ def _duplicate_findings(usable, add) -> None:
                 if bin(unique[a].info.dhash ^ unique[b].info.dhash).count("1") <= NEAR_DUPLICATE_BITS:
                     pairs.add((a, b))
     for a, b in sorted(pairs):
-        add(_f(Severity.WARNING, "duplicate-image", unique[b].rel, f"nearly identical to {unique[a].rel} (a resize, crop or re-save?)",
-               "keep the better one; near-duplicates push the model toward copying that picture"))
+        add(
+            _f(
+                Severity.WARNING,
+                "duplicate-image",
+                unique[b].rel,
+                f"nearly identical to {unique[a].rel} (a resize, crop or re-save?)",
+                "keep the better one; near-duplicates push the model toward copying that picture",
+            )
+        )
 
 
 def _bucket_findings(scan: DatasetScan, steps: StepCount, config: Config, add) -> None:
@@ -176,99 +236,72 @@ def _bucket_findings(scan: DatasetScan, steps: StepCount, config: Config, add) -
         spread = ", ".join(f"{b.width}x{b.height} ({aspect_label(b.width, b.height)}): {b.count}" for b in buckets[:6])
         more = f", +{len(buckets) - 6} more" if len(buckets) > 6 else ""
         ratio = aspect_label(dominant.width, dominant.height)
-        add(_f(Severity.WARNING, "aspect-ratio-mix", "",
-               f"images spread over {len(buckets)} buckets: {spread}{more}; {dominant.count} of {total} are {ratio}",
-               f"crop every image to one ratio (stylora-tui crop DATASET --aspect {ratio if ':' in ratio else '2:3'} -o OUT); "
-               "if several ratios are wanted, keep their counts balanced"))
+        add(
+            _f(
+                Severity.WARNING,
+                "aspect-ratio-mix",
+                "",
+                f"images spread over {len(buckets)} buckets: {spread}{more}; {dominant.count} of {total} are {ratio}",
+                f"crop every image to one ratio (stylora-tui crop DATASET --aspect {ratio if ':' in ratio else '2:3'} -o OUT); "
+                "if several ratios are wanted, keep their counts balanced",
+            )
+        )
     batch = config.training.batch_size
     if batch > 1:
         for b in buckets:
             if b.count < batch:
-                add(_f(Severity.WARNING, "small-bucket", "",
-                       f"bucket {b.width}x{b.height} has {b.count} image(s), fewer than the batch size {batch}: its batches are partial",
-                       "crop those images to the main ratio, or lower training.batch_size"))
-
-
-def _caption_findings(images, config: Config, tokenizer: TokenizerLike | None, add) -> None:
-    caps = config.captions
-    trigger = caps.trigger.strip()
-    quality = config.quality_tags
-    budget_inputs = []
-    for image in images:
-        caption = image.caption
-        if caption is None:
-            add(_f(Severity.WARNING, "missing-caption", image.rel,
-                   f"no {config.dataset.caption_extension} caption beside it: it trains on the trigger alone",
-                   "tag the uncaptioned images into a new folder: `stylora-tui tag DATASET -o NEW --trigger T --keep-existing` "
-                   "(the wizard's dataset step offers it), or write its caption"))
-            continue
-        if caption.unreadable:
-            code, why = caption.unreadable
-            add(_f(Severity.ERROR, code, image.rel, f"caption {caption.path.name}: {why}",
-                   "make it a plain text file you can read (check its permissions), or remove it"))
-            continue
-        if caption.size_bytes > MAX_CAPTION_BYTES:
-            add(_f(Severity.WARNING, "caption-too-large", image.rel,
-                   f"caption {caption.path.name} is {caption.size_bytes >> 10} KiB: only its first {MAX_CAPTION_BYTES >> 10} KiB are read",
-                   "a caption is a list of tags (a few hundred bytes): is this the right file?"))
-        if caption.encoding_problem:
-            add(_f(Severity.ERROR if caption.encoding_fatal else Severity.WARNING, "caption-encoding", image.rel,
-                   f"caption {caption.path.name}: {caption.encoding_problem}", _encoding_hint(caption)))
-            if caption.encoding_fatal:
-                continue
-        tags = split_tags(caption.text)
-        if not tags:
-            add(_f(Severity.WARNING, "empty-caption", image.rel, f"caption {caption.path.name} is empty: it trains on the trigger alone",
-                   "tag the image; for a style adapter keep all the tags"))
-            continue
-        if trigger and not same_tag(tags[0], trigger):
-            where = "appears later" if any(same_tag(t, trigger) for t in tags) else "is missing"
-            add(_f(Severity.WARNING, "trigger-missing", image.rel, f"caption does not start with the trigger {trigger!r} (it {where})",
-                   "stylora-tui puts it first when training; write it first so every tool agrees"))
-        if quality:
-            absent = [q for q in quality if not any(same_tag(t, q) for t in tags)]
-            if absent:
-                add(_f(Severity.WARNING, "quality-tags-missing", image.rel, f"caption lacks the quality tags {', '.join(absent)}",
-                       "stylora-tui adds them after the trigger when training; add them so other tools agree"))
-        arranged = training_caption(caption.text, trigger=trigger, quality_tags=quality, keep_tokens=caps.keep_tokens,
-                                    keep_tokens_separator=caps.keep_tokens_separator)
-        budget_inputs.append((image.rel, arranged.tags))
-    if tokenizer is not None and budget_inputs:
-        longer = [str(n) for n in MAX_TOKEN_LENGTHS if n > caps.max_token_length]
-        raise_it = f", or raise captions.max_token_length to {' or '.join(longer)}" if longer else f" ({caps.max_token_length} is the most any trainer reads)"
-        for budget in caption_budgets(budget_inputs, tokenizer, caps.max_token_length):
-            if budget.too_long:
-                lost = ", ".join(budget.lost_tags[:8]) + (" ..." if len(budget.lost_tags) > 8 else "")
-                shuffled = " (with shuffling, a different tail is lost each step)" if caps.shuffle else ""
-                add(_f(Severity.WARNING, "caption-too-long", budget.path,
-                       f"{budget.tokens} tokens > {budget.limit}: {len(budget.lost_tags)} tag(s) lost{shuffled}: {lost}",
-                       f"drop weak tags{raise_it}"))
-
-
-def _encoding_hint(caption) -> str:
-    if not caption.detected_encoding:
-        return "remove the byte-order mark: 'Save as UTF-8' (without BOM) in your editor, or sed -i '1s/^\\xEF\\xBB\\xBF//' FILE"
-    name = shlex.quote(caption.path.name)
-    fixed = shlex.quote(caption.path.stem + ".utf8" + caption.path.suffix)
-    return (f"re-save it as UTF-8: iconv -f {caption.detected_encoding} -t UTF-8 {name} > {fixed} && mv {fixed} {name} "
-            "(in a copy of the dataset), or 'Save as UTF-8' in your editor")
+                add(
+                    _f(
+                        Severity.WARNING,
+                        "small-bucket",
+                        "",
+                        f"bucket {b.width}x{b.height} has {b.count} image(s), fewer than the batch size {batch}: its batches are partial",
+                        "crop those images to the main ratio, or lower training.batch_size",
+                    )
+                )
 
 
 def _practice_findings(scan: DatasetScan, usable, config: Config, add) -> None:
     if not usable:
-        add(_f(Severity.ERROR, "no-images", "", "no usable image in the dataset",
-               "put .png/.jpg/.webp images (with .txt captions) in the folder, or in <repeats>_<name> subfolders"))
+        add(
+            _f(
+                Severity.ERROR,
+                "no-images",
+                "",
+                "no usable image in the dataset",
+                "put .png/.jpg/.webp images (with .txt captions) in the folder, or in <repeats>_<name> subfolders",
+            )
+        )
         return
     repeats = Counter(i.repeats for i in usable)
     if len(usable) < FEW_IMAGES:
-        add(_f(Severity.WARNING, "few-images", "", f"only {len(usable)} usable images",
-               "about 30 images in the style, all of it wanted, worked well; quality over quantity"))
+        add(
+            _f(
+                Severity.WARNING,
+                "few-images",
+                "",
+                f"only {len(usable)} usable images",
+                "about 30 images in the style, all of it wanted, worked well; quality over quantity",
+            )
+        )
     if set(repeats) == {1}:
-        add(_f(Severity.WARNING, "under-training", "",
-               "every image has 1 repeat: 120 images x 1 repeat badly under-trained where 30 x 4 worked",
-               "repeating the same image teaches faster than more images once: use 2 to 4 repeats"))
+        add(
+            _f(
+                Severity.WARNING,
+                "under-training",
+                "",
+                "every image has 1 repeat: 120 images x 1 repeat badly under-trained where 30 x 4 worked",
+                "repeating the same image teaches faster than more images once: use 2 to 4 repeats",
+            )
+        )
     high = max(repeats)
     if high >= MANY_REPEATS:
-        add(_f(Severity.WARNING, "many-repeats", "",
-               f"{high} repeats: more repeats give a stronger style but copy the training images (poses, outfits)",
-               "fewer repeats with more epochs learns gentler; the best recipe was 2 repeats x 150 epochs"))
+        add(
+            _f(
+                Severity.WARNING,
+                "many-repeats",
+                "",
+                f"{high} repeats: more repeats give a stronger style but copy the training images (poses, outfits)",
+                "fewer repeats with more epochs learns gentler; the best recipe was 2 repeats x 150 epochs",
+            )
+        )

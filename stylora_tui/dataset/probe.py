@@ -88,7 +88,8 @@ def probe_image(path: str) -> ImageInfo:
                 alpha = image.getchannel("A")
             elif mode == "P" and "transparency" in image.info:
                 alpha = image.convert("RGBA").getchannel("A")
-            has_alpha = alpha is not None and alpha.getextrema()[0] < 255
+            lowest = alpha.getextrema()[0] if alpha is not None else 255  # one band: (lowest, highest)
+            has_alpha = isinstance(lowest, (int, float)) and lowest < 255
             shown = ImageOps.exif_transpose(image) if orientation != 1 else image
             dhash = _dhash(shown)
     except Image.DecompressionBombError as exc:

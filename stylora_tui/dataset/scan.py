@@ -104,8 +104,14 @@ def read_caption(path: Path) -> CaptionFile:
     except OSError as exc:
         return CaptionFile(path, unreadable=("unreadable-file", f"cannot be read ({exc.strerror or exc})"))
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return CaptionFile(path, data.decode("utf-16", errors="replace"), "saved as UTF-16 (Windows 'Unicode'); save it as UTF-8",
-                           True, size, "UTF-16")
+        return CaptionFile(
+            path,
+            data.decode("utf-16", errors="replace"),
+            "saved as UTF-16 (Windows 'Unicode'); save it as UTF-8",
+            True,
+            size,
+            "UTF-16",
+        )
     problem = ""
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
@@ -163,8 +169,9 @@ def _refusal(entry: Path, root: Path) -> tuple[str, str] | None:
     return None
 
 
-def _list_folder(folder: Path, caption_ext: str, repeats: int, root: Path, ignored: list,
-                 refused: list) -> list[tuple[Path, int, Path | None]]:
+def _list_folder(
+    folder: Path, caption_ext: str, repeats: int, root: Path, ignored: list, refused: list
+) -> list[tuple[Path, int, Path | None]]:
     images: list[Path] = []
     captions: dict[str, Path] = {}
     others: list[Path] = []
@@ -212,7 +219,9 @@ def _rel(path: Path, root: Path) -> str:
     return str(path.relative_to(root))
 
 
-def list_dataset(root: Path, caption_extension: str, default_repeats: int) -> tuple[list[tuple[Path, int, Path | None]], list, list]:
+def list_dataset(
+    root: Path, caption_extension: str, default_repeats: int
+) -> tuple[list[tuple[Path, int, Path | None]], list, list]:
     if not root.exists():
         raise DatasetError(f"dataset folder {root} does not exist", "check the path (tab completion helps)")
     if not root.is_dir():
@@ -242,7 +251,9 @@ class ProbeCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=5)
-            self._db.execute("CREATE TABLE IF NOT EXISTS probe (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, info TEXT)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS probe (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, info TEXT)"
+            )
         except (OSError, sqlite3.Error):
             self._db = None
 
@@ -289,7 +300,9 @@ def scan_dataset(
     cache = cache or ProbeCache()
     try:
         stats = [p.stat() for p, _, _ in entries]
-        infos: list[ImageInfo | None] = [cache.get(p.absolute(), s.st_size, s.st_mtime_ns) for (p, _, _), s in zip(entries, stats)]
+        infos: list[ImageInfo | None] = [
+            cache.get(p.absolute(), s.st_size, s.st_mtime_ns) for (p, _, _), s in zip(entries, stats)
+        ]
         missing = [i for i, info in enumerate(infos) if info is None]
         total, done = len(entries), len(entries) - len(missing)
         if progress:
@@ -309,7 +322,15 @@ def scan_dataset(
         if own_cache:
             cache.close()
     images = tuple(
-        DatasetImage(path, _rel(path, root), repeats, stat.st_size, stat.st_mtime_ns, info, read_caption(caption) if caption else None)
+        DatasetImage(
+            path,
+            _rel(path, root),
+            repeats,
+            stat.st_size,
+            stat.st_mtime_ns,
+            info or ImageInfo(error="not probed"),
+            read_caption(caption) if caption else None,
+        )
         for (path, repeats, caption), stat, info in zip(entries, stats, infos)
     )
     numbered = any(path.parent != root for path, _, _ in entries)

@@ -4,7 +4,7 @@ The practice: the trigger must be something the base model does not already know
 (`katsushikahokusaistyle`, not `katsushika hokusai style`), first in every caption, and
 never a family quality tag. Captions longer than the token limit silently lose tags.
 Everything here talks to a `TokenizerLike`, so tests and the TUI can pass a fake and the
-CLI loads the real one lazily (adapters/clip_tokenizer.py).
+CLI loads the real one lazily (integrations/clip_tokenizer.py).
 """
 
 from __future__ import annotations
@@ -122,6 +122,19 @@ def check_trigger(
         )
         return TriggerReport(trigger, "error", tokens, tuple(findings))
 
+    reserved = _family_reserved(stripped, family, families)
+    findings += _meaning_findings(stripped, family, families, reserved)
+    findings += _shape_findings(stripped, tokens, reserved)
+    findings += _dataset_findings(stripped, dataset_captions)
+    suggestions: tuple[str, ...] = ()
+    if suggest and any(f.severity is not Severity.INFO for f in findings):
+        suggestions = tuple(_suggestions(stripped, tokenizer, family, families, dataset_captions))
+    return TriggerReport(trigger, verdict_of(findings), tokens, tuple(findings), suggestions)
+
+
+def _meaning_findings(stripped: str, family: Family, families: dict[str, Family], reserved: Family | None) -> list[Finding]:
+    """What the WebUIs or the base model would read into the word: prompt syntax, quality tags."""
+    findings: list[Finding] = []
     if PROMPT_SYNTAX.search(stripped) or PROMPT_KEYWORDS.search(stripped):
         found = sorted(set(PROMPT_SYNTAX.findall(stripped)) | set(PROMPT_KEYWORDS.findall(stripped)))
         findings.append(
@@ -131,7 +144,6 @@ def check_trigger(
                 "brackets, ':', ',', '|', '<>', backslashes, BREAK and AND change how a prompt is read; use letters and digits only",
             )
         )
-    reserved = _family_reserved(stripped, family, families)
     if reserved is not None:
         findings.append(
             _error(
@@ -149,6 +161,12 @@ def check_trigger(
                 "it would wake the model's idea of quality, not your style; choose a new made-up word",
             )
         )
+    return findings
+
+
+def _shape_findings(stripped: str, tokens: TokenPieces, reserved: Family | None) -> list[Finding]:
+    """How the word tokenises: several words, whole-word tokens the model knows, non-ASCII, too many tokens."""
+    findings: list[Finding] = []
     words = stripped.split()
     if len(words) > 1:
         findings.append(
@@ -183,6 +201,12 @@ def check_trigger(
                 f"shorten it to {MANY_TOKENS} tokens or fewer",
             )
         )
+    return findings
+
+
+def _dataset_findings(stripped: str, dataset_captions: list[str] | None) -> list[Finding]:
+    """The word already used as an ordinary tag in the dataset's captions."""
+    findings: list[Finding] = []
     if dataset_captions:
         used = sum(1 for caption in dataset_captions if any(same_tag(t, stripped) for t in split_tags(caption)[1:]))
         if used:
@@ -193,10 +217,7 @@ def check_trigger(
                     "the trigger should mean only your style: choose a word the captions do not use, or put it first",
                 )
             )
-    suggestions: tuple[str, ...] = ()
-    if suggest and any(f.severity is not Severity.INFO for f in findings):
-        suggestions = tuple(_suggestions(stripped, tokenizer, family, families, dataset_captions))
-    return TriggerReport(trigger, verdict_of(findings), tokens, tuple(findings), suggestions)
+    return findings
 
 
 def _suggestions(trigger, tokenizer, family, families, captions) -> list[str]:
@@ -239,9 +260,7 @@ class CaptionBudget:
         return self.tokens > self.limit
 
 
-def caption_budgets(
-    captions: list[tuple[str, tuple[str, ...]]], tokenizer: TokenizerLike, limit: int
-) -> list[CaptionBudget]:
+def caption_budgets(captions: list[tuple[str, tuple[str, ...]]], tokenizer: TokenizerLike, limit: int) -> list[CaptionBudget]:
     """Token length of each caption as trained (`tags` in training order) against `limit`.
 
     One encoding per caption, with offsets: a tag is lost when its last token ends past

@@ -86,8 +86,17 @@ def peak_vram_gib(config: Config, checkpointing: bool) -> float:
     unet = unet_parameters(config.model.path)
     # The text encoders scale with the UNet near enough (a tiny test model has tiny ones).
     base = unet * (1 + TEXT_ENCODER_PARAMETERS / SDXL_UNET_PARAMETERS) * 2 / 2**30
-    adapter = estimate(config).trainable_params * ADAPTER_BYTES_PER_PARAM.get(config.optimizer.name, ADAMW_BYTES_PER_PARAM) / 2**30
-    activations = ACTIVATIONS_GIB_1024[checkpointing] * (width * height) / 1024**2 * config.training.batch_size * unet / SDXL_UNET_PARAMETERS
+    adapter = (
+        estimate(config).trainable_params * ADAPTER_BYTES_PER_PARAM.get(config.optimizer.name, ADAMW_BYTES_PER_PARAM) / 2**30
+    )
+    activations = (
+        ACTIVATIONS_GIB_1024[checkpointing]
+        * (width * height)
+        / 1024**2
+        * config.training.batch_size
+        * unet
+        / SDXL_UNET_PARAMETERS
+    )
     return base + adapter + activations + CUDA_CONTEXT_GIB
 
 
@@ -164,7 +173,9 @@ def summary_lines(config: Config, total_steps: int | None, machine: Machine, mos
     peak = peak_vram_gib(config, ckpt)
     where = f"{machine.gpus[0]} ({own_memory:.0f} GiB)" if own_memory else "a 24 GiB card"
     verdict = "fits" if peak <= FITS * memory else f"does not fit: {lower_hint(config)}"
-    lines.append(f"GPU memory: about {peak:.0f} GiB at peak, gradient checkpointing {'on' if ckpt else 'off'}; on {where} it {verdict}")
+    lines.append(
+        f"GPU memory: about {peak:.0f} GiB at peak, gradient checkpointing {'on' if ckpt else 'off'}; on {where} it {verdict}"
+    )
     if total_steps:
         shown = durations(config, total_steps, machine)[:most_cards]
         parts = [f"{d.card} {human(d.seconds)}{'' if d.fits else ' (does not fit)'}" for d in shown]

@@ -11,6 +11,7 @@ import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stylora_tui import paths
 from stylora_tui.dataset.tokens import CLIP_VOCAB_SIZE, TokenPieces
@@ -23,7 +24,7 @@ SHIPPED = paths.package_dir() / "data" / "clip" / "tokenizer.json.gz"
 class ClipTokenizer:
     """A TokenizerLike over a `tokenizers.Tokenizer` with CLIP's vocabulary."""
 
-    backend: object
+    backend: Any  # a tokenizers.Tokenizer (imported lazily: the light side loads it only when asked)
     source: str
 
     def encode(self, text: str) -> TokenPieces:
@@ -79,8 +80,9 @@ def load_from_folder(folder: Path) -> ClipTokenizer:
         try:
             spec = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError) as exc:
-            raise TokenizerError(f"{folder / 'tokenizer.json'} cannot be read ({exc})",
-                                 "copy the tokenizer folders from a working SDXL model") from None
+            raise TokenizerError(
+                f"{folder / 'tokenizer.json'} cannot be read ({exc})", "copy the tokenizer folders from a working SDXL model"
+            ) from None
         return _checked(Tokenizer.from_str(json.dumps(portable(spec))), str(folder))
     vocab, merges = folder / "vocab.json", folder / "merges.txt"
     if not (vocab.is_file() and merges.is_file()):

@@ -91,10 +91,12 @@ def request_for(url: str, kind: str, ended: RunEnded) -> urllib.request.Request:
         body = ended.text().encode("utf-8")
         # HTTP headers are latin-1: a run name outside it stays in the body only.
         title = f"{ended.run} {ended.status}"
-        headers |= {"Title": title if title.isascii() else f"run {ended.status}",
-                    "Tags": NTFY_TAGS.get(ended.status, "information_source"),
-                    "Priority": "high" if ended.status == "failed" else "default",
-                    "Content-Type": "text/plain; charset=utf-8"}
+        headers |= {
+            "Title": title if title.isascii() else f"run {ended.status}",
+            "Tags": NTFY_TAGS.get(ended.status, "information_source"),
+            "Priority": "high" if ended.status == "failed" else "default",
+            "Content-Type": "text/plain; charset=utf-8",
+        }
     else:
         if kind == "discord":
             data = {"content": ended.text()[:2000], "username": USER_AGENT}  # Discord's message limit

@@ -51,7 +51,9 @@ class NvmlSampler:
             self._handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
         except Exception as exc:  # no library, no driver, no device
             self._nvml = None
-            self.error = NO_GPU if "NVML" in type(exc).__name__ or isinstance(exc, (ImportError, OSError)) else f"{NO_GPU} ({exc})"
+            self.error = (
+                NO_GPU if "NVML" in type(exc).__name__ or isinstance(exc, (ImportError, OSError)) else f"{NO_GPU} ({exc})"
+            )
         if self._nvml is not None and not self._handles:
             self.error = NO_GPU
 
@@ -98,4 +100,6 @@ def this_machine():
         readings = sampler.sample() if sampler.available else []
     finally:
         sampler.close()
-    return Machine(tuple(r.name or "NVIDIA GPU" for r in readings), os.cpu_count() or 1, tuple(r.memory_total_mib for r in readings))
+    return Machine(
+        tuple(r.name or "NVIDIA GPU" for r in readings), os.cpu_count() or 1, tuple(r.memory_total_mib for r in readings)
+    )

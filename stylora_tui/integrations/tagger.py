@@ -25,8 +25,27 @@ MODEL_FILE, TAGS_FILE = "model.onnx", "selected_tags.csv"
 RATING, GENERAL, CHARACTER = 9, 0, 4
 GENERAL_THRESHOLD, CHARACTER_THRESHOLD = 0.35, 0.85
 DEFAULT_SIDE = 448  # the v2/v3 taggers' input; used when the model leaves it dynamic
-KAOMOJI = {"0_0", "(o)_(o)", "+_+", "+_-", "._.", "<o>_<o>", "<|>_<|>", "=_=", ">_<", "3_3", "6_9", ">_o", "@_@", "^_^",
-           "o_o", "u_u", "x_x", "|_|", "||_||"}
+KAOMOJI = {
+    "0_0",
+    "(o)_(o)",
+    "+_+",
+    "+_-",
+    "._.",
+    "<o>_<o>",
+    "<|>_<|>",
+    "=_=",
+    ">_<",
+    "3_3",
+    "6_9",
+    ">_o",
+    "@_@",
+    "^_^",
+    "o_o",
+    "u_u",
+    "x_x",
+    "|_|",
+    "||_||",
+}
 
 
 class TaggerError(StyloraError):
@@ -50,12 +69,16 @@ def tagger_files(spec: str, fetch=hub.fetch) -> tuple[Path, Path]:
     if folder.is_dir():
         model, tags = folder / MODEL_FILE, folder / TAGS_FILE
         if not model.is_file() or not tags.is_file():
-            raise TaggerError(f"{folder} does not hold {MODEL_FILE} and {TAGS_FILE}",
-                              f"point --tagger at a WD14 tagger folder, or give a hub id such as {DEFAULT_TAGGER}")
+            raise TaggerError(
+                f"{folder} does not hold {MODEL_FILE} and {TAGS_FILE}",
+                f"point --tagger at a WD14 tagger folder, or give a hub id such as {DEFAULT_TAGGER}",
+            )
         return model, tags
     ref = hub.parse(spec) if "/" in spec else None
     if ref is None or ref.file is not None:
-        raise TaggerError(f"{spec!r} is not a tagger folder or a hub repo id", f"use a hub id such as {DEFAULT_TAGGER}, or a local folder")
+        raise TaggerError(
+            f"{spec!r} is not a tagger folder or a hub repo id", f"use a hub id such as {DEFAULT_TAGGER}, or a local folder"
+        )
     return fetch(hub.HubRef(ref.repo, MODEL_FILE, ref.revision)), fetch(hub.HubRef(ref.repo, TAGS_FILE, ref.revision))
 
 
@@ -64,23 +87,31 @@ def read_tags(path: Path) -> list[Tag]:
         with open(path, newline="", encoding="utf-8") as handle:
             return [Tag(row["name"], int(row["category"])) for row in csv.DictReader(handle)]
     except (KeyError, ValueError, OSError, csv.Error) as exc:
-        raise TaggerError(f"{path.name} is not a tagger's tag list ({exc})", "it needs the columns name and category (selected_tags.csv)") from exc
+        raise TaggerError(
+            f"{path.name} is not a tagger's tag list ({exc})", "it needs the columns name and category (selected_tags.csv)"
+        ) from exc
 
 
 class Tagger:
-    def __init__(self, model: Path, tags: Path, general: float = GENERAL_THRESHOLD, character: float = CHARACTER_THRESHOLD) -> None:
+    def __init__(
+        self, model: Path, tags: Path, general: float = GENERAL_THRESHOLD, character: float = CHARACTER_THRESHOLD
+    ) -> None:
         try:
             import onnxruntime
         except ImportError as exc:
-            raise TaggerError("tagging needs onnxruntime, which is not installed",
-                              "pip install 'onnxruntime>=1.19' (or onnxruntime-gpu on a GPU machine) into stylora-tui's environment") from exc
+            raise TaggerError(
+                "tagging needs onnxruntime, which is not installed",
+                "pip install 'onnxruntime>=1.19' (or onnxruntime-gpu on a GPU machine) into stylora-tui's environment",
+            ) from exc
         # The GPU when onnxruntime-gpu is installed with CUDA present; else the CPU.
         wanted = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in onnxruntime.get_available_providers()]
         try:
             self.session = onnxruntime.InferenceSession(str(model), providers=wanted)
         except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
-            raise TaggerError(f"{model} could not be loaded as an ONNX model ({exc})".splitlines()[0],
-                              "delete it and run again to download it afresh, or point --tagger at another tagger") from exc
+            raise TaggerError(
+                f"{model} could not be loaded as an ONNX model ({exc})".splitlines()[0],
+                "delete it and run again to download it afresh, or point --tagger at another tagger",
+            ) from exc
         self.tags = read_tags(tags)
         entry = self.session.get_inputs()[0]
         self.input_name, self.output_name = entry.name, self.session.get_outputs()[0].name
@@ -88,8 +119,10 @@ class Tagger:
         self.side = side if isinstance(side, int) and side > 0 else DEFAULT_SIDE
         outputs = self.session.get_outputs()[0].shape[-1]
         if isinstance(outputs, int) and outputs != len(self.tags):
-            raise TaggerError(f"the model scores {outputs} tags but {tags.name} lists {len(self.tags)}",
-                              "use the model.onnx and selected_tags.csv of the same tagger")
+            raise TaggerError(
+                f"the model scores {outputs} tags but {tags.name} lists {len(self.tags)}",
+                "use the model.onnx and selected_tags.csv of the same tagger",
+            )
         self.general, self.character = general, character
         self.provider = self.session.get_providers()[0]
 
@@ -105,7 +138,7 @@ class Tagger:
         side = max(flat.size)
         square = Image.new("RGB", (side, side), (255, 255, 255))
         square.paste(flat.convert("RGB"), ((side - flat.width) // 2, (side - flat.height) // 2))
-        square = square.resize((self.side, self.side), Image.BICUBIC)
+        square = square.resize((self.side, self.side), Image.Resampling.BICUBIC)
         return np.asarray(square, dtype=np.float32)[:, :, ::-1]
 
     def tag(self, paths: Iterable[Path]) -> list[list[str]]:
@@ -116,9 +149,12 @@ class Tagger:
         scores = self.session.run([self.output_name], {self.input_name: batch})[0]
         result = []
         for row in scores:
-            chosen = [(float(score), tag) for score, tag in zip(row, self.tags)
-                      if (tag.category == CHARACTER and score >= self.character)
-                      or (tag.category not in (CHARACTER, RATING) and score >= self.general)]
+            chosen = [
+                (float(score), tag)
+                for score, tag in zip(row, self.tags)
+                if (tag.category == CHARACTER and score >= self.character)
+                or (tag.category not in (CHARACTER, RATING) and score >= self.general)
+            ]
             chosen.sort(key=lambda item: (item[1].category != CHARACTER, -item[0]))
             result.append([webui_name(tag.name) for _, tag in chosen])
         return result
@@ -136,10 +172,22 @@ class Tagged:
     provider: str
 
 
-def tag_dataset(source: Path, output: Path, tagger_spec: str, *, trigger: str = "", quality: tuple[str, ...] = (),
-                keep_existing: bool = False, general: float = GENERAL_THRESHOLD, character: float = CHARACTER_THRESHOLD,
-                batch_size: int = 8, caption_extension: str = ".txt", copy: bool = False, fetch=hub.fetch,
-                progress=None) -> Tagged:
+def tag_dataset(
+    source: Path,
+    output: Path,
+    tagger_spec: str,
+    *,
+    trigger: str = "",
+    quality: tuple[str, ...] = (),
+    keep_existing: bool = False,
+    general: float = GENERAL_THRESHOLD,
+    character: float = CHARACTER_THRESHOLD,
+    batch_size: int = 8,
+    caption_extension: str = ".txt",
+    copy: bool = False,
+    fetch=hub.fetch,
+    progress=None,
+) -> Tagged:
     """Tag `source` into the new folder `output` (captions: trigger, quality tags, then the
     tags; with `keep_existing`, captioned images keep theirs). `progress(done, total)`."""
     source, output = new_output(source, output)  # refused before any download
@@ -153,7 +201,7 @@ def tag_dataset(source: Path, output: Path, tagger_spec: str, *, trigger: str = 
         tagger = Tagger(*tagger_files(tagger_spec, fetch), general, character)
         provider = tagger.provider
         for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
+            batch = todo[start : start + batch_size]
             for item, chosen in zip(batch, tagger.tag(item.path for item in batch)):
                 tags[item.rel] = chosen
             if progress is not None:
@@ -163,5 +211,13 @@ def tag_dataset(source: Path, output: Path, tagger_spec: str, *, trigger: str = 
         return with_trigger(", ".join(tags[item.rel]) if item.rel in tags else item.caption, trigger, quality)
 
     placed = write_copy(source, output, caption_for, caption_extension, copy=copy)
-    return Tagged(output, len(found), len(tags), len(found) - len(tags), tuple(str(rel) for rel, t in tags.items() if not t),
-                  placed["linked"], placed["copied"], provider)
+    return Tagged(
+        output,
+        len(found),
+        len(tags),
+        len(found) - len(tags),
+        tuple(str(rel) for rel, t in tags.items() if not t),
+        placed["linked"],
+        placed["copied"],
+        provider,
+    )

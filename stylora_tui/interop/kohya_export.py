@@ -13,7 +13,11 @@ from stylora_tui.dataset.layout import repeat_folders
 
 def export_sd_scripts(config: Config, run_name: str, output_dir: Path) -> tuple[dict, dict]:
     """sd-scripts `--config_file` and `--dataset_config` mappings that reproduce `config`."""
-    net, opt, sch, tr, ds, cap = config.network, config.optimizer, config.scheduler, config.training, config.dataset, config.captions
+    return _training_file(config, run_name, output_dir), _dataset_file(config)
+
+
+def _training_file(config: Config, run_name: str, output_dir: Path) -> dict[str, Any]:
+    net, opt, sch, tr, cap = config.network, config.optimizer, config.scheduler, config.training, config.captions
     network_args = [f"algo={net.algo}", f"preset={net.preset}"]
     if net.algo == "locon":
         network_args += [f"conv_dim={net.conv_dim}", f"conv_alpha={net.conv_alpha:g}"]
@@ -72,7 +76,11 @@ def export_sd_scripts(config: Config, run_name: str, output_dir: Path) -> tuple[
         train["v_parameterization"] = True
     if tr.zero_terminal_snr is True:
         train["zero_terminal_snr"] = True
+    return train
 
+
+def _dataset_file(config: Config) -> dict[str, Any]:
+    tr, ds, cap = config.training, config.dataset, config.captions
     prefix_tags = [t for t in (cap.trigger, *config.quality_tags) if t]
     general: dict[str, Any] = {
         "shuffle_caption": cap.shuffle,
@@ -95,7 +103,11 @@ def export_sd_scripts(config: Config, run_name: str, output_dir: Path) -> tuple[
         "subsets": [],
     }
     dataset_path = Path(ds.path) if ds.path else None
-    subsets = repeat_folders(dataset_path, ds.repeats) if dataset_path and dataset_path.is_dir() else [(dataset_path or Path("DATASET"), ds.repeats)]
+    subsets = (
+        repeat_folders(dataset_path, ds.repeats)
+        if dataset_path and dataset_path.is_dir()
+        else [(dataset_path or Path("DATASET"), ds.repeats)]
+    )
     for folder, repeats in subsets:
         subset: dict[str, Any] = {"image_dir": str(folder), "num_repeats": repeats}
         # stylora-tui puts the trigger and quality tags first at training time (moving or
@@ -107,7 +119,7 @@ def export_sd_scripts(config: Config, run_name: str, output_dir: Path) -> tuple[
         if ds.random_crop:
             subset["random_crop"] = True
         dataset_entry["subsets"].append(subset)
-    return train, {"general": general, "datasets": [dataset_entry]}
+    return {"general": general, "datasets": [dataset_entry]}
 
 
 def _tags_missing_everywhere(folder: Path, extension: str, tags: list[str]) -> list[str]:
@@ -152,8 +164,7 @@ def write_export(config: Config, run_name: str, directory: Path, output_dir: Pat
     config_path.write_text(header + tomlkit.dumps(train), encoding="utf-8")
     dataset_path.write_text(
         f"# sd-scripts dataset config for {run_name}, written by stylora-tui export-kohya.\n"
-        "# caption_prefix adds the trigger (and quality tags) where no caption holds them yet.\n"
-        + tomlkit.dumps(dataset),
+        "# caption_prefix adds the trigger (and quality tags) where no caption holds them yet.\n" + tomlkit.dumps(dataset),
         encoding="utf-8",
     )
     return [config_path, dataset_path]

@@ -18,6 +18,7 @@ from typing import Any
 from stylora_tui.config.build import build_config
 from stylora_tui.config.schema import CAPTION_EXTENSION, Config
 from stylora_tui.errors import ConfigError, KohyaImportError
+from stylora_tui.interop.kohya_base import not_sdxl
 from stylora_tui.interop.kohya_keys import (
     ADAPTIVE,
     AUTOMATIC,
@@ -60,8 +61,10 @@ def import_kohya(path: Path) -> KohyaImport:
         return _import_kohya(path)
     except (TypeError, AttributeError) as exc:
         # A hand-edited preset with a list or table where the GUI writes a string or number.
-        raise KohyaImportError(f"{path.name} holds a value of an unexpected type ({exc})",
-                               "export the preset again from the kohya_ss GUI (Configuration > Save)") from None
+        raise KohyaImportError(
+            f"{path.name} holds a value of an unexpected type ({exc})",
+            "export the preset again from the kohya_ss GUI (Configuration > Save)",
+        ) from None
 
 
 def _import_kohya(path: Path) -> KohyaImport:
@@ -70,11 +73,17 @@ def _import_kohya(path: Path) -> KohyaImport:
     except FileNotFoundError:
         raise KohyaImportError(f"{path} does not exist", "give the path of a kohya_ss GUI preset (.json)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise KohyaImportError(f"{path} is not a kohya_ss JSON preset: {exc}", "export the preset from the kohya_ss GUI (Configuration > Save)") from None
+        raise KohyaImportError(
+            f"{path} is not a kohya_ss JSON preset: {exc}", "export the preset from the kohya_ss GUI (Configuration > Save)"
+        ) from None
     except RecursionError:
-        raise KohyaImportError(f"{path} nests too deeply to be a kohya_ss preset", "export the preset from the kohya_ss GUI") from None
+        raise KohyaImportError(
+            f"{path} nests too deeply to be a kohya_ss preset", "export the preset from the kohya_ss GUI"
+        ) from None
     if not isinstance(raw, dict):
-        raise KohyaImportError(f"{path} is not a kohya_ss JSON preset (expected an object)", "export the preset from the kohya_ss GUI")
+        raise KohyaImportError(
+            f"{path} is not a kohya_ss JSON preset (expected an object)", "export the preset from the kohya_ss GUI"
+        )
     result = KohyaImport(source=str(path))
     handled: set[str] = set()
 
@@ -90,43 +99,19 @@ def _import_kohya(path: Path) -> KohyaImport:
     _dataset(take, result)
     _captions(take, result)
     _leftovers(take, raw, handled, result)
-    _not_sdxl(raw, result)
+    not_sdxl(raw, result)
     validate_import(result)
     return result
-
-
-# Model names of SD 1.x/2.x bases: runwayml/stable-diffusion-v1-5, v1-5-pruned, sd15, v2-1_768...
-SD1_SD2_NAME = re.compile(r"stable-diffusion-(v1|2)|(?<![a-z0-9])sd[-_ ]?(1[.-]?[45x]|2[.-]?[01x])(?![0-9])|v1[-.]5|v2[-.][01]",
-                          re.IGNORECASE)
-
-
-def _not_sdxl(raw: dict, result: KohyaImport) -> None:
-    """A preset made for SD 1.x/2.x imports only what carries over to SDXL: its base model
-    cannot train an SDXL adapter and its resolution is SD 1.x's, so both are left out, and
-    the import says so first (its learning rates were tuned for another model too)."""
-    model = raw.get("pretrained_model_name_or_path")
-    if raw.get("sdxl") is False:
-        why = "sdxl = false"
-    elif raw.get("v2") is True:
-        why = "v2 = true: an SD 2.x preset"
-    elif isinstance(model, str) and raw.get("sdxl") is not True and SD1_SD2_NAME.search(model):
-        why = f"its model {model!r} is SD 1.x/2.x"
-    else:
-        return
-    for section, key, gui_key in (("model", "path", "pretrained_model_name_or_path"), ("dataset", "resolution_px", "max_resolution")):
-        if key in result.data.get(section, {}):
-            del result.data[section][key]
-            result.unmapped.append((gui_key, raw.get(gui_key), "an SD 1.x/2.x setting: left out (SDXL trains at 1024 px on an SDXL base)"))
-    result.warnings.append(f"this preset was made for SD 1.x/2.x ({why}), not SDXL: its network and optimizer settings were "
-                           "imported, its base model and resolution left out; its learning rates were tuned for SD 1.x/2.x, "
-                           "compare them with a shipped SDXL preset (`stylora-tui presets animagine-style`)")
 
 
 def _network(take, result: KohyaImport, path: Path) -> None:
     """LoRA type, target set, ranks and alphas."""
     lora_type = take("LoRA_type") or "Standard"
     if not isinstance(lora_type, str):
-        raise KohyaImportError(f"{path.name}: LoRA_type is {lora_type!r}, not a name", 'the GUI writes a string such as "LyCORIS/LoCon" or "Standard"')
+        raise KohyaImportError(
+            f"{path.name}: LoRA_type is {lora_type!r}, not a name",
+            'the GUI writes a string such as "LyCORIS/LoCon" or "Standard"',
+        )
     if lora_type in LOCON_TYPES:
         result.set("network.algo", "locon")
     elif lora_type in LORA_TYPES:
@@ -143,7 +128,9 @@ def _network(take, result: KohyaImport, path: Path) -> None:
         if preset in TARGET_PRESETS:
             result.set("network.preset", TARGET_PRESETS[preset])
         else:
-            result.unmapped.append(("LyCORIS_preset", preset, "no equivalent target set; using 'full' (full, attn-mlp, unet-transformer-only exist)"))
+            result.unmapped.append(
+                ("LyCORIS_preset", preset, "no equivalent target set; using 'full' (full, attn-mlp, unet-transformer-only exist)")
+            )
 
     for key, target in (("network_dim", "network.dim"), ("network_alpha", "network.alpha")):
         value = take(key)
@@ -274,7 +261,9 @@ def _training(take, result: KohyaImport) -> None:
         if noise_type == "Original":
             result.set("training.noise_offset", number("noise_offset", noise_offset))
         else:
-            result.unmapped.append(("noise_offset", noise_offset, f"{noise_type} noise is not supported; only the original offset noise"))
+            result.unmapped.append(
+                ("noise_offset", noise_offset, f"{noise_type} noise is not supported; only the original offset noise")
+            )
     for key in ("multires_noise_iterations", "multires_noise_discount"):
         value = take(key)
         if noise_type == "Multires" and not neutral(value):
@@ -329,7 +318,9 @@ def _dataset(take, result: KohyaImport) -> None:
     if not blank(extension):
         dotted = extension if extension.startswith(".") else f".{extension}"
         if "none-use-foldername" in extension:
-            result.unmapped.append(("caption_extension", extension, "captions from folder names are not supported; using .txt caption files"))
+            result.unmapped.append(
+                ("caption_extension", extension, "captions from folder names are not supported; using .txt caption files")
+            )
         elif not re.fullmatch(CAPTION_EXTENSION, dotted):
             result.unmapped.append(("caption_extension", extension, "not a caption file extension; using .txt caption files"))
         else:

@@ -39,9 +39,23 @@ class TrainerLauncher:
             return [self.python, "-m", self.module, str(run.path)]
         # Several GPUs: accelerate starts one trainer per GPU; rank 0 holds the run's lock
         # and writes its events, status and files.
-        return [self.python, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-                "--num_machines", "1", "--dynamo_backend", "no", "--mixed_precision", "no",
-                "-m", self.module, str(run.path)]
+        return [
+            self.python,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(processes),
+            "--num_machines",
+            "1",
+            "--dynamo_backend",
+            "no",
+            "--mixed_precision",
+            "no",
+            "-m",
+            self.module,
+            str(run.path),
+        ]
 
     def launch(self, run: RunDir, processes: int = 1) -> Launched:
         run.logs.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stylora_tui.config.build import parse_override
 from stylora_tui.errors import ConfigError
+
+if TYPE_CHECKING:
+    from stylora_tui.integrations.hub import HubRef
 
 
 def _merge(target: dict, layer: dict) -> None:
@@ -36,14 +40,16 @@ def edits_from_args(args) -> dict:
         try:
             sides = [int(s) for s in args.resolution.lower().replace(",", "x").split("x")]
         except ValueError:
-            raise ConfigError(f"--resolution {args.resolution!r} is not a number or WxH", "write it like 1024 or 1024x1536") from None
+            raise ConfigError(
+                f"--resolution {args.resolution!r} is not a number or WxH", "write it like 1024 or 1024x1536"
+            ) from None
         _merge(edits, {"dataset": {"resolution_px": sides if len(sides) == 2 else sides[0]}})
     for assignment in args.set or []:
         _merge(edits, parse_override(assignment))
     return edits
 
 
-def resolve_model_option(args, fetch: Callable[[object], Path]) -> None:
+def resolve_model_option(args, fetch: Callable[[HubRef], Path]) -> None:
     """--model as a hub id, a hub address or a known base: `fetch(ref)` downloads it (or
     finds an earlier download) and its local path replaces the name. Without --family, the
     family is the known base's, else what the name says."""

@@ -3,7 +3,7 @@
 An optimizer whose package is missing, or one that needs CUDA on a machine without a GPU
 (AdamW8bit: the most common kohya presets use it), would fail minutes into a run; a real
 SDXL on a CPU would take days. The machine is described by NVML (no torch: the wizard and
-`plan` stay fast; `adapters.nvml.this_machine`), and passed in, so tests describe any
+`plan` stay fast; `integrations.nvml.this_machine`), and passed in, so tests describe any
 machine they like.
 """
 
@@ -38,42 +38,58 @@ def check(config: Config, machine: Machine, total_steps: int | None = None) -> l
     findings: list[Finding] = []
     name = config.optimizer.name
     if name in NEEDS_CUDA and not machine.has_cuda:
-        findings.append(Finding(
-            Severity.ERROR, "optimizer-needs-cuda",
-            f"optimizer {name} needs an NVIDIA GPU with CUDA, and this machine has none",
-            'use optimizer.name = "AdamW" here (--set optimizer.name=AdamW), or train on a GPU machine',
-            "optimizer.name",
-        ))
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "optimizer-needs-cuda",
+                f"optimizer {name} needs an NVIDIA GPU with CUDA, and this machine has none",
+                'use optimizer.name = "AdamW" here (--set optimizer.name=AdamW), or train on a GPU machine',
+                "optimizer.name",
+            )
+        )
     elif name in OPTIMIZER_PACKAGES and not _installed(OPTIMIZER_PACKAGES[name][0]):
         package = OPTIMIZER_PACKAGES[name][1]
-        findings.append(Finding(
-            Severity.ERROR, "optimizer-missing",
-            f"optimizer {name} needs the {package} package, which is not installed",
-            f"run `make install` on the GPU machine (it installs {package}), or `pip install {package}`; "
-            'or use optimizer.name = "AdamW"',
-            "optimizer.name",
-        ))
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "optimizer-missing",
+                f"optimizer {name} needs the {package} package, which is not installed",
+                f"run `make install` on the GPU machine (it installs {package}), or `pip install {package}`; "
+                'or use optimizer.name = "AdamW"',
+                "optimizer.name",
+            )
+        )
     if machine.has_cuda and len(machine.gpus) < config.training.gpus:
-        findings.append(Finding(
-            Severity.ERROR, "not-enough-gpus",
-            f"training.gpus = {config.training.gpus}, but this machine has {len(machine.gpus)} NVIDIA GPU(s)",
-            f"set training.gpus = {max(1, len(machine.gpus))} (--set training.gpus={max(1, len(machine.gpus))})",
-            "training.gpus",
-        ))
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "not-enough-gpus",
+                f"training.gpus = {config.training.gpus}, but this machine has {len(machine.gpus)} NVIDIA GPU(s)",
+                f"set training.gpus = {max(1, len(machine.gpus))} (--set training.gpus={max(1, len(machine.gpus))})",
+                "training.gpus",
+            )
+        )
     if config.model.path != DEMO and not machine.has_cuda:
-        findings.append(Finding(
-            Severity.ERROR, "cpu-training",
-            f"no NVIDIA GPU found: this run would train on the CPU{cpu_duration(config, machine, total_steps)}",
-            "train on a GPU machine; to start here anyway, pass --allow-cpu (the wizard asks)",
-            "model.path",
-        ))
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "cpu-training",
+                f"no NVIDIA GPU found: this run would train on the CPU{cpu_duration(config, machine, total_steps)}",
+                "train on a GPU machine; to start here anyway, pass --allow-cpu (the wizard asks)",
+                "model.path",
+            )
+        )
     notify_problem = notify.url_problem(config.notify.url)
     if notify_problem:  # the config's address is checked with the config; this is the environment's
-        findings.append(Finding(
-            Severity.ERROR, "notify-url", f"{notify_problem}: the end-of-run notification could not be sent",
-            f'write a full http(s) address (export {notify.ENV_URL}="https://ntfy.sh/my-topic"), or unset it',
-            "notify.url",
-        ))
+        findings.append(
+            Finding(
+                Severity.ERROR,
+                "notify-url",
+                f"{notify_problem}: the end-of-run notification could not be sent",
+                f'write a full http(s) address (export {notify.ENV_URL}="https://ntfy.sh/my-topic"), or unset it',
+                "notify.url",
+            )
+        )
     return findings
 
 

@@ -41,11 +41,12 @@ def with_defaults(config: Config) -> Config:
     return config
 
 
-def prepare_run(config: Config, root: Path, name: str | None, tokenizer=None, progress=None, *,
-                machine: Machine, allow_cpu: bool = False) -> PreparedRun:
+def prepare_run(
+    config: Config, root: Path, name: str | None, tokenizer=None, progress=None, *, machine: Machine, allow_cpu: bool = False
+) -> PreparedRun:
     """Check everything that can be checked before a GPU minute is spent, then create the run.
 
-    `machine` is where it will train (`adapters.nvml.this_machine()`); `allow_cpu` accepts
+    `machine` is where it will train (`integrations.nvml.this_machine()`); `allow_cpu` accepts
     training a real model on a machine without a GPU (--allow-cpu, the wizard's confirmation)."""
     config = with_defaults(config)
     model = check_model_path(config.model.path)

@@ -19,8 +19,9 @@ class Started:
     launched: Launched
 
 
-def start_run(config: Config, root: Path, name: str | None, tokenizer, *, machine: Machine, allow_cpu: bool = False,
-              launcher=None) -> Started:
+def start_run(
+    config: Config, root: Path, name: str | None, tokenizer, *, machine: Machine, allow_cpu: bool = False, launcher=None
+) -> Started:
     """`launcher` is anything with `launch(run, processes) -> Launched` (tests record)."""
     prepared = prepare_run(config, root, name, tokenizer, machine=machine, allow_cpu=allow_cpu)
     launched = (launcher or TrainerLauncher()).launch(prepared.run, prepared.config.training.gpus)

@@ -24,7 +24,9 @@ V_PRED_KEY, ZTSNR_KEY = "v_pred", "ztsnr"
 def check_model_path(path: str) -> str:
     """The path as given when usable ('demo' included); ModelError with the reason if not."""
     if not path:
-        raise ModelError("no base model given", "pass --model PATH (a .safetensors SDXL checkpoint or a diffusers folder), or --model demo")
+        raise ModelError(
+            "no base model given", "pass --model PATH (a .safetensors SDXL checkpoint or a diffusers folder), or --model demo"
+        )
     if path == DEMO:
         return path
     resolved = Path(path).expanduser()
@@ -36,9 +38,14 @@ def check_model_path(path: str) -> str:
     if not resolved.exists():
         raise ModelError(f"base model {resolved} does not exist", "check the path; a .safetensors file or a diffusers folder")
     if resolved.is_dir() and not (resolved / "unet").is_dir():
-        raise ModelError(f"{resolved} is not a diffusers SDXL folder (no unet/)", "point at the folder holding model_index.json, or at a .safetensors file")
+        raise ModelError(
+            f"{resolved} is not a diffusers SDXL folder (no unet/)",
+            "point at the folder holding model_index.json, or at a .safetensors file",
+        )
     if resolved.is_file() and resolved.suffix.lower() != ".safetensors":
-        raise ModelError(f"{resolved.name} is not a .safetensors checkpoint", "use an SDXL .safetensors file or a diffusers folder")
+        raise ModelError(
+            f"{resolved.name} is not a .safetensors checkpoint", "use an SDXL .safetensors file or a diffusers folder"
+        )
     if not resolved.is_dir() and not resolved.is_file():
         raise ModelError(f"{resolved} is not a regular file or folder", "point at the .safetensors file itself")
     if resolved.is_file():
@@ -63,7 +70,9 @@ def read_header(path: Path) -> dict:
             )
         length = int.from_bytes(raw, "little") if len(raw) == 8 else -1
         if not 0 < length <= MAX_HEADER_BYTES:
-            raise ModelError(f"{path.name} is not a valid .safetensors file", "re-download it; the file may be truncated or not a model")
+            raise ModelError(
+                f"{path.name} is not a valid .safetensors file", "re-download it; the file may be truncated or not a model"
+            )
         try:
             header = json.loads(handle.read(length))
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -81,27 +90,42 @@ def check_sdxl_header(path: Path) -> None:
     """A full SDXL checkpoint in the original (SGM) layout, not a LoRA, a VAE, a UNet alone or SD 1.x."""
     keys = safetensors_keys(path)
     if any(k.startswith(("lora_", "lycoris_")) or ".lora_down." in k or ".lora_A." in k for k in keys[:2000]):
-        raise ModelError(f"{path.name} is a LoRA/LyCORIS adapter, not a base model", "pass the SDXL checkpoint you generate with (Pony, Animagine, ...) as --model")
+        raise ModelError(
+            f"{path.name} is a LoRA/LyCORIS adapter, not a base model",
+            "pass the SDXL checkpoint you generate with (Pony, Animagine, ...) as --model",
+        )
     has_unet = any(k.startswith("model.diffusion_model.") for k in keys)
     if not has_unet:
         if any(k.startswith(("encoder.", "decoder.", "first_stage_model.")) for k in keys):
-            raise ModelError(f"{path.name} looks like a VAE, not a full checkpoint", "give it as model.vae, and the full SDXL checkpoint as --model")
+            raise ModelError(
+                f"{path.name} looks like a VAE, not a full checkpoint",
+                "give it as model.vae, and the full SDXL checkpoint as --model",
+            )
         if any(k.startswith(("down_blocks.", "mid_block.")) for k in keys):
             raise ModelError(
                 f"{path.name} is a UNet alone in diffusers layout (no text encoders, no VAE)",
                 "point --model at the whole diffusers folder (the one holding model_index.json), or use a full single-file checkpoint",
             )
-        raise ModelError(f"{path.name} is not a single-file Stable Diffusion checkpoint", "use a full SDXL .safetensors (as CivitAI offers) or a diffusers folder")
+        raise ModelError(
+            f"{path.name} is not a single-file Stable Diffusion checkpoint",
+            "use a full SDXL .safetensors (as CivitAI offers) or a diffusers folder",
+        )
     if any(k.startswith("conditioner.embedders.1.") for k in keys):
         return
     if any(k.startswith("cond_stage_model.") for k in keys):
-        raise ModelError(f"{path.name} is an SD 1.x/2.x checkpoint, not SDXL", "stylora-tui trains SDXL 1.0 models (Pony, Animagine, Illustrious, ...)")
+        raise ModelError(
+            f"{path.name} is an SD 1.x/2.x checkpoint, not SDXL",
+            "stylora-tui trains SDXL 1.0 models (Pony, Animagine, Illustrious, ...)",
+        )
     if any(k.startswith("model.diffusion_model.label_emb.") for k in keys):
         raise ModelError(
             f"{path.name} is an SDXL UNet alone (no text encoders, no VAE)",
             "training needs the full checkpoint: use the model's complete .safetensors (about 6.5 GB) or its diffusers folder",
         )
-    raise ModelError(f"{path.name} is a UNet alone without SDXL's text encoders", "use a full SDXL .safetensors checkpoint or a diffusers folder")
+    raise ModelError(
+        f"{path.name} is a UNet alone without SDXL's text encoders",
+        "use a full SDXL .safetensors checkpoint or a diffusers folder",
+    )
 
 
 def check_vae_path(vae_path: str) -> None:
@@ -116,11 +140,17 @@ def check_vae_path(vae_path: str) -> None:
     if path.is_dir():
         folder = path / "vae" if (path / "vae").is_dir() else path
         if not (folder / "config.json").is_file():
-            raise ModelError(f"{path} is not a diffusers VAE folder (no config.json)", "point model.vae at a VAE .safetensors file or a diffusers VAE folder")
+            raise ModelError(
+                f"{path} is not a diffusers VAE folder (no config.json)",
+                "point model.vae at a VAE .safetensors file or a diffusers VAE folder",
+            )
         return
     keys = [k for k in read_header(path) if k != "__metadata__"]
     if not any(k.startswith(("encoder.", "decoder.", "first_stage_model.")) for k in keys):
-        raise ModelError(f"{path.name} is not a VAE (no encoder/decoder weights)", "give an SDXL VAE .safetensors (e.g. sdxl_vae.safetensors) as model.vae")
+        raise ModelError(
+            f"{path.name} is not a VAE (no encoder/decoder weights)",
+            "give an SDXL VAE .safetensors (e.g. sdxl_vae.safetensors) as model.vae",
+        )
 
 
 SDXL_UNET_PARAMETERS = 2_567_463_684
@@ -205,7 +235,8 @@ def _marked_prediction(resolved: Path) -> Prediction | None:
         kind = V_PREDICTION if config.get("prediction_type") == V_PREDICTION else EPSILON
         return Prediction(kind, bool(config.get("rescale_betas_zero_snr")), "scheduler/scheduler_config.json")
     header = read_header(resolved)
-    metadata = header.get("__metadata__") if isinstance(header.get("__metadata__"), dict) else {}
+    found = header.get("__metadata__")
+    metadata: dict = found if isinstance(found, dict) else {}
     ztsnr = ZTSNR_KEY in header
     if V_PRED_KEY in header:
         return Prediction(V_PREDICTION, ztsnr, f"'{V_PRED_KEY}' key in the checkpoint")
@@ -221,7 +252,7 @@ def name_says_v_prediction(path: str) -> str:
     says v-prediction; '' when none does."""
     parts = Path(path).parts
     names = [parts[-1]] if parts else []
-    names += [p[len("models--"):] for p in parts if p.startswith("models--")]
+    names += [p[len("models--") :] for p in parts if p.startswith("models--")]
     for name in names:
         match = SAYS_V_PREDICTION.search(name)
         if match:
@@ -234,7 +265,7 @@ def resolve_prediction(model_path: str, prediction_type: str, zero_terminal_snr)
     the model's own marker. "auto" on a model whose name says v-prediction but which carries
     no marker is refused: trained as epsilon such a model gives noise, and as v an epsilon
     model does; only the user can say which it is."""
-    detected = detect_prediction(model_path) if "auto" in (prediction_type, zero_terminal_snr) else None
+    detected = detect_prediction(model_path) if "auto" in (prediction_type, zero_terminal_snr) else Prediction(EPSILON, False, "")
     if prediction_type == "auto":
         named = name_says_v_prediction(model_path) if detected.assumed else ""
         if named:

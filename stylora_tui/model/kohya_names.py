@@ -8,14 +8,24 @@ our own mapping produces the names that go into the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 UNET_PREFIX, TE1_PREFIX, TE2_PREFIX = "lora_unet", "lora_te1", "lora_te2"
 
-_RESNET_INNER = {"conv1": "in_layers_2", "conv2": "out_layers_3", "time_emb_proj": "emb_layers_1", "conv_shortcut": "skip_connection"}
+_RESNET_INNER = {
+    "conv1": "in_layers_2",
+    "conv2": "out_layers_3",
+    "time_emb_proj": "emb_layers_1",
+    "conv_shortcut": "skip_connection",
+}
 
-_PATTERNS = [
+# diffusers path -> (SGM block, the rest of the path, whether the block is a resnet)
+_PATTERNS: list[tuple[re.Pattern[str], Callable[..., tuple[str, str, bool]]]] = [
     (re.compile(r"^down_blocks\.(\d)\.resnets\.(\d)\.(.+)$"), lambda i, j, rest: (f"input_blocks_{1 + 3 * i + j}_0", rest, True)),
-    (re.compile(r"^down_blocks\.(\d)\.attentions\.(\d)\.(.+)$"), lambda i, j, rest: (f"input_blocks_{1 + 3 * i + j}_1", rest, False)),
+    (
+        re.compile(r"^down_blocks\.(\d)\.attentions\.(\d)\.(.+)$"),
+        lambda i, j, rest: (f"input_blocks_{1 + 3 * i + j}_1", rest, False),
+    ),
     (re.compile(r"^down_blocks\.(\d)\.downsamplers\.0\.conv$"), lambda i: (f"input_blocks_{3 * (i + 1)}_0_op", "", False)),
     (re.compile(r"^mid_block\.resnets\.(\d)\.(.+)$"), lambda j, rest: (f"middle_block_{2 * j}", rest, True)),
     (re.compile(r"^mid_block\.attentions\.0\.(.+)$"), lambda rest: ("middle_block_1", rest, False)),

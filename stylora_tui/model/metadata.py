@@ -53,42 +53,69 @@ def _b(value: bool) -> str:
     return "True" if value else "False"
 
 
-def adapter_metadata(config: Config, facts: TrainingFacts, *, epoch: int, step: int, network_module: str = "lycoris.kohya") -> dict[str, str]:
-    net, opt, sch, tr, ds, cap = config.network, config.optimizer, config.scheduler, config.training, config.dataset, config.captions
-    width, height = config.resolution
-    network_args = {"algo": net.algo, "preset": net.preset}
-    if net.algo == "locon":
-        network_args.update(conv_dim=str(net.conv_dim), conv_alpha=f"{net.conv_alpha:g}")
-    optimizer_args = {"weight_decay": opt.weight_decay, **opt.args}
-    optimizer = f"{opt.name}({','.join(f'{k}={v}' for k, v in optimizer_args.items())})"
-    bucket_info = {
-        "buckets": {str(i): {"resolution": [w, h], "count": n} for i, (w, h, n) in enumerate(facts.buckets)},
-        "mean_img_ar_error": 0.0,
-    }
+def adapter_metadata(
+    config: Config, facts: TrainingFacts, *, epoch: int, step: int, network_module: str = "lycoris.kohya"
+) -> dict[str, str]:
+    """Every ss_* and modelspec key of one saved adapter (epoch and step of this save)."""
     finished = time.time()
-    trigger = cap.trigger.strip()
-    meta = {
+    return {
+        **_run_keys(config, facts, finished),
+        **_network_keys(config, network_module),
+        **_optimizer_keys(config, facts),
+        **_schedule_keys(config, facts, epoch, step),
+        **_data_keys(config, facts),
+        **_modelspec_keys(config, facts, epoch, finished),
+    }
+
+
+def _run_keys(config: Config, facts: TrainingFacts, finished: float) -> dict[str, str]:
+    trigger = config.captions.trigger.strip()
+    return {
         "ss_session_id": facts.session_id,
         "ss_training_started_at": f"{facts.started_at:.3f}",
         "ss_training_finished_at": f"{finished:.3f}",
         "ss_output_name": facts.run_name,
         "ss_base_model_version": SDXL_BASE_VERSION,
         "ss_v2": "False",
+        "ss_sd_model_name": facts.base_model_name,
+        "ss_new_sd_model_hash": facts.base_model_hash,
+        "ss_vae_name": facts.vae_name,
+        "ss_training_comment": f"trigger: {trigger}" if trigger else "",
+    }
+
+
+def _network_keys(config: Config, network_module: str) -> dict[str, str]:
+    net = config.network
+    network_args = {"algo": net.algo, "preset": net.preset}
+    if net.algo == "locon":
+        network_args.update(conv_dim=str(net.conv_dim), conv_alpha=f"{net.conv_alpha:g}")
+    return {
         "ss_network_module": network_module,
         "ss_network_dim": str(net.dim),
         "ss_network_alpha": f"{net.alpha:g}",
         "ss_network_args": json.dumps(network_args),
         "ss_network_train_unet_only": _b(not net.trains_text_encoders),
+    }
+
+
+def _optimizer_keys(config: Config, facts: TrainingFacts) -> dict[str, str]:
+    opt = config.optimizer
+    optimizer_args = {"weight_decay": opt.weight_decay, **opt.args}
+    return {
         "ss_learning_rate": f"{opt.unet_lr:g}",
         "ss_unet_lr": f"{opt.unet_lr:g}",
         "ss_text_encoder_lr": f"{opt.text_encoder_lr:g}",
-        "ss_optimizer": optimizer,
+        "ss_optimizer": f"{opt.name}({','.join(f'{k}={v}' for k, v in optimizer_args.items())})",
         "ss_max_grad_norm": f"{opt.max_grad_norm:g}",
-        "ss_lr_scheduler": sch.name,
+        "ss_lr_scheduler": config.scheduler.name,
         "ss_lr_warmup_steps": str(facts.warmup_steps),
-        "ss_num_train_images": str(facts.num_images),
-        "ss_num_reg_images": "0",
-        "ss_num_batches_per_epoch": str(facts.batches_per_epoch),
+        "ss_scale_weight_norms": f"{config.training.scale_weight_norms:g}",
+    }
+
+
+def _schedule_keys(config: Config, facts: TrainingFacts, epoch: int, step: int) -> dict[str, str]:
+    tr = config.training
+    return {
         "ss_num_epochs": str(tr.epochs),
         "ss_epoch": str(epoch),
         "ss_steps": str(step),
@@ -106,10 +133,23 @@ def adapter_metadata(config: Config, facts: TrainingFacts, *, epoch: int, step: 
         # them (ComfyUI and Forge take v-prediction from the base checkpoint's v_pred/ztsnr keys).
         # ss_zero_terminal_snr is sd-scripts' own key. ss_v_parameterization is not: sd-scripts
         # neither writes nor reads it, but merge and inspection tools do, for the same fact that
-        # modelspec.prediction_type (below, which sd-scripts writes) states.
+        # modelspec.prediction_type (which sd-scripts writes) states.
         "ss_v_parameterization": _b(facts.prediction_type == "v_prediction"),
         "ss_zero_terminal_snr": _b(facts.zero_terminal_snr),
-        "ss_scale_weight_norms": f"{tr.scale_weight_norms:g}",
+    }
+
+
+def _data_keys(config: Config, facts: TrainingFacts) -> dict[str, str]:
+    ds, cap = config.dataset, config.captions
+    width, height = config.resolution
+    bucket_info = {
+        "buckets": {str(i): {"resolution": [w, h], "count": n} for i, (w, h, n) in enumerate(facts.buckets)},
+        "mean_img_ar_error": 0.0,
+    }
+    return {
+        "ss_num_train_images": str(facts.num_images),
+        "ss_num_reg_images": "0",
+        "ss_num_batches_per_epoch": str(facts.batches_per_epoch),
         "ss_clip_skip": "None",
         "ss_max_token_length": str(cap.max_token_length),
         "ss_cache_latents": _b(not ds.random_crop),
@@ -130,10 +170,12 @@ def adapter_metadata(config: Config, facts: TrainingFacts, *, epoch: int, step: 
         "ss_tag_frequency": json.dumps(facts.tag_frequency),
         "ss_dataset_dirs": json.dumps(facts.dataset_dirs),
         "ss_prior_loss_weight": "1.0",
-        "ss_sd_model_name": facts.base_model_name,
-        "ss_new_sd_model_hash": facts.base_model_hash,
-        "ss_vae_name": facts.vae_name,
-        "ss_training_comment": f"trigger: {trigger}" if trigger else "",
+    }
+
+
+def _modelspec_keys(config: Config, facts: TrainingFacts, epoch: int, finished: float) -> dict[str, str]:
+    width, height = config.resolution
+    return {
         "modelspec.sai_model_spec": "1.0.0",
         "modelspec.architecture": MODELSPEC_ARCHITECTURE,
         "modelspec.implementation": "https://github.com/Stability-AI/generative-models",
@@ -141,7 +183,6 @@ def adapter_metadata(config: Config, facts: TrainingFacts, *, epoch: int, step: 
         "modelspec.resolution": f"{width}x{height}",
         "modelspec.date": datetime.fromtimestamp(finished, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
         "modelspec.prediction_type": "v" if facts.prediction_type == "v_prediction" else "epsilon",
-        "modelspec.trigger_phrase": trigger,
-        "modelspec.description": f"SDXL style {net.algo} adapter trained with stylora-tui ({config.model.family} family)",
+        "modelspec.trigger_phrase": config.captions.trigger.strip(),
+        "modelspec.description": f"SDXL style {config.network.algo} adapter trained with stylora-tui ({config.model.family} family)",
     }
-    return meta

@@ -113,7 +113,9 @@ def create_run(root: Path, name: str | None = None) -> RunDir:
         if run.path.exists():
             status = run_status(run).status
             if status == FINISHED:
-                hint = f"it finished; pick another name (e.g. {next_run_name(root)}), or see it with `stylora-tui --resume {name}`"
+                hint = (
+                    f"it finished; pick another name (e.g. {next_run_name(root)}), or see it with `stylora-tui --resume {name}`"
+                )
             elif status in RESUMABLE:
                 hint = f"it is {status}; continue it with `stylora-tui --resume {name}`, or pick another name"
             elif status == RUNNING:
@@ -125,5 +127,3 @@ def create_run(root: Path, name: str | None = None) -> RunDir:
     for sub in (run.control, run.checkpoints, run.output, run.samples, run.logs):
         sub.mkdir(exist_ok=True)
     return run
-
-

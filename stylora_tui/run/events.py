@@ -198,10 +198,29 @@ class RunFailed(Event):
     hint: str = ""
 
 
-EVENT_TYPES: dict[str, type[Event]] = {cls.TYPE: cls for cls in (
-    RunStarted, RunResumed, CacheProgress, TrainStep, StepSkipped, EpochFinished, CheckpointSaved, CheckpointFailed,
-    OutputSaved, SampleProgress, SampleSaved, ValidationLoss, ControlReceived, GpuSample, Log, RunStopped, RunFinished,
-    RunFailed)}
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.TYPE: cls
+    for cls in (
+        RunStarted,
+        RunResumed,
+        CacheProgress,
+        TrainStep,
+        StepSkipped,
+        EpochFinished,
+        CheckpointSaved,
+        CheckpointFailed,
+        OutputSaved,
+        SampleProgress,
+        SampleSaved,
+        ValidationLoss,
+        ControlReceived,
+        GpuSample,
+        Log,
+        RunStopped,
+        RunFinished,
+        RunFailed,
+    )
+}
 FINAL = (RunStopped, RunFinished, RunFailed)
 # Events whose loss a crash must not take: flushed to disk before the write returns.
 DURABLE = (*FINAL, RunStarted, CheckpointSaved, CheckpointFailed, OutputSaved)

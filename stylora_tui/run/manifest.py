@@ -51,11 +51,16 @@ def drift(manifest: dict, scan: DatasetScan, model_sha256: str) -> list[str]:
     added = sorted(set(now) - set(before))
     removed = sorted(set(before) - set(now))
     changed = sorted(
-        rel for rel in set(now) & set(before)
-        if now[rel].info.sha256 != before[rel]["sha256"] or (now[rel].caption.text if now[rel].caption else None) != before[rel]["caption"]
+        rel
+        for rel in set(now) & set(before)
+        if now[rel].info.sha256 != before[rel]["sha256"] or _caption_text(now[rel]) != before[rel]["caption"]
     )
     for label, names in (("added", added), ("removed", removed), ("changed (image or caption)", changed)):
         if names:
             shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             reasons.append(f"{len(names)} file(s) {label} in the dataset: {shown}")
     return reasons
+
+
+def _caption_text(image) -> str | None:
+    return image.caption.text if image.caption is not None else None

@@ -166,8 +166,12 @@ def _step_skipped(state: RunState, event: ev.StepSkipped) -> RunState:
 
 
 def _checkpoint_saved(state: RunState, event: ev.CheckpointSaved) -> RunState:
-    return replace(state, checkpoints=(state.checkpoints + (event.path,))[-20:], checkpoint_error="",
-                   log=_log(state, f"checkpoint at step {event.step}"))
+    return replace(
+        state,
+        checkpoints=(state.checkpoints + (event.path,))[-20:],
+        checkpoint_error="",
+        log=_log(state, f"checkpoint at step {event.step}"),
+    )
 
 
 def _checkpoint_failed(state: RunState, event: ev.CheckpointFailed) -> RunState:
@@ -219,11 +223,23 @@ def _failed(state: RunState, event: ev.RunFailed) -> RunState:
 
 
 _REDUCERS: dict[type[ev.Event], Callable] = {
-    ev.RunStarted: _started, ev.RunResumed: _started, ev.CacheProgress: _cache_progress, ev.TrainStep: _train_step,
-    ev.StepSkipped: _step_skipped, ev.CheckpointSaved: _checkpoint_saved, ev.CheckpointFailed: _checkpoint_failed,
-    ev.OutputSaved: _output_saved, ev.SampleProgress: _sample_progress, ev.SampleSaved: _sample_saved,
-    ev.ValidationLoss: _validation, ev.ControlReceived: _control, ev.GpuSample: _gpu, ev.Log: _logged,
-    ev.RunStopped: _stopped, ev.RunFinished: _finished, ev.RunFailed: _failed,
+    ev.RunStarted: _started,
+    ev.RunResumed: _started,
+    ev.CacheProgress: _cache_progress,
+    ev.TrainStep: _train_step,
+    ev.StepSkipped: _step_skipped,
+    ev.CheckpointSaved: _checkpoint_saved,
+    ev.CheckpointFailed: _checkpoint_failed,
+    ev.OutputSaved: _output_saved,
+    ev.SampleProgress: _sample_progress,
+    ev.SampleSaved: _sample_saved,
+    ev.ValidationLoss: _validation,
+    ev.ControlReceived: _control,
+    ev.GpuSample: _gpu,
+    ev.Log: _logged,
+    ev.RunStopped: _stopped,
+    ev.RunFinished: _finished,
+    ev.RunFailed: _failed,
 }
 
 

@@ -23,9 +23,17 @@ QUIET_S = 3.0
 
 
 class Watch:
-    def __init__(self, run: RunDir, source=None, alive: Callable[[], bool] | None = None, *,
-                 started_at: float | None = None, state: RunState | None = None, clock: Callable[[], float] = time.time,
-                 exit_code: Callable[[], int | None] | None = None) -> None:
+    def __init__(
+        self,
+        run: RunDir,
+        source=None,
+        alive: Callable[[], bool] | None = None,
+        *,
+        started_at: float | None = None,
+        state: RunState | None = None,
+        clock: Callable[[], float] = time.time,
+        exit_code: Callable[[], int | None] | None = None,
+    ) -> None:
         """`source` has read_new() -> events (a tail of events.jsonl by default); `alive`
         says whether a trainer holds the run (its lock by default); `started_at` is when
         this viewer launched a trainer, which counts as alive while it starts, unless
@@ -72,8 +80,12 @@ class Watch:
         if self.exit_code is None and self.exit_code_of is not None:
             self.exit_code = self.exit_code_of()
         if now - self.last_check >= LIVENESS_EVERY_S or self.exit_code is not None:
-            starting = (self.started_at is not None and not self.seen_events and now - self.started_at < START_GRACE_S
-                        and self.exit_code is None)
+            starting = (
+                self.started_at is not None
+                and not self.seen_events
+                and now - self.started_at < START_GRACE_S
+                and self.exit_code is None
+            )
             self.alive = self.alive_check() or starting
             self.last_check = now
         return new

@@ -36,8 +36,9 @@ def batch_limit(item: TrainItem, device: torch.device) -> int:
     return max(1, BATCH_PIXELS // (item.bucket[0] * item.bucket[1]))
 
 
-def cache_latents(items: list[TrainItem], cache: LatentCache, vae, dtype: torch.dtype, reporter, intents=None,
-                  workers: int | None = None) -> str:
+def cache_latents(
+    items: list[TrainItem], cache: LatentCache, vae, dtype: torch.dtype, reporter, intents=None, workers: int | None = None
+) -> str:
     """Encode what the cache lacks; returns the reason when a stop arrives meanwhile (the
     latents finished so far stay cached)."""
     total = len(items)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from stylora_tui.atomic import apply_umask
+from stylora_tui.atomic import apply_umask, fsync_dir
 from stylora_tui.trainer import faults
 
 COMPLETE = "COMPLETE"
@@ -41,7 +41,11 @@ def checkpoint_name(step: int) -> str:
 def complete_checkpoints(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    found = [p for p in folder.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and not p.name.endswith(".tmp") and (p / COMPLETE).is_file()]
+    found = [
+        p
+        for p in folder.iterdir()
+        if p.is_dir() and p.name.startswith(PREFIX) and not p.name.endswith(".tmp") and (p / COMPLETE).is_file()
+    ]
     return sorted(found, key=lambda p: int(p.name[len(PREFIX) :]))
 
 
@@ -80,8 +84,18 @@ def rng_file(rank: int) -> str:
     return "rng.pt" if rank == 0 else f"rng-{rank}.pt"
 
 
-def save_checkpoint(folder: Path, position: Position, network, optimizer, scheduler, generator: torch.Generator, keep: int,
-                    extra: dict, rank: int = 0, barrier=lambda: None) -> Path | None:
+def save_checkpoint(
+    folder: Path,
+    position: Position,
+    network,
+    optimizer,
+    scheduler,
+    generator: torch.Generator,
+    keep: int,
+    extra: dict,
+    rank: int = 0,
+    barrier=lambda: None,
+) -> Path | None:
     """Every process calls this; rank 0 writes the shared state, each rank its own RNG.
 
     Returns the checkpoint on rank 0, None elsewhere.
@@ -121,7 +135,7 @@ def save_checkpoint(folder: Path, position: Position, network, optimizer, schedu
         # An incomplete leftover of a killed save (no COMPLETE marker): nothing to keep.
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     faults.point("checkpoint.renamed")
     for old in complete_checkpoints(folder)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -153,7 +167,9 @@ def load_newest(folder: Path, network, optimizer, scheduler, generator: torch.Ge
     return None, Position(0, 1, 0), {}, skipped
 
 
-def load_checkpoint(path: Path, network, optimizer, scheduler, generator: torch.Generator, rank: int = 0) -> tuple[Position, dict]:
+def load_checkpoint(
+    path: Path, network, optimizer, scheduler, generator: torch.Generator, rank: int = 0
+) -> tuple[Position, dict]:
     try:
         return _load(path, network, optimizer, scheduler, generator, rank)
     except Exception as exc:  # safetensors, torch.load, zip and json each raise their own types
@@ -180,11 +196,3 @@ def restore_weights(path: Path, network) -> None:
     from safetensors.torch import load_file
 
     network.load_state_dict(load_file(str(path / "network.safetensors")), strict=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -21,9 +21,8 @@ import torch
 from stylora_tui import paths
 from stylora_tui.atomic import replace_with
 from stylora_tui.config.schema import Config
-from stylora_tui.dataset.buckets import BucketAssigner
+from stylora_tui.dataset.buckets import BucketAssigner, spec_for
 from stylora_tui.dataset.captions import TrainingCaption, training_caption
-from stylora_tui.dataset.doctor import bucket_spec
 from stylora_tui.dataset.holdout import holdout
 from stylora_tui.dataset.reading import open_regular
 from stylora_tui.dataset.scan import DatasetScan
@@ -57,7 +56,7 @@ class TrainItem:
 
 def build_items(scan: DatasetScan, config: Config) -> tuple[list[TrainItem], list[TrainItem]]:
     """(training items, held-out validation items)."""
-    assigner = BucketAssigner(bucket_spec(config))
+    assigner = BucketAssigner(spec_for(config))
     caps = config.captions
     held = holdout([i.rel for i in scan.usable], config.validation.holdout_images, config.training.seed)
     items: list[TrainItem] = []
@@ -74,8 +73,17 @@ def build_items(scan: DatasetScan, config: Config) -> tuple[list[TrainItem], lis
         )
         target = validation if image.rel in held else items
         target.append(
-            TrainItem(len(target), image.path, image.rel, image.info.sha256, image.repeats, (image.info.width, image.info.height),
-                      placement.bucket, placement.resized, arranged)
+            TrainItem(
+                len(target),
+                image.path,
+                image.rel,
+                image.info.sha256,
+                image.repeats,
+                (image.info.width, image.info.height),
+                placement.bucket,
+                placement.resized,
+                arranged,
+            )
         )
     return items, validation
 
@@ -118,7 +126,9 @@ class LatentCache:
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, item: TrainItem, crop: tuple[int, int]) -> Path:
-        name = f"{item.sha256}-{item.bucket[0]}x{item.bucket[1]}-{item.resized[0]}x{item.resized[1]}-{crop[0]}_{crop[1]}.safetensors"
+        name = (
+            f"{item.sha256}-{item.bucket[0]}x{item.bucket[1]}-{item.resized[0]}x{item.resized[1]}-{crop[0]}_{crop[1]}.safetensors"
+        )
         return self.folder / item.sha256[:2] / name
 
     def get(self, item: TrainItem, crop: tuple[int, int]) -> torch.Tensor | None:
@@ -138,8 +148,9 @@ class LatentCache:
         path = self.path(item, crop)
         path.parent.mkdir(parents=True, exist_ok=True)
         # A cache entry can be rebuilt: no fsync; the rename alone keeps readers whole.
-        replace_with(path, lambda tmp: save_file({"latents": latents.detach().to("cpu", torch.float32).contiguous()}, tmp),
-                     durable=False)
+        replace_with(
+            path, lambda tmp: save_file({"latents": latents.detach().to("cpu", torch.float32).contiguous()}, tmp), durable=False
+        )
 
 
 @torch.no_grad()

@@ -23,7 +23,7 @@ DEMO_VERSION = 2
 SEED = 20240501
 TE1_WIDTH, TE2_WIDTH, TIME_DIM = 32, 64, 8
 
-DEMO_OVERRIDES = {
+DEMO_OVERRIDES: dict[str, dict] = {
     "unet": {
         "block_out_channels": [32, 64, 64],
         "attention_head_dim": [2, 4, 4],
@@ -59,7 +59,7 @@ DEMO_OVERRIDES = {
 
 # Widths are the smallest that keep SDXL's rules: 64-wide attention heads (so one head
 # here, as the header-derived config of a single-file checkpoint assumes) and 32 norm groups.
-FULL_TREE_OVERRIDES = {
+FULL_TREE_OVERRIDES: dict[str, dict] = {
     "unet": {
         # Rising widths like SDXL's 320/640/1280, so every level change has its skip connection.
         "block_out_channels": [32, 64, 96],

@@ -107,12 +107,20 @@ def load_base_model(path: str, vae_path: str, prediction: Prediction, placement:
     device = placement.device
     if source.is_dir():
         kwargs = {"local_files_only": True}
-        unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=placement.unet_dtype, **kwargs).to(device)
-        te1 = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", torch_dtype=placement.text_encoder_dtype, **kwargs).to(device)
+        unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=placement.unet_dtype, **kwargs).to(
+            device
+        )
+        te1 = CLIPTextModel.from_pretrained(
+            source, subfolder="text_encoder", torch_dtype=placement.text_encoder_dtype, **kwargs
+        ).to(device)
         te2 = CLIPTextModelWithProjection.from_pretrained(
             source, subfolder="text_encoder_2", torch_dtype=placement.text_encoder_dtype, **kwargs
         ).to(device)
-        vae = None if vae_path else AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=placement.vae_dtype, **kwargs)
+        vae = (
+            None
+            if vae_path
+            else AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=placement.vae_dtype, **kwargs)
+        )
     else:
         from diffusers import StableDiffusionXLPipeline
 
@@ -135,8 +143,18 @@ def load_base_model(path: str, vae_path: str, prediction: Prediction, placement:
         vae = _load_vae(Path(vae_path).expanduser(), placement.vae_dtype)
     tokenizer, tokenizer_2 = load_for_model(source if source.is_dir() else None)
     pad_id_2 = tokenizer_2.token_to_id("!")
-    return BaseModel(unet, vae, te1, te2, tokenizer, tokenizer_2, noise_scheduler(prediction), source,
-                     pad_id_2 if pad_id_2 is not None else 0, prediction)
+    return BaseModel(
+        unet,
+        vae,
+        te1,
+        te2,
+        tokenizer,
+        tokenizer_2,
+        noise_scheduler(prediction),
+        source,
+        pad_id_2 if pad_id_2 is not None else 0,
+        prediction,
+    )
 
 
 def _load_vae(path: Path, dtype: torch.dtype):
@@ -148,5 +166,6 @@ def _load_vae(path: Path, dtype: torch.dtype):
     if path.is_dir():
         subfolder = "vae" if (path / "vae").is_dir() else None
         return AutoencoderKL.from_pretrained(path, subfolder=subfolder, local_files_only=True, torch_dtype=dtype)
-    return AutoencoderKL.from_single_file(str(path), config=str(config_dir()), subfolder="vae", local_files_only=True, torch_dtype=dtype)
-
+    return AutoencoderKL.from_single_file(
+        str(path), config=str(config_dir()), subfolder="vae", local_files_only=True, torch_dtype=dtype
+    )

@@ -84,7 +84,9 @@ class Loop:
                 here = ckpt.Position(step, epoch, index, train_s)
                 reason = self.intents.stop_reason()
                 wanted = self.intents.wanted()
-                stop, save_now, sample_now = group.agree_any([bool(reason), control.SAVE_NOW in wanted, control.SAMPLE_NOW in wanted])
+                stop, save_now, sample_now = group.agree_any(
+                    [bool(reason), control.SAVE_NOW in wanted, control.SAMPLE_NOW in wanted]
+                )
                 if stop:
                     return self.stop(here, reason or "stop requested")
                 self.handle_intents(here, save_now, sample_now)
@@ -148,7 +150,8 @@ class Loop:
         token_ids = None
         if not s.static_text:
             token_ids = s.conditioner.token_ids(
-                [caption_for_step(item, s.config, tr.seed, epoch, batch_index, slot) for slot, item in enumerate(items)])
+                [caption_for_step(item, s.config, tr.seed, epoch, batch_index, slot) for slot, item in enumerate(items)]
+            )
         return HostBatch(crops, latents, time_ids, token_ids)
 
     def batch_loss(self, batches: list[list[int]], batch_index: int, epoch: int) -> torch.Tensor:
@@ -171,10 +174,22 @@ class Loop:
         noise = torch.randn(latents.shape, generator=s.generator, dtype=torch.float32)
         if tr.noise_offset:
             noise += tr.noise_offset * torch.randn((latents.shape[0], latents.shape[1], 1, 1), generator=s.generator)
-        timesteps = torch.randint(0, s.base.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=s.generator)
+        timesteps = torch.randint(
+            0, s.base.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=s.generator
+        )
         noise, timesteps = to_device(noise, s.device).to(latents.dtype), to_device(timesteps, s.device)
-        return denoising_loss(s.base, latents, noise, timesteps, hidden, pooled, time_ids, s.accelerator.autocast(),
-                              tr.min_snr_gamma, self.alphas_cumprod).mean()
+        return denoising_loss(
+            s.base,
+            latents,
+            noise,
+            timesteps,
+            hidden,
+            pooled,
+            time_ids,
+            s.accelerator.autocast(),
+            tr.min_snr_gamma,
+            self.alphas_cumprod,
+        ).mean()
 
     def optimizer_step(self, finite: bool) -> None:
         s = self.s
@@ -192,11 +207,19 @@ class Loop:
     def report_step(self, step: int, epoch: int, loss: float, rate: float, train_s: float) -> None:
         tr = self.s.config.training
         memory = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-        self.reporter.emit(ev.TrainStep(
-            step=step, epoch=epoch, total_steps=self.s.total_steps, loss=round(loss, 6),
-            lr=self.s.scheduler.get_last_lr()[0], it_per_s=round(rate, 4), images_per_s=round(rate * tr.batch_size * tr.gradient_accumulation_steps, 4),
-            memory_mib=round(memory, 1) if memory is not None else None, train_s=round(train_s, 3),
-        ))
+        self.reporter.emit(
+            ev.TrainStep(
+                step=step,
+                epoch=epoch,
+                total_steps=self.s.total_steps,
+                loss=round(loss, 6),
+                lr=self.s.scheduler.get_last_lr()[0],
+                it_per_s=round(rate, 4),
+                images_per_s=round(rate * tr.batch_size * tr.gradient_accumulation_steps, 4),
+                memory_mib=round(memory, 1) if memory is not None else None,
+                train_s=round(train_s, 3),
+            )
+        )
         self.reporter.status(step=step, epoch=epoch)
 
     # ------------------------------------------------------------ intents and ends
@@ -217,8 +240,14 @@ class Loop:
         self.intents.consume(control.STOP)
         saved = self.saves.checkpoint(position, required=True)
         self.reporter.status(force=True, state=STOPPED, step=position.step, epoch=position.epoch, reason=reason)
-        self.reporter.emit(ev.RunStopped(step=position.step, epoch=position.epoch, reason=reason,
-                                          checkpoint=str(saved.relative_to(self.s.run.path)) if saved else None))
+        self.reporter.emit(
+            ev.RunStopped(
+                step=position.step,
+                epoch=position.epoch,
+                reason=reason,
+                checkpoint=str(saved.relative_to(self.s.run.path)) if saved else None,
+            )
+        )
         return Outcome(STOPPED, position.step, reason)
 
     def roll_back_and_fail(self, step: int) -> None:
@@ -245,8 +274,11 @@ class Loop:
             self.saves.samples(f"e{epoch:04d}", epoch, step)
         self.reporter.status(force=True, state=FINISHED, step=step, epoch=epoch)
         if path is not None:
-            self.reporter.emit(ev.RunFinished(step=step, epoch=epoch, output=str(path.relative_to(self.s.run.path)),
-                                               train_s=round(position.train_s, 3)))
+            self.reporter.emit(
+                ev.RunFinished(
+                    step=step, epoch=epoch, output=str(path.relative_to(self.s.run.path)), train_s=round(position.train_s, 3)
+                )
+            )
         return Outcome(FINISHED, step)
 
 

@@ -131,8 +131,16 @@ def announce(run: RunDir, config: Config, reporter: Reporter) -> None:
     else:
         output = run.path
     step = getattr(final, "step", None) or (current.step if current else 0)
-    ended = notify.RunEnded(run.name, status, step, current.total_steps if current else 0, reporter.train_s, str(output),
-                            getattr(final, "reason", ""), getattr(final, "hint", ""))
+    ended = notify.RunEnded(
+        run.name,
+        status,
+        step,
+        current.total_steps if current else 0,
+        reporter.train_s,
+        str(output),
+        getattr(final, "reason", ""),
+        getattr(final, "hint", ""),
+    )
     kind = notify.kind_of(url, config.notify.kind)
     problem = notify.send(url, kind, ended)
     reporter.emit(ev.Log(message=f"notification not sent: {problem}" if problem else f"notified the {kind} webhook"))
@@ -150,8 +158,10 @@ def failure(exc: Exception, config: Config | None, run: RunDir) -> tuple[str, st
 
 def oom_hint(config: Config) -> str:
     tr = config.training
-    lower = [f"training.batch_size (now {tr.batch_size})",
-             f"dataset.resolution_px (now {config.dataset.resolution_px[0]}x{config.dataset.resolution_px[1]})"]
+    lower = [
+        f"training.batch_size (now {tr.batch_size})",
+        f"dataset.resolution_px (now {config.dataset.resolution_px[0]}x{config.dataset.resolution_px[1]})",
+    ]
     if tr.gradient_checkpointing is not True:
         lower.insert(0, "set training.gradient_checkpointing = true")
     lower.append(f"network.dim (now {config.network.dim})")

@@ -51,8 +51,12 @@ def _meta_models(model_path: str):
     unet_config, te1_config, te2_config, vae_config = _configs(model_path)
     keep = lambda c: {k: v for k, v in c.items() if not k.startswith("_") and k != "architectures"}  # noqa: E731
     with torch.device("meta"):
-        return (UNet2DConditionModel.from_config(unet_config), CLIPTextModel(CLIPTextConfig(**keep(te1_config))),
-                CLIPTextModelWithProjection(CLIPTextConfig(**keep(te2_config))), AutoencoderKL.from_config(vae_config))
+        return (
+            UNet2DConditionModel.from_config(unet_config),
+            CLIPTextModel(CLIPTextConfig(**keep(te1_config))),
+            CLIPTextModelWithProjection(CLIPTextConfig(**keep(te2_config))),
+            AutoencoderKL.from_config(vae_config),
+        )
 
 
 # Python, torch, CUDA and the data pipeline, beside the model weights.
@@ -83,7 +87,11 @@ def module_rows(model_path: str) -> list[list]:
     rows = []
     for key, module in sorted(network.modules_by_key.items()):
         original = module.lora.org_module[0]
-        group = module.component if module.component != "unet" else ("transformer" if id(original) in transformer_ids else "conv-block")
+        group = (
+            module.component
+            if module.component != "unet"
+            else ("transformer" if id(original) in transformer_ids else "conv-block")
+        )
         if isinstance(original, torch.nn.Conv2d):
             rows.append([key, group, original.in_channels, original.out_channels, original.kernel_size[0]])
         else:

@@ -103,7 +103,9 @@ class LoConNetwork(torch.nn.Module):
         # Modules of the same (up, down) shapes are contiguous, so their norms are one batch.
         self.order = sorted(self.modules_by_key, key=lambda k: (_shapes(self.modules_by_key[k].lora), k))
         self.register_buffer("scalars", torch.ones(len(self.order)))
-        self.register_buffer("scales", torch.tensor([float(self.modules_by_key[k].lora.scale) for k in self.order]), persistent=False)
+        self.register_buffer(
+            "scales", torch.tensor([float(self.modules_by_key[k].lora.scale) for k in self.order]), persistent=False
+        )
         self.groups: list[list[AdapterModule]] = []
         for key in self.order:
             module = self.modules_by_key[key]
@@ -139,7 +141,13 @@ class LoConNetwork(torch.nn.Module):
     def param_groups(self, unet_lr: float, text_encoder_lr: float) -> list[dict]:
         groups = []
         for component in self.parts:
-            params = [p for m in self.modules_by_key.values() if m.component == component for p in m.lora.parameters() if p.requires_grad]
+            params = [
+                p
+                for m in self.modules_by_key.values()
+                if m.component == component
+                for p in m.lora.parameters()
+                if p.requires_grad
+            ]
             if params:
                 groups.append({"params": params, "lr": unet_lr if component == "unet" else text_encoder_lr, "name": component})
         return groups

@@ -24,13 +24,18 @@ def build_optimizer(config: Config, groups: list[dict], device: torch.device) ->
         try:
             import bitsandbytes as bnb
         except ImportError:
-            raise OptimizerError("AdamW8bit needs the bitsandbytes package", "pip install bitsandbytes (CUDA only), or use optimizer.name = \"AdamW\"") from None
+            raise OptimizerError(
+                "AdamW8bit needs the bitsandbytes package",
+                'pip install bitsandbytes (CUDA only), or use optimizer.name = "AdamW"',
+            ) from None
         return bnb.optim.AdamW8bit(groups, weight_decay=opt.weight_decay, **args)
     if opt.name == "Prodigy":
         try:
             from prodigyopt import Prodigy
         except ImportError:
-            raise OptimizerError("Prodigy needs the prodigyopt package", "pip install prodigyopt, or use optimizer.name = \"AdamW\"") from None
+            raise OptimizerError(
+                "Prodigy needs the prodigyopt package", 'pip install prodigyopt, or use optimizer.name = "AdamW"'
+            ) from None
         return Prodigy(groups, weight_decay=opt.weight_decay, **args)
     if opt.name == "Adafactor":
         from transformers.optimization import Adafactor

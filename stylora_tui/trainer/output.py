@@ -69,7 +69,9 @@ def verify_adapter(path: Path, expected: dict[str, tuple[tuple[int, ...], tuple[
             if suffix not in ("lora_down.weight", "lora_up.weight", "alpha"):
                 raise OutputError(f"{path.name}: unexpected tensor {key}", "this is a bug in stylora-tui; please report it")
             if module not in expected:
-                raise OutputError(f"{path.name}: {module} is not a module of the base model", "this is a bug in stylora-tui; please report it")
+                raise OutputError(
+                    f"{path.name}: {module} is not a module of the base model", "this is a bug in stylora-tui; please report it"
+                )
             modules.setdefault(module, set()).add(suffix)
             shape = tuple(handle.get_slice(key).get_shape())
             down, up = expected[module]
@@ -77,7 +79,9 @@ def verify_adapter(path: Path, expected: dict[str, tuple[tuple[int, ...], tuple[
                 raise OutputError(f"{path.name}: {key} has shape {shape}", "this is a bug in stylora-tui; please report it")
     incomplete = [m for m, parts in modules.items() if len(parts) != 3]
     if incomplete or len(modules) != len(expected):
-        raise OutputError(f"{path.name}: {len(modules)} of {len(expected)} modules written completely", "free disk space and save again")
+        raise OutputError(
+            f"{path.name}: {len(modules)} of {len(expected)} modules written completely", "free disk space and save again"
+        )
     if metadata.get("ss_base_model_version") != "sdxl_base_v1-0" or "modelspec.architecture" not in metadata:
         raise OutputError(f"{path.name}: SDXL metadata missing", "this is a bug in stylora-tui; please report it")
     return len(modules)

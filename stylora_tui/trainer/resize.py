@@ -49,10 +49,14 @@ def _modules(state: dict[str, torch.Tensor]) -> list[str]:
     for key in keys:
         for part in ("lora_up.weight", "alpha"):
             if f"{key}.{part}" not in state:
-                raise ResizeError(f"{key} has no {part}", "resize reads LoRA/LoCon files in kohya's layout (lora_down, lora_up, alpha)")
+                raise ResizeError(
+                    f"{key} has no {part}", "resize reads LoRA/LoCon files in kohya's layout (lora_down, lora_up, alpha)"
+                )
     extra = [k for k in state if not k.endswith((".lora_down.weight", ".lora_up.weight", ".alpha"))]
     if extra:
-        raise ResizeError(f"{extra[0]} is not a LoRA/LoCon tensor (LoHa, LoKr, Tucker?)", "resize handles plain LoRA and LoCon files")
+        raise ResizeError(
+            f"{extra[0]} is not a LoRA/LoCon tensor (LoHa, LoKr, Tucker?)", "resize handles plain LoRA and LoCon files"
+        )
     return keys
 
 
@@ -83,14 +87,18 @@ def resize_module(down: torch.Tensor, up: torch.Tensor, alpha: float, rank: int 
     return new_down, new_up, new_alpha, old_rank, new_rank, retained
 
 
-def resize_file(source: Path, output: Path, rank: int | None = None, fro: float | None = None, *, force: bool = False) -> ResizeResult:
+def resize_file(
+    source: Path, output: Path, rank: int | None = None, fro: float | None = None, *, force: bool = False
+) -> ResizeResult:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     from stylora_tui.trainer.output import save_adapter
 
     if (rank is None) == (fro is None):
-        raise ResizeError("give exactly one of --rank N or --fro P", "e.g. --rank 16, or --fro 0.9 to keep 90% of each module's norm")
+        raise ResizeError(
+            "give exactly one of --rank N or --fro P", "e.g. --rank 16, or --fro 0.9 to keep 90% of each module's norm"
+        )
     if rank is not None and rank < 1:
         raise ResizeError(f"--rank {rank} must be at least 1", "e.g. --rank 16")
     if fro is not None and not 0 < fro <= 1:
@@ -106,13 +114,17 @@ def resize_file(source: Path, output: Path, rank: int | None = None, fro: float 
             metadata = dict(handle.metadata() or {})
         state = load_file(str(source))
     except Exception as exc:  # safetensors raises its own error types for a bad file
-        raise ResizeError(f"{source.name} is not a readable .safetensors file: {exc}", "check the file is a finished adapter") from None
+        raise ResizeError(
+            f"{source.name} is not a readable .safetensors file: {exc}", "check the file is a finished adapter"
+        ) from None
     dtype = next(iter(state.values())).dtype
     if rank is not None:
         largest = max((state[f"{key}.lora_down.weight"].shape[0] for key in _modules(state)), default=0)
         if rank >= largest:
-            raise ResizeError(f"--rank {rank} is not below the file's rank ({largest}): the file would only grow",
-                              f"choose a rank below {largest} (e.g. --rank {max(1, largest // 4)}), or --fro 0.9")
+            raise ResizeError(
+                f"--rank {rank} is not below the file's rank ({largest}): the file would only grow",
+                f"choose a rank below {largest} (e.g. --rank {max(1, largest // 4)}), or --fro 0.9",
+            )
     results = {}
     for key in _modules(state):
         down, up = state[f"{key}.lora_down.weight"], state[f"{key}.lora_up.weight"]
@@ -167,5 +179,7 @@ def updated_metadata(metadata: dict, modules: list[ModuleResize], rank: int | No
     else:
         metadata["ss_network_dim"] = "Dynamic"
         metadata["ss_network_alpha"] = "Dynamic"
-    metadata["ss_training_comment"] = (metadata.get("ss_training_comment", "") + f" | resized by stylora-tui ({'rank ' + str(rank) if rank else f'fro {fro:g}'})").strip(" |")
+    metadata["ss_training_comment"] = (
+        metadata.get("ss_training_comment", "") + f" | resized by stylora-tui ({'rank ' + str(rank) if rank else f'fro {fro:g}'})"
+    ).strip(" |")
     return metadata

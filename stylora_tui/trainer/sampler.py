@@ -31,7 +31,9 @@ def default_prompts(config: Config) -> list[str]:
 
 
 class Sampler:
-    def __init__(self, run: RunDir, config: Config, reporter, base, conditioner, device, weight_dtype, bucket: tuple[int, int]) -> None:
+    def __init__(
+        self, run: RunDir, config: Config, reporter, base, conditioner, device, weight_dtype, bucket: tuple[int, int]
+    ) -> None:
         self.run, self.config, self.reporter = run, config, reporter
         self.base, self.conditioner = base, conditioner
         self.device, self.weight_dtype = device, weight_dtype
@@ -48,8 +50,13 @@ class Sampler:
 
             scheduler = sampling_scheduler(self.base.prediction)
             self._pipeline = StableDiffusionXLPipeline(
-                vae=self.base.vae, text_encoder=self.base.text_encoder, text_encoder_2=self.base.text_encoder_2,
-                tokenizer=None, tokenizer_2=None, unet=self.base.unet, scheduler=scheduler,
+                vae=self.base.vae,
+                text_encoder=self.base.text_encoder,
+                text_encoder_2=self.base.text_encoder_2,
+                tokenizer=None,
+                tokenizer_2=None,
+                unet=self.base.unet,
+                scheduler=scheduler,
             )
             self._pipeline.set_progress_bar_config(disable=True)
         return self._pipeline
@@ -81,26 +88,48 @@ class Sampler:
                     with torch.autocast(self.device.type, dtype=self.weight_dtype, enabled=self.weight_dtype != torch.float32):
                         hidden, pooled = self.conditioner.encode([prompt], self.device, self.weight_dtype)
                         latents = pipe(
-                            prompt_embeds=hidden, pooled_prompt_embeds=pooled,
-                            negative_prompt_embeds=torch.zeros_like(hidden), negative_pooled_prompt_embeds=torch.zeros_like(pooled),
-                            width=self.size[0], height=self.size[1], num_inference_steps=steps,
+                            prompt_embeds=hidden,
+                            pooled_prompt_embeds=pooled,
+                            negative_prompt_embeds=torch.zeros_like(hidden),
+                            negative_pooled_prompt_embeds=torch.zeros_like(pooled),
+                            width=self.size[0],
+                            height=self.size[1],
+                            num_inference_steps=steps,
                             guidance_scale=self.config.samples.guidance_scale,
                             generator=torch.Generator("cpu").manual_seed(seed + index),
-                            output_type="latent", callback_on_step_end=progress.step,
+                            output_type="latent",
+                            callback_on_step_end=progress.step,
                         ).images
                     image = self.decode(pipe, latents)
                     name = f"{index + 1:02d}.png"
                     image.save(folder / name)
                     names.append(name)
-            (folder / "prompts.json").write_text(json.dumps(
-                {"epoch": epoch, "step": step, "prompts": self.prompts, "seeds": [seed + i for i in range(len(self.prompts))],
-                 "size": list(self.size), "images": names}, indent=2), encoding="utf-8")
-            self.reporter.emit(ev.SampleSaved(epoch=epoch, step=step, path=str(folder.relative_to(run.path)), images=tuple(names)))
+            (folder / "prompts.json").write_text(
+                json.dumps(
+                    {
+                        "epoch": epoch,
+                        "step": step,
+                        "prompts": self.prompts,
+                        "seeds": [seed + i for i in range(len(self.prompts))],
+                        "size": list(self.size),
+                        "images": names,
+                    },
+                    indent=2,
+                ),
+                encoding="utf-8",
+            )
+            self.reporter.emit(
+                ev.SampleSaved(epoch=epoch, step=step, path=str(folder.relative_to(run.path)), images=tuple(names))
+            )
             return folder
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
-            self.reporter.emit(ev.Log(message=f"samples at {label} ran out of GPU memory; training continues "
-                                      "(lower samples.width_px/height_px or samples.steps)"))
+            self.reporter.emit(
+                ev.Log(
+                    message=f"samples at {label} ran out of GPU memory; training continues "
+                    "(lower samples.width_px/height_px or samples.steps)"
+                )
+            )
         except Exception as exc:  # a preview must never end the run
             traceback.print_exc()
             self.reporter.emit(ev.Log(message=f"samples at {label} failed ({type(exc).__name__}: {exc}); training continues"))
@@ -124,6 +153,8 @@ class _Progress:
         self.done += 1
         now = time.time()
         if self.done == self.total or now - self.last >= 1.0:
-            self.reporter.emit(ev.SampleProgress(label=self.label, epoch=self.epoch, step=self.train_step, done=self.done, total=self.total))
+            self.reporter.emit(
+                ev.SampleProgress(label=self.label, epoch=self.epoch, step=self.train_step, done=self.done, total=self.total)
+            )
             self.last = now
         return callback_kwargs

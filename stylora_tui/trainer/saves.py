@@ -49,14 +49,23 @@ class Saves:
         needed, why = ckpt.space_needed(s.run.checkpoints, s.adapter)
         free = shutil.disk_usage(s.run.path).free
         (short,) = group.agree_any([free < needed])
-        problem = f"the disk is nearly full ({free / 2**20:.1f} MiB free, {needed / 2**20:.1f} MiB needed: {why})" if short else ""
+        problem = (
+            f"the disk is nearly full ({free / 2**20:.1f} MiB free, {needed / 2**20:.1f} MiB needed: {why})" if short else ""
+        )
         path = None
         if not problem:
             try:
                 path = ckpt.save_checkpoint(
-                    s.run.checkpoints, position, s.adapter, s.optimizer, s.scheduler, s.generator,
-                    s.config.saving.keep_checkpoints, {"session_id": s.facts.session_id, "started_at": s.facts.started_at},
-                    group.rank, group.barrier,
+                    s.run.checkpoints,
+                    position,
+                    s.adapter,
+                    s.optimizer,
+                    s.scheduler,
+                    s.generator,
+                    s.config.saving.keep_checkpoints,
+                    {"session_id": s.facts.session_id, "started_at": s.facts.started_at},
+                    group.rank,
+                    group.barrier,
                 )
             except OSError as exc:
                 problem = disk_problem(exc)
@@ -65,7 +74,9 @@ class Saves:
             self.checkpoint_failed(position, problem, required, best_effort)
             return None
         if path is not None:
-            self.reporter.emit(ev.CheckpointSaved(step=position.step, epoch=position.epoch, path=str(path.relative_to(s.run.path))))
+            self.reporter.emit(
+                ev.CheckpointSaved(step=position.step, epoch=position.epoch, path=str(path.relative_to(s.run.path)))
+            )
             self.reporter.status(force=True, checkpoint_error="")
         group.barrier()
         return path
@@ -78,8 +89,11 @@ class Saves:
         self.reporter.emit(ev.CheckpointFailed(step=position.step, epoch=position.epoch, reason=problem))
         self.reporter.status(force=True, checkpoint_error=message)
         if required or not (best_effort or self.session.config.saving.continue_without_checkpoints):
-            raise StyloraError(message, f"free disk space in {run.path.parent}, then `stylora-tui --resume {run.name}` "
-                                        f"continues from {resumes} (or set saving.continue_without_checkpoints = true)")
+            raise StyloraError(
+                message,
+                f"free disk space in {run.path.parent}, then `stylora-tui --resume {run.name}` "
+                f"continues from {resumes} (or set saving.continue_without_checkpoints = true)",
+            )
         why = "the adapter is saved" if best_effort else "saving.continue_without_checkpoints"
         self.reporter.emit(ev.Log(message=f"{message}; training goes on ({why}); a resume would start from {resumes}"))
 
@@ -92,8 +106,11 @@ class Saves:
         metadata = adapter_metadata(s.config, s.facts, epoch=epoch, step=step)
         path = save_adapter(s.adapter.kohya_state_dict(DTYPES[s.config.saving.precision]), metadata, s.run.output / name)
         modules = verify_adapter(path, self.expected_shapes)
-        self.reporter.emit(ev.OutputSaved(epoch=epoch, step=step, path=str(path.relative_to(s.run.path)), modules=modules,
-                           bytes=path.stat().st_size))
+        self.reporter.emit(
+            ev.OutputSaved(
+                epoch=epoch, step=step, path=str(path.relative_to(s.run.path)), modules=modules, bytes=path.stat().st_size
+            )
+        )
         s.group.barrier()
         return path
 

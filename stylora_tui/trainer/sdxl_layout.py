@@ -86,8 +86,10 @@ def overrides_from_header(header: dict) -> dict[str, dict]:
 
     def shape(key: str) -> list[int]:
         if key not in shapes:
-            raise ModelError(f"the checkpoint lacks {key}: it does not have SDXL's layout",
-                             "use a full SDXL 1.0 checkpoint (Pony, Animagine, Illustrious, NoobAI, ...)")
+            raise ModelError(
+                f"the checkpoint lacks {key}: it does not have SDXL's layout",
+                "use a full SDXL 1.0 checkpoint (Pony, Animagine, Illustrious, NoobAI, ...)",
+            )
         return shapes[key]
 
     def count(pattern: str) -> int:

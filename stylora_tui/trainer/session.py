@@ -166,11 +166,22 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
     main = runtime.group.is_main
     bucket = (data.steps.buckets[0].width, data.steps.buckets[0].height)
     return Session(
-        run=run, config=config, runtime=runtime, base=base, data=data, training=training, conditioner=conditioner,
-        static_text=static_text, start=start, facts=facts,
+        run=run,
+        config=config,
+        runtime=runtime,
+        base=base,
+        data=data,
+        training=training,
+        conditioner=conditioner,
+        static_text=static_text,
+        start=start,
+        facts=facts,
         sampler=Sampler(run, config, reporter, base, conditioner, runtime.device, runtime.weight_dtype, bucket) if main else None,
-        validator=Validator(data.validation_items, data.latents.get, conditioner, base, runtime.device, runtime.weight_dtype,
-                            config.training.seed) if main and data.validation_items else None,
+        validator=Validator(
+            data.validation_items, data.latents.get, conditioner, base, runtime.device, runtime.weight_dtype, config.training.seed
+        )
+        if main and data.validation_items
+        else None,
     )
 
 
@@ -205,8 +216,14 @@ def set_up_runtime(config: Config) -> Runtime:
         text_encoder_dtype=torch.float32 if train_te and device.type == "cpu" else weight_dtype,
         vae_dtype=vae_dtype_for(weight_dtype),
     )
-    return Runtime(accelerator=accelerator, group=Group(accelerator, device), device=device, mixed_precision=mixed,
-                   weight_dtype=weight_dtype, placement=placement)
+    return Runtime(
+        accelerator=accelerator,
+        group=Group(accelerator, device),
+        device=device,
+        mixed_precision=mixed,
+        weight_dtype=weight_dtype,
+        placement=placement,
+    )
 
 
 def load_model(config: Config, runtime: Runtime) -> BaseModel:
@@ -232,23 +249,35 @@ def load_data(config: Config, base: BaseModel, runtime: Runtime, intents: Intent
     items, validation_items = build_items(scan, config)
     if not items:
         raise StyloraError("no usable image in the dataset", f"run `stylora-tui check {config.dataset.path}`")
-    steps = count_steps([(i.bucket, i.repeats) for i in items], tr.batch_size, tr.epochs, tr.gradient_accumulation_steps,
-                        tr.max_steps, group.world)
+    steps = count_steps(
+        [(i.bucket, i.repeats) for i in items],
+        tr.batch_size,
+        tr.epochs,
+        tr.gradient_accumulation_steps,
+        tr.max_steps,
+        group.world,
+    )
     reporter.status(force=True, total_steps=steps.total_steps)
     base.vae.to(runtime.device)
     cache = LatentCache(vae_fingerprint(base.vae))
     if group.is_main:
         to_cache = validation_items if config.dataset.random_crop else items + validation_items
         # With several processes a stop waits for the training loop, where all agree on it.
-        stopped = cache_latents(to_cache, cache, base.vae, runtime.placement.vae_dtype, reporter,
-                                intents if group.world == 1 else None)
+        stopped = cache_latents(
+            to_cache, cache, base.vae, runtime.placement.vae_dtype, reporter, intents if group.world == 1 else None
+        )
         if stopped:
             raise StoppedBeforeTraining(stopped)
     group.barrier()
     if not config.dataset.random_crop:
         base.vae.to("cpu")
-    return Data(scan=scan, items=items, validation_items=validation_items, steps=steps,
-                latents=Latents(cache=cache, vae=base.vae, device=runtime.device))
+    return Data(
+        scan=scan,
+        items=items,
+        validation_items=validation_items,
+        steps=steps,
+        latents=Latents(cache=cache, vae=base.vae, device=runtime.device),
+    )
 
 
 def set_up_training(config: Config, base: BaseModel, runtime: Runtime, steps: StepCount) -> Training:
@@ -267,15 +296,21 @@ def set_up_training(config: Config, base: BaseModel, runtime: Runtime, steps: St
     optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
     reduction = runtime.group.reduce_during_backward([p for g in optimizer.param_groups for p in g["params"]])
     scheduler = build_scheduler(config, optimizer, steps.total_steps)
-    return Training(adapter=adapter, optimizer=runtime.accelerator.prepare(optimizer), scheduler=scheduler,
-                    reduction=reduction, gradient_checkpointing=use_checkpointing)
+    return Training(
+        adapter=adapter,
+        optimizer=runtime.accelerator.prepare(optimizer),
+        scheduler=scheduler,
+        reduction=reduction,
+        gradient_checkpointing=use_checkpointing,
+    )
 
 
 def set_up_text(config: Config, base: BaseModel, runtime: Runtime, items: list[TrainItem]) -> tuple[TextConditioner, dict]:
     """Both text encoders behind one conditioner; captions that never change (no shuffle,
     no dropout) through frozen encoders are encoded once."""
-    conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2,
-                                  config.captions.max_token_length, base.pad_id_2)
+    conditioner = TextConditioner(
+        base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2, config.captions.max_token_length, base.pad_id_2
+    )
     static_text = {}
     if captions_are_static(config) and not config.network.trains_text_encoders:
         with torch.no_grad():
@@ -288,14 +323,21 @@ def find_start(run: RunDir, config: Config, training: Training, rank: int, repor
     """A fresh run, or the newest complete checkpoint that loads. Each GPU draws its own
     noise; rank 0 draws what a single-GPU run would."""
     generator = torch.Generator("cpu").manual_seed(config.training.seed + rank)
-    latest, position, previous, damaged = ckpt.load_newest(run.checkpoints, training.adapter, training.optimizer,
-                                                          training.scheduler, generator, rank)
+    latest, position, previous, damaged = ckpt.load_newest(
+        run.checkpoints, training.adapter, training.optimizer, training.scheduler, generator, rank
+    )
     for name, why in damaged:
-        reporter.emit(ev.Log(message=f"checkpoint {name} is damaged ({why}); "
-                             + (f"resuming from {latest.name}" if latest else "no older checkpoint loads")))
+        reporter.emit(
+            ev.Log(
+                message=f"checkpoint {name} is damaged ({why}); "
+                + (f"resuming from {latest.name}" if latest else "no older checkpoint loads")
+            )
+        )
     if damaged and latest is None:
-        raise StyloraError(f"every checkpoint of {run.name} is damaged ({', '.join(n for n, _ in damaged)})",
-                           f"move {run.checkpoints} aside to start the run over, or start a new run")
+        raise StyloraError(
+            f"every checkpoint of {run.name} is damaged ({', '.join(n for n, _ in damaged)})",
+            f"move {run.checkpoints} aside to start the run over, or start a new run",
+        )
     return Start(position=position, generator=generator, checkpoint=latest, previous=previous)
 
 
@@ -322,16 +364,27 @@ def training_facts(run: RunDir, config: Config, base: BaseModel, data: Data, tra
     )
 
 
-def started_event(run: RunDir, config: Config, runtime: Runtime, data: Data, training: Training, start: Start,
-                  base: BaseModel) -> ev.RunStarted:
+def started_event(
+    run: RunDir, config: Config, runtime: Runtime, data: Data, training: Training, start: Start, base: BaseModel
+) -> ev.RunStarted:
     kind = ev.RunResumed if start.checkpoint is not None else ev.RunStarted
     return kind(
-        run=run.name, step=start.position.step, epoch=start.position.epoch, total_steps=data.steps.total_steps,
-        epochs=config.training.epochs, steps_per_epoch=data.steps.steps_per_epoch, images=len(data.items),
-        device=str(runtime.device), mixed_precision=runtime.mixed_precision, modules=len(training.adapter.modules_by_key),
-        trainable_params=training.adapter.trainable_parameters(), gpus=runtime.group.world,
-        checkpoint=start.checkpoint.name if start.checkpoint else None, prediction=base.prediction.type,
-        zero_terminal_snr=base.prediction.zero_terminal_snr, random_crop=config.dataset.random_crop,
+        run=run.name,
+        step=start.position.step,
+        epoch=start.position.epoch,
+        total_steps=data.steps.total_steps,
+        epochs=config.training.epochs,
+        steps_per_epoch=data.steps.steps_per_epoch,
+        images=len(data.items),
+        device=str(runtime.device),
+        mixed_precision=runtime.mixed_precision,
+        modules=len(training.adapter.modules_by_key),
+        trainable_params=training.adapter.trainable_parameters(),
+        gpus=runtime.group.world,
+        checkpoint=start.checkpoint.name if start.checkpoint else None,
+        prediction=base.prediction.type,
+        zero_terminal_snr=base.prediction.zero_terminal_snr,
+        random_crop=config.dataset.random_crop,
         gradient_checkpointing=training.gradient_checkpointing,
     )
 

@@ -18,11 +18,23 @@ import torch
 from stylora_tui.atomic import apply_umask
 from stylora_tui.model.files import V_PRED_KEY, ZTSNR_KEY
 
-_UNET_RESNET = {"norm1": "in_layers.0", "conv1": "in_layers.2", "norm2": "out_layers.0", "conv2": "out_layers.3",
-                "time_emb_proj": "emb_layers.1", "conv_shortcut": "skip_connection"}
-_UNET_TOP = {"time_embedding.linear_1": "time_embed.0", "time_embedding.linear_2": "time_embed.2",
-             "add_embedding.linear_1": "label_emb.0.0", "add_embedding.linear_2": "label_emb.0.2",
-             "conv_in": "input_blocks.0.0", "conv_norm_out": "out.0", "conv_out": "out.2"}
+_UNET_RESNET = {
+    "norm1": "in_layers.0",
+    "conv1": "in_layers.2",
+    "norm2": "out_layers.0",
+    "conv2": "out_layers.3",
+    "time_emb_proj": "emb_layers.1",
+    "conv_shortcut": "skip_connection",
+}
+_UNET_TOP = {
+    "time_embedding.linear_1": "time_embed.0",
+    "time_embedding.linear_2": "time_embed.2",
+    "add_embedding.linear_1": "label_emb.0.0",
+    "add_embedding.linear_2": "label_emb.0.2",
+    "conv_in": "input_blocks.0.0",
+    "conv_norm_out": "out.0",
+    "conv_out": "out.2",
+}
 
 
 def unet_to_original(state: dict[str, torch.Tensor], up_blocks_with_attention: set[int]) -> dict[str, torch.Tensor]:
@@ -105,11 +117,19 @@ def clip_l_to_original(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
     return {f"conditioner.embedders.0.transformer.text_model.{k.removeprefix('text_model.')}": v for k, v in state.items()}
 
 
-_OPENCLIP_TOP = {"text_model.embeddings.token_embedding.weight": "token_embedding.weight",
-                 "text_model.embeddings.position_embedding.weight": "positional_embedding",
-                 "text_model.final_layer_norm.weight": "ln_final.weight", "text_model.final_layer_norm.bias": "ln_final.bias"}
-_OPENCLIP_LAYER = {"self_attn.out_proj": "attn.out_proj", "layer_norm1": "ln_1", "layer_norm2": "ln_2",
-                   "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj"}
+_OPENCLIP_TOP = {
+    "text_model.embeddings.token_embedding.weight": "token_embedding.weight",
+    "text_model.embeddings.position_embedding.weight": "positional_embedding",
+    "text_model.final_layer_norm.weight": "ln_final.weight",
+    "text_model.final_layer_norm.bias": "ln_final.bias",
+}
+_OPENCLIP_LAYER = {
+    "self_attn.out_proj": "attn.out_proj",
+    "layer_norm1": "ln_1",
+    "layer_norm2": "ln_2",
+    "mlp.fc1": "mlp.c_fc",
+    "mlp.fc2": "mlp.c_proj",
+}
 
 
 def open_clip_to_original(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

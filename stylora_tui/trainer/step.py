@@ -13,9 +13,18 @@ import torch
 from stylora_tui.model.files import V_PREDICTION
 
 
-def denoising_loss(base, latents: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor, hidden: torch.Tensor,
-                   pooled: torch.Tensor, time_ids: torch.Tensor, autocast, min_snr_gamma: float = 0.0,
-                   alphas_cumprod: torch.Tensor | None = None) -> torch.Tensor:
+def denoising_loss(
+    base,
+    latents: torch.Tensor,
+    noise: torch.Tensor,
+    timesteps: torch.Tensor,
+    hidden: torch.Tensor,
+    pooled: torch.Tensor,
+    time_ids: torch.Tensor,
+    autocast,
+    min_snr_gamma: float = 0.0,
+    alphas_cumprod: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The loss of each sample in the batch, shape (batch,)."""
     scheduler = base.noise_scheduler
     noisy = scheduler.add_noise(latents, noise, timesteps)

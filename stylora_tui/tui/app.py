@@ -8,7 +8,10 @@ from pathlib import Path
 from textual.app import App
 
 from stylora_tui.config.wizard import WizardState
+from stylora_tui.dataset.doctor import DoctorReport
 from stylora_tui.run.layout import RunDir
+from stylora_tui.tui.context import StepContext
+from stylora_tui.tui.messages import MonitorRequested, ReportChanged, StepRequested, WizardChanged
 from stylora_tui.tui.safe_output import PrintableOnly
 from stylora_tui.tui.services import Services
 
@@ -23,7 +26,7 @@ class StyloraApp(App[str]):
         self.services = services
         self.wizard = wizard or WizardState()
         self.monitor_run = monitor
-        self.report = None
+        self.report: DoctorReport | None = None
         self._tokenizers = None
         self._machine = None
         self._printable_only = PrintableOnly()
@@ -53,26 +56,35 @@ class StyloraApp(App[str]):
         return self._machine
 
     def show_step(self, name: str) -> None:
-        from stylora_tui.tui.screens.dataset import DatasetScreen
-        from stylora_tui.tui.screens.model import ModelScreen
-        from stylora_tui.tui.screens.preset import PresetScreen
-        from stylora_tui.tui.screens.review import ReviewScreen
-        from stylora_tui.tui.screens.trigger import TriggerScreen
+        from stylora_tui.tui.steps import STEP_SCREENS
 
-        screen = {"model": ModelScreen, "dataset": DatasetScreen, "trigger": TriggerScreen, "preset": PresetScreen, "review": ReviewScreen}[name]()
-        if len(self.screen_stack) > 1:
-            self.switch_screen(screen)
-        else:
-            self.push_screen(screen)
+        context = StepContext(self.wizard, self.report, self.services, self.tokenizers, self.machine)
+        self._show(STEP_SCREENS[name](context))
 
     def open_monitor(self, run: RunDir, launched_at: float | None = None) -> None:
         from stylora_tui.tui.screens.monitor import MonitorScreen
 
-        screen = MonitorScreen(run, launched_at)
+        self._show(MonitorScreen(run, self.services, launched_at))
+
+    def _show(self, screen) -> None:
         if len(self.screen_stack) > 1:
             self.switch_screen(screen)
         else:
             self.push_screen(screen)
+
+    # What the screens say, and ask for.
+
+    def on_wizard_changed(self, message: WizardChanged) -> None:
+        self.wizard = message.wizard
+
+    def on_report_changed(self, message: ReportChanged) -> None:
+        self.report = message.report
+
+    def on_step_requested(self, message: StepRequested) -> None:
+        self.show_step(message.step)
+
+    def on_monitor_requested(self, message: MonitorRequested) -> None:
+        self.open_monitor(message.run, message.launched_at)
 
 
 def default_services(runs_root: Path) -> Services:

@@ -21,5 +21,9 @@ from stylora_tui.display import UNSAFE
 
 class PrintableOnly(LineFilter):
     def apply(self, segments: list[Segment], background) -> list[Segment]:
-        return [Segment(UNSAFE.sub("", text), style, control) if not control and UNSAFE.search(text) else Segment(text, style, control)
-                for text, style, control in segments]
+        return [
+            Segment(UNSAFE.sub("", text), style, control)
+            if not control and UNSAFE.search(text)
+            else Segment(text, style, control)
+            for text, style, control in segments
+        ]

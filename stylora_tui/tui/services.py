@@ -62,7 +62,7 @@ class Services:
     run_source: Callable = _tailer
     # RunDir -> whether a trainer holds the run (its lock)
     alive: Callable = _alive
-    # () -> core.preflight.Machine: where a run will train (GPUs by NVML)
+    # () -> integrations.machine.Machine: where a run will train (GPUs by NVML)
     machine: Callable = _machine
     # () -> seconds since the epoch: the monitor's running clock
     clock: Callable = time.time

@@ -21,10 +21,20 @@ from stylora_tui.run.state import RunState, format_duration
 from stylora_tui.run.status import CACHING, FAILED, FINISHED, SAMPLING, STOPPED, TRAINING, WAITING
 from stylora_tui.run.watch import Watch
 from stylora_tui.views.console import console, safe
+from stylora_tui.views.gpu import gpu_line
 from stylora_tui.views.invocation import check_command, resume_command
 
 POLL_S = 0.5
-SAID_ALOUD = (ev.OutputSaved, ev.CheckpointSaved, ev.CheckpointFailed, ev.RunFailed, ev.RunStopped, ev.RunFinished, ev.Log, ev.StepSkipped)
+SAID_ALOUD = (
+    ev.OutputSaved,
+    ev.CheckpointSaved,
+    ev.CheckpointFailed,
+    ev.RunFailed,
+    ev.RunStopped,
+    ev.RunFinished,
+    ev.Log,
+    ev.StepSkipped,
+)
 
 
 def describe(state: RunState) -> str:
@@ -41,9 +51,7 @@ def describe(state: RunState) -> str:
         parts.append(f"{state.it_per_s:.2f} it/s")
     parts.append(f"ETA {format_duration(state.eta_s)}")
     if state.gpu:
-        used, total = state.gpu.get("memory_used_mib"), state.gpu.get("memory_total_mib")
-        if used and total:
-            parts.append(f"GPU {state.gpu.get('utilization_pct', '?')}% {used / 1024:.1f}/{total / 1024:.1f} GiB")
+        parts.append(gpu_line(state.gpu, state.gpu_error))
     return "  ".join(parts)
 
 
@@ -55,9 +63,13 @@ def follow_started(started: Started, detach: bool) -> int:
     out = console()
     warnings = sorted({f.code for f in prepared.report.findings if f.severity.value == "warning"})
     if warnings:
-        out.print(f"[yellow]dataset warnings[/]: {', '.join(warnings)} (details: {safe(check_command(prepared.config.dataset.path))})")
+        out.print(
+            f"[yellow]dataset warnings[/]: {', '.join(warnings)} (details: {safe(check_command(prepared.config.dataset.path))})"
+        )
     steps = prepared.report.steps
-    out.print(f"started [bold]{run.name}[/] (pid {launched.pid}): {steps.total_steps} steps, {steps.epochs} epochs, log {safe(launched.log)}")
+    out.print(
+        f"started [bold]{run.name}[/] (pid {launched.pid}): {steps.total_steps} steps, {steps.epochs} epochs, log {safe(launched.log)}"
+    )
     if detach:
         out.print(f"training continues without this terminal; watch it with `{safe(resume_command(run))}`")
         return 0
@@ -65,8 +77,14 @@ def follow_started(started: Started, detach: bool) -> int:
     return 1 if state.phase == FAILED else 0
 
 
-def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | None = None, launched_at: float | None = None,
-           launched: Launched | None = None) -> RunState:
+def follow(
+    run: RunDir,
+    *,
+    stop_on_interrupt: bool = True,
+    session_from: int | None = None,
+    launched_at: float | None = None,
+    launched: Launched | None = None,
+) -> RunState:
     """Follow the run to its end. With `session_from` (the log's end offset when a trainer
     was restarted), earlier sessions are history only: their final event ends nothing.
     `launched_at`: a trainer this process just started counts as alive while it starts;
@@ -93,8 +111,14 @@ def follow(run: RunDir, *, stop_on_interrupt: bool = True, session_from: int | N
     try:
         from rich.progress import BarColumn, Progress, TextColumn
 
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-                            console=out, disable=not interactive, transient=False)
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=out,
+            disable=not interactive,
+            transient=False,
+        )
         with progress:
             task = progress.add_task(run.name, total=None, info="waiting for the trainer")
             while True:
@@ -137,8 +161,12 @@ def gone_without_a_word(run: RunDir, watch: Watch, out) -> RunState:
         out.print(f"the end of {safe(run.trainer_log)}:")
         for line in tail:
             out.print(f"  {printable(line)}", markup=False)
-    return replace(watch.state, phase=FAILED, reason=how,
-                   hint=f"see {run.trainer_log}; `{resume_command(run)}` continues from the newest complete checkpoint")
+    return replace(
+        watch.state,
+        phase=FAILED,
+        reason=how,
+        hint=f"see {run.trainer_log}; `{resume_command(run)}` continues from the newest complete checkpoint",
+    )
 
 
 def log_tail(run: RunDir, lines: int) -> list[str]:

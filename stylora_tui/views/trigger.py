@@ -18,5 +18,8 @@ def trigger_refused(word: str, family: str) -> bool:
     report = check_trigger(word, tokenizer, get_family(family), FAMILIES)
     err = console(stderr=True)
     for finding in report.findings:
-        err.print(f"{finding.severity.value} {finding.code}: {printable(finding.message)}\n  hint: {printable(finding.hint)}", markup=False)
+        err.print(
+            f"{finding.severity.value} {finding.code}: {printable(finding.message)}\n  hint: {printable(finding.hint)}",
+            markup=False,
+        )
     return report.verdict == "error"

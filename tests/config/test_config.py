@@ -121,7 +121,9 @@ def test_override_parsing():
 
 
 def test_toml_round_trip_is_lossless():
-    config = build_config({"model": {"family": "pony"}, "dataset": {"resolution_px": [1024, 1536]}, "optimizer": {"args": {"betas": [0.9, 0.99]}}})
+    config = build_config(
+        {"model": {"family": "pony"}, "dataset": {"resolution_px": [1024, 1536]}, "optimizer": {"args": {"betas": [0.9, 0.99]}}}
+    )
     text = config_to_toml(config, header="frozen for run-01")
     assert text.startswith("# frozen for run-01")
     assert "# rank of linear modules" in text
@@ -174,25 +176,44 @@ def test_broken_user_preset_files_are_errors_not_tracebacks(tmp_path, monkeypatc
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
-_tag = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=","), min_size=1, max_size=12).filter(str.strip)
+_tag = st.text(
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=","), min_size=1, max_size=12
+).filter(str.strip)
 
 
 @st.composite
 def _configs(draw):
     dim = draw(st.integers(1, 256))
-    return build_config({
-        "model": {"path": draw(st.text(max_size=20)), "family": draw(st.sampled_from(["pony", "animagine", "other"])),
-                  "prediction_type": draw(st.sampled_from(["auto", "epsilon", "v_prediction"]))},
-        "dataset": {"repeats": draw(st.integers(1, 20)), "resolution_px": draw(st.sampled_from([1024, [1024, 1536], [832, 1216]])),
-                    "random_crop": draw(st.booleans())},
-        "captions": {"trigger": draw(_tag), "quality_tags": draw(st.lists(_tag.map(str.strip), max_size=4)),
-                     "caption_dropout": draw(st.floats(0, 1))},
-        "network": {"dim": dim, "alpha": draw(st.floats(0.5, dim)), "conv_dim": dim, "conv_alpha": dim / 2},
-        "optimizer": {"unet_lr": draw(st.floats(1e-7, 1.0)), "args": draw(st.dictionaries(st.sampled_from(["d_coef", "eps"]), st.floats(0, 2)))},
-        "training": {"epochs": draw(st.integers(1, 500)), "zero_terminal_snr": draw(st.sampled_from(["auto", True, False])),
-                     "seed": draw(st.integers(0, 2**32 - 1))},
-        "samples": {"prompts": draw(st.lists(_tag.map(str.strip), max_size=3))},
-    })
+    return build_config(
+        {
+            "model": {
+                "path": draw(st.text(max_size=20)),
+                "family": draw(st.sampled_from(["pony", "animagine", "other"])),
+                "prediction_type": draw(st.sampled_from(["auto", "epsilon", "v_prediction"])),
+            },
+            "dataset": {
+                "repeats": draw(st.integers(1, 20)),
+                "resolution_px": draw(st.sampled_from([1024, [1024, 1536], [832, 1216]])),
+                "random_crop": draw(st.booleans()),
+            },
+            "captions": {
+                "trigger": draw(_tag),
+                "quality_tags": draw(st.lists(_tag.map(str.strip), max_size=4)),
+                "caption_dropout": draw(st.floats(0, 1)),
+            },
+            "network": {"dim": dim, "alpha": draw(st.floats(0.5, dim)), "conv_dim": dim, "conv_alpha": dim / 2},
+            "optimizer": {
+                "unet_lr": draw(st.floats(1e-7, 1.0)),
+                "args": draw(st.dictionaries(st.sampled_from(["d_coef", "eps"]), st.floats(0, 2))),
+            },
+            "training": {
+                "epochs": draw(st.integers(1, 500)),
+                "zero_terminal_snr": draw(st.sampled_from(["auto", True, False])),
+                "seed": draw(st.integers(0, 2**32 - 1)),
+            },
+            "samples": {"prompts": draw(st.lists(_tag.map(str.strip), max_size=3))},
+        }
+    )
 
 
 @settings(max_examples=60, deadline=None)

@@ -90,8 +90,14 @@ def test_a_users_own_presets_never_become_test_cases(tmp_path):
     presets.mkdir(parents=True)
     (presets / "my-hokusai.toml").write_text("# mine\n[training]\nepochs = 3\n")
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/config/test_presets.py"],
-                               cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/config/test_presets.py"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert collected.returncode == 0, collected.stdout + collected.stderr
     assert "animagine-style" in collected.stdout and "my-hokusai" not in collected.stdout
 

@@ -12,7 +12,7 @@ def test_python_310_reads_toml_through_tomli(monkeypatch):
     try:
         reloaded = importlib.reload(compat)
         assert reloaded.tomllib.__name__ == "tomli"
-        assert reloaded.loads('[training]\nepochs = 3\n') == {"training": {"epochs": 3}}
+        assert reloaded.loads("[training]\nepochs = 3\n") == {"training": {"epochs": 3}}
         try:
             reloaded.loads("epochs = ")
         except reloaded.TOMLDecodeError:

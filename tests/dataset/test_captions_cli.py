@@ -36,7 +36,12 @@ def test_trigger_added_or_moved_and_duplicates_dropped_into_a_new_folder(tmp_pat
     assert data["duplicates_removed"] == 1  # b's second "smile"
     assert data["output"] == str(out) and data["linked"] == 4
     texts = {p.stem: p.read_text(encoding="utf-8") for p in out.glob("*.txt")}
-    assert texts == {"a": "zqstyle, 1girl, solo, smile\n", "b": "zqstyle, 1girl, smile\n", "c": "zqstyle, outdoors\n", "d": "zqstyle\n"}
+    assert texts == {
+        "a": "zqstyle, 1girl, solo, smile\n",
+        "b": "zqstyle, 1girl, smile\n",
+        "c": "zqstyle, outdoors\n",
+        "d": "zqstyle\n",
+    }
     assert (out / "a.png").stat().st_ino == (source / "a.png").stat().st_ino  # linked, no space used
     assert tree_digest(source) == before
 
@@ -70,7 +75,7 @@ def test_the_suggested_tag_command_works_as_printed(tmp_path):
 
     pytest.importorskip("onnxruntime")
     tagger = write_tiny_tagger(tmp_path / "tagger")
-    ran = run_cli(*argv[argv.index("tag"):], "--tagger", str(tagger))
+    ran = run_cli(*argv[argv.index("tag") :], "--tagger", str(tagger))
     assert ran.returncode == 0, ran.stderr
     assert (tmp_path / "tagged-tagged" / "d.txt").read_text().startswith("zqstyle, ")
 

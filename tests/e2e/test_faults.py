@@ -76,7 +76,9 @@ def test_full_disk_at_a_checkpoint_fails_the_run_saying_why(tmp_path, dataset, c
 
 
 def test_full_disk_can_be_trained_through_when_the_user_chose_so(tmp_path, dataset, cache_env):
-    config = demo_config(dataset, saving={"checkpoint_every_minutes": 0, "continue_without_checkpoints": True}, training={"epochs": 3})
+    config = demo_config(
+        dataset, saving={"checkpoint_every_minutes": 0, "continue_without_checkpoints": True}, training={"epochs": 3}
+    )
     run = prepare(tmp_path, config, "onward")
     assert trainer(run, {**cache_env, ENV: "checkpoint.written:1:enospc"}).returncode == 0
     kinds = [e["type"] for e in events(run)]
@@ -153,8 +155,11 @@ def test_kill_while_the_final_adapter_is_written_leaves_no_temporary_file(tmp_pa
 
 
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, dataset, cache_env):
-    run = prepare(tmp_path, demo_config(dataset, saving={"checkpoint_every_minutes": 1e-9, "keep_checkpoints": 3}, training={"epochs": 2}),
-                  "damaged")
+    run = prepare(
+        tmp_path,
+        demo_config(dataset, saving={"checkpoint_every_minutes": 1e-9, "keep_checkpoints": 3}, training={"epochs": 2}),
+        "damaged",
+    )
     assert trainer(run, {**cache_env, ENV: "checkpoint.renamed:6:kill"}).returncode == -9
     checkpoints = complete(run)
     assert [p.name for p in checkpoints[-3:]] == ["step-000004", "step-000005", "step-000006"]
@@ -173,8 +178,15 @@ def test_a_headless_resume_whose_trainer_dies_at_start_says_so_at_once(tmp_path,
     run = prepare(tmp_path, demo_config(dataset), "diesatstart")
     run.status_file.write_text(json.dumps({"state": "running", "step": 0}))
     began = time.monotonic()
-    resumed = run_cli("--resume", "diesatstart", "--headless", "--runs-dir", str(run.path.parent),
-                      env={**cache_env, ENV: "trainer.start:1:kill"}, timeout=120)
+    resumed = run_cli(
+        "--resume",
+        "diesatstart",
+        "--headless",
+        "--runs-dir",
+        str(run.path.parent),
+        env={**cache_env, ENV: "trainer.start:1:kill"},
+        timeout=120,
+    )
     took = time.monotonic() - began
     assert resumed.returncode == 1
     assert "failed: the trainer exited during start-up (exit code -9)" in resumed.stdout, resumed.stdout

@@ -34,10 +34,22 @@ def run_in_pty(args: list[str], cwd: Path, keys: list[tuple[float, bytes]], seco
 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, "-m", "stylora_tui", *args], cwd=cwd, env=env, stdin=follower, stdout=follower,
-                            stderr=follower, start_new_session=True, close_fds=True)
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "COLORTERM": "truecolor",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stylora_tui", *args],
+        cwd=cwd,
+        env=env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        start_new_session=True,
+        close_fds=True,
+    )
     os.close(follower)
     output = bytearray()
     started = time.monotonic()
@@ -84,8 +96,12 @@ def test_the_monitor_writes_a_hostile_gpu_name_out(tmp_path):
     run.status_file.write_text(json.dumps({"state": "stopped", "step": 5, "total_steps": 10}))
     events = [
         {"v": 1, "ts": time.time(), "type": "run.started", "total_steps": 10, "epochs": 1},
-        {"v": 1, "ts": time.time(), "type": "gpu.sample", "gpus": [{"index": 0, "name": f"H100{TITLE}{CLIPBOARD}{BIDI}",
-                                                                 "utilization_pct": 90}]},
+        {
+            "v": 1,
+            "ts": time.time(),
+            "type": "gpu.sample",
+            "gpus": [{"index": 0, "name": f"H100{TITLE}{CLIPBOARD}{BIDI}", "utilization_pct": 90}],
+        },
         {"v": 1, "ts": time.time(), "type": "log", "message": f"hello{CLEAR}{CLIPBOARD}"},
         {"v": 1, "ts": time.time(), "type": "run.stopped", "step": 5},
     ]

@@ -31,7 +31,10 @@ def test_terminal_hangup_keeps_training_then_kill9_crash_then_headless_resume(tm
     # The foreground `train` stands in for a terminal session that is then hung up.
     terminal = subprocess.Popen(
         [sys.executable, "-m", "stylora_tui", "train", *DEMO, "--epochs", "8", "--runs-dir", str(root), "--run", "rental"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     run = RunDir(root / "rental")
     wait_for(lambda: any(e["type"] == "train.step" for e in events(run)), timeout=180)
@@ -74,7 +77,9 @@ def test_detach_returns_at_once_and_stop_saves(tmp_path, cache_env):
 
 def test_resume_refuses_a_changed_dataset(tmp_path, dataset, cache_env):
     root = tmp_path / "runs"
-    proc = run_cli("train", *DEMO, "--dataset", str(dataset), "--epochs", "30", "--runs-dir", str(root), "--detach", env=cache_env)
+    proc = run_cli(
+        "train", *DEMO, "--dataset", str(dataset), "--epochs", "30", "--runs-dir", str(root), "--detach", env=cache_env
+    )
     assert proc.returncode == 0, proc.stderr
     stop_after_first_step(root / "run-01", root, cache_env)
     (dataset / "01-sun.txt").write_text("stylorademostyle, something else")
@@ -122,7 +127,10 @@ def test_ctrl_c_on_foreground_train_stops_cleanly(tmp_path, cache_env):
     root = tmp_path / "runs"
     follower = subprocess.Popen(
         [sys.executable, "-m", "stylora_tui", "train", *DEMO, "--epochs", "30", "--runs-dir", str(root)],
-        env={**os.environ, **cache_env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **cache_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     run = RunDir(root / "run-01")
     wait_for(lambda: any(e["type"] == "train.step" for e in events(run)), timeout=180)

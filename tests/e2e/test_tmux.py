@@ -23,8 +23,23 @@ class Terminal:
     def __init__(self, command: str, env: dict, cwd: Path) -> None:
         self.name = f"stylora-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"export {k}={v};" for k, v in env.items())
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", "-c", str(cwd),
-                        f"{exports} export TERM=xterm-256color; {command}; sleep 600"], check=True)
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                "80",
+                "-y",
+                "24",
+                "-c",
+                str(cwd),
+                f"{exports} export TERM=xterm-256color; {command}; sleep 600",
+            ],
+            check=True,
+        )
 
     def screen(self) -> str:
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
@@ -94,8 +109,13 @@ def test_a_practice_dataset_through_the_wizard_then_back_after_an_ssh_drop(tmp_p
     dataset = tmp_path / "workspace" / "hokusai"
     home = tmp_path / "home"
     home.mkdir()
-    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "XDG_CACHE_HOME": str(tmp_path / "cold-cache"),
-           "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(home)}
+    env = {
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "XDG_CACHE_HOME": str(tmp_path / "cold-cache"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "HOME": str(home),
+    }
     wizard = Terminal(f"{CLI} --demo --runs-dir {tmp_path / 'workspace' / 'runs'}", env, tmp_path / "workspace")
     try:
         wizard.wait_for("step 1/5 · Base model")

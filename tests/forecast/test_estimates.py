@@ -17,8 +17,13 @@ NO_GPU = Machine((), 2)
 
 
 def practice(**training):
-    return build_config({"model": {"path": "/models/full-size-sdxl.safetensors"},
-                         "dataset": {"resolution_px": [1024, 1536]}, "training": training})
+    return build_config(
+        {
+            "model": {"path": "/models/full-size-sdxl.safetensors"},
+            "dataset": {"resolution_px": [1024, 1536]},
+            "training": training,
+        }
+    )
 
 
 def test_auto_checkpointing_follows_the_cards_memory_and_a_choice_is_kept():
@@ -43,7 +48,9 @@ def test_estimates_grow_with_what_costs_compute_and_memory():
     assert seconds["RTX 3090"] > seconds["RTX 4090"] > seconds["H100"]
     doubled = {d.card: d.seconds for d in durations(large, 2000, NO_GPU)}
     assert doubled["RTX 4090"] == 2 * seconds["RTX 4090"]
-    batch4 = build_config({"model": {"path": "/m.safetensors"}, "dataset": {"resolution_px": [1024, 1536]}, "training": {"batch_size": 4}})
+    batch4 = build_config(
+        {"model": {"path": "/m.safetensors"}, "dataset": {"resolution_px": [1024, 1536]}, "training": {"batch_size": 4}}
+    )
     assert {d.card: d.seconds for d in durations(batch4, 1000, NO_GPU)}["H100"] > seconds["H100"]
 
 
@@ -67,8 +74,21 @@ def test_a_card_too_small_is_told_what_to_lower():
 
 def test_plan_reports_estimates_and_they_follow_the_settings(tmp_path, practice_dataset):
     def plan(*extra):
-        result = run_cli("plan", "--model", "demo", "--dataset", str(practice_dataset), "--trigger", "stylorapractice",
-                         "--family", "animagine", "--runs-dir", str(tmp_path / "runs"), "--json", *extra)
+        result = run_cli(
+            "plan",
+            "--model",
+            "demo",
+            "--dataset",
+            str(practice_dataset),
+            "--trigger",
+            "stylorapractice",
+            "--family",
+            "animagine",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--json",
+            *extra,
+        )
         assert result.returncode in (0, 1), result.stderr
         return json.loads(result.stdout)["estimates"]
 
@@ -80,6 +100,17 @@ def test_plan_reports_estimates_and_they_follow_the_settings(tmp_path, practice_
     assert all(d["gradient_checkpointing"] for d in forced_on["durations"])
     longer = plan("--epochs", "300")
     assert longer["durations"][0]["seconds"] > auto["durations"][0]["seconds"]
-    text = run_cli("plan", "--model", "demo", "--dataset", str(practice_dataset), "--trigger", "stylorapractice",
-                   "--family", "animagine", "--runs-dir", str(tmp_path / "runs")).stdout
+    text = run_cli(
+        "plan",
+        "--model",
+        "demo",
+        "--dataset",
+        str(practice_dataset),
+        "--trigger",
+        "stylorapractice",
+        "--family",
+        "animagine",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ).stdout
     assert "GPU memory: about" in text and "time: RTX 3090" in text

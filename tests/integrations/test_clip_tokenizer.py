@@ -41,7 +41,9 @@ def test_empty_is_error(word):
     assert verdict(word).verdict == "error"
 
 
-@pytest.mark.parametrize("word", ["(mystyle)", "my:style", "a,b", "mystyle|x", "<lora:x>", "my\\style", "x BREAK y", "cats AND dogs", "[x]", "{x}"])
+@pytest.mark.parametrize(
+    "word", ["(mystyle)", "my:style", "a,b", "mystyle|x", "<lora:x>", "my\\style", "x BREAK y", "cats AND dogs", "[x]", "{x}"]
+)
 def test_prompt_syntax_is_error(word):
     report = verdict(word)
     assert report.verdict == "error" and "trigger-prompt-syntax" in codes(report)
@@ -73,7 +75,9 @@ def test_non_ascii_and_many_tokens_warn():
 
 def test_trigger_used_as_ordinary_tag_warns():
     report = verdict("mystyle", captions=["1girl, mystyle, solo", "mystyle, 1girl"])
-    assert "trigger-used-as-tag" in codes(report) and "1 caption" in next(f.message for f in report.findings if f.code == "trigger-used-as-tag")
+    assert "trigger-used-as-tag" in codes(report) and "1 caption" in next(
+        f.message for f in report.findings if f.code == "trigger-used-as-tag"
+    )
 
 
 def test_suggestions_pass_every_rule():
@@ -144,8 +148,20 @@ def test_caption_budget_is_linear_and_agrees_with_counting_every_prefix():
     import time
 
     rng = random.Random(3)
-    words = ["1girl", "long hair", "smile", "katsushikahokusaistyle", "very long tag with words", "blue_eyes", "(emphasis:1.2)",
-             "日本語", "a", "score_9", "highres", "looking at viewer"]
+    words = [
+        "1girl",
+        "long hair",
+        "smile",
+        "katsushikahokusaistyle",
+        "very long tag with words",
+        "blue_eyes",
+        "(emphasis:1.2)",
+        "日本語",
+        "a",
+        "score_9",
+        "highres",
+        "looking at viewer",
+    ]
     captions = [(f"{i}.jpg", tuple(rng.choice(words) for _ in range(rng.randint(1, 60)))) for i in range(60)]
     for (path, tags), budget in zip(captions, caption_budgets(captions, TOKENIZER, 75)):
         prefix = TOKENIZER.count_batch([", ".join(tags[: i + 1]) for i in range(len(tags))])

@@ -19,18 +19,21 @@ from stylora_tui.integrations import hub
 from tests.fakehub import FakeHub
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("org/repo", hub.HubRef("org/repo", None)),
-    ("org/repo@v2.0", hub.HubRef("org/repo", None, "v2.0")),
-    ("org/repo/sub/model.safetensors", hub.HubRef("org/repo", "sub/model.safetensors")),
-    ("https://huggingface.co/org/repo/blob/main/model.safetensors", hub.HubRef("org/repo", "model.safetensors", "main")),
-    ("https://huggingface.co/org/repo", hub.HubRef("org/repo", None)),
-    ("noobai-xl-vpred-1.0", hub.HubRef("Laxhar/noobai-XL-Vpred-1.0", None, None, KNOWN_BASES["noobai-xl-vpred-1.0"])),
-    ("models/base.safetensors", None),  # a relative file path, not a repo
-    ("./org/repo", None),
-    ("/models/org/repo.safetensors", None),
-    ("demo", None),
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("org/repo", hub.HubRef("org/repo", None)),
+        ("org/repo@v2.0", hub.HubRef("org/repo", None, "v2.0")),
+        ("org/repo/sub/model.safetensors", hub.HubRef("org/repo", "sub/model.safetensors")),
+        ("https://huggingface.co/org/repo/blob/main/model.safetensors", hub.HubRef("org/repo", "model.safetensors", "main")),
+        ("https://huggingface.co/org/repo", hub.HubRef("org/repo", None)),
+        ("noobai-xl-vpred-1.0", hub.HubRef("Laxhar/noobai-XL-Vpred-1.0", None, None, KNOWN_BASES["noobai-xl-vpred-1.0"])),
+        ("models/base.safetensors", None),  # a relative file path, not a repo
+        ("./org/repo", None),
+        ("/models/org/repo.safetensors", None),
+        ("demo", None),
+    ],
+)
 def test_what_users_type(spec, expected):
     assert hub.parse(spec) == expected
 
@@ -50,8 +53,13 @@ def test_pony_gets_directions_not_a_download():
 @pytest.fixture
 def fake_hub(tmp_path, monkeypatch):
     server = FakeHub()
-    env = {"HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf"), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
-           "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_XET": "1"}
+    env = {
+        "HF_ENDPOINT": server.url,
+        "HF_HOME": str(tmp_path / "hf"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_XET": "1",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -63,9 +71,11 @@ def fake_hub(tmp_path, monkeypatch):
 
 def fetch_in_process(spec: str, env: dict, **popen) -> subprocess.Popen | subprocess.CompletedProcess:
     """hub.fetch in a fresh interpreter: huggingface_hub reads HF_ENDPOINT when imported."""
-    code = ("import sys\nfrom stylora_tui.errors import ModelError\nfrom stylora_tui.integrations import hub\n"
-            f"try:\n    print(hub.fetch(hub.parse({spec!r})))\n"
-            "except ModelError as exc:\n    sys.exit(f'error: {exc.message}\\nhint: {exc.hint}')\n")
+    code = (
+        "import sys\nfrom stylora_tui.errors import ModelError\nfrom stylora_tui.integrations import hub\n"
+        f"try:\n    print(hub.fetch(hub.parse({spec!r})))\n"
+        "except ModelError as exc:\n    sys.exit(f'error: {exc.message}\\nhint: {exc.hint}')\n"
+    )
     full_env = {**os.environ, **env}
     if popen:
         return subprocess.Popen([sys.executable, "-c", code], env=full_env, **popen)
@@ -115,7 +125,9 @@ def test_a_corrupted_transfer_is_removed_and_the_next_attempt_is_clean(fake_hub)
     fake_hub.corrupt.add("tiny.safetensors")
     broken = fetch_in_process("org/tiny", fake_hub.env)
     assert broken.returncode != 0 and "does not match the hub's checksum" in broken.stderr
-    assert not list(fake_hub_blobs(fake_hub, "tiny").iterdir()) or all(p.suffix == ".lock" for p in fake_hub_blobs(fake_hub, "tiny").iterdir())
+    assert not list(fake_hub_blobs(fake_hub, "tiny").iterdir()) or all(
+        p.suffix == ".lock" for p in fake_hub_blobs(fake_hub, "tiny").iterdir()
+    )
     fake_hub.corrupt.clear()
     fresh = fetch_in_process("org/tiny", fake_hub.env)
     assert fresh.returncode == 0, fresh.stderr
@@ -137,13 +149,25 @@ def test_which_files_a_repo_gives(fake_hub):
     assert "holds 2 checkpoints" in two.stderr and "--model org/two/a.safetensors" in two.stderr
     missing = fetch_in_process("org/two/c.safetensors", fake_hub.env)
     assert "has no file c.safetensors" in missing.stderr and "org/two/a.safetensors" in missing.stderr
-    folder = {"model_index.json": b"{}", "unet/config.json": b"{}", "unet/diffusion_pytorch_model.safetensors": b"u" * 10,
-              "unet/diffusion_pytorch_model.fp16.safetensors": b"h" * 10, "unet/diffusion_pytorch_model.bin": b"p" * 10,
-              "vae/config.json": b"{}", "vae/diffusion_pytorch_model.safetensors": b"v" * 10, "README.md": b"#"}
+    folder = {
+        "model_index.json": b"{}",
+        "unet/config.json": b"{}",
+        "unet/diffusion_pytorch_model.safetensors": b"u" * 10,
+        "unet/diffusion_pytorch_model.fp16.safetensors": b"h" * 10,
+        "unet/diffusion_pytorch_model.bin": b"p" * 10,
+        "vae/config.json": b"{}",
+        "vae/diffusion_pytorch_model.safetensors": b"v" * 10,
+        "README.md": b"#",
+    }
     fake_hub.add("org/folder", folder)
     files, layout = hub.choose_files(hub.parse("org/folder"), list(folder))
-    assert layout == "folder" and sorted(files) == ["model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
-                                                    "vae/config.json", "vae/diffusion_pytorch_model.safetensors"]
+    assert layout == "folder" and sorted(files) == [
+        "model_index.json",
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors",
+        "vae/config.json",
+        "vae/diffusion_pytorch_model.safetensors",
+    ]
 
 
 def test_unknown_repo_and_offline_first_run_say_what_to_do(fake_hub):

@@ -20,10 +20,26 @@ from tests.fakehub import FakeHub, FaultServer, closed_port
 
 @pytest.fixture
 def hub_home(tmp_path, monkeypatch):
-    env = {"HF_HOME": str(tmp_path / "hf"), "XDG_CACHE_HOME": str(tmp_path / "xdg"), "HF_HUB_DISABLE_TELEMETRY": "1",
-           "HF_HUB_DISABLE_XET": "1", "HF_HUB_DOWNLOAD_TIMEOUT": "2", "HF_HUB_ETAG_TIMEOUT": "2"}
-    for key in ("HF_TOKEN", "HF_HUB_OFFLINE", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
-                "all_proxy", "NO_PROXY", "no_proxy"):
+    env = {
+        "HF_HOME": str(tmp_path / "hf"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DOWNLOAD_TIMEOUT": "2",
+        "HF_HUB_ETAG_TIMEOUT": "2",
+    }
+    for key in (
+        "HF_TOKEN",
+        "HF_HUB_OFFLINE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ):
         monkeypatch.delenv(key, raising=False)
     return env
 
@@ -77,41 +93,83 @@ def one_error(result, words: str) -> None:
 @pytest.mark.parametrize("broken", KINDS, indirect=True)
 def test_plan_with_a_hub_model_says_what_failed(broken, tmp_path):
     env, words = broken
-    one_error(run_cli("plan", "--model", "org/some-sdxl", "--json", "--runs-dir", str(tmp_path / "runs"), env=env, timeout=120), words)
+    one_error(
+        run_cli("plan", "--model", "org/some-sdxl", "--json", "--runs-dir", str(tmp_path / "runs"), env=env, timeout=120), words
+    )
 
 
 @pytest.mark.parametrize("broken", ["refused", "http-503", "garbage"], indirect=True)
 def test_train_and_tag_by_name_say_what_failed(broken, tmp_path, practice_dataset):
     env, words = broken
-    one_error(run_cli("train", "--model", "noobai-xl-1.1", "--dataset", str(practice_dataset), "--trigger", "zqstyle",
-                      "--runs-dir", str(tmp_path / "runs"), env=env, timeout=120), words)
-    one_error(run_cli("tag", str(practice_dataset), "-o", str(tmp_path / "tagged"), "--trigger", "zqstyle",
-                      "--tagger", "SmilingWolf/wd-eva02-large-tagger-v3", env=env, timeout=120), words)
+    one_error(
+        run_cli(
+            "train",
+            "--model",
+            "noobai-xl-1.1",
+            "--dataset",
+            str(practice_dataset),
+            "--trigger",
+            "zqstyle",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            env=env,
+            timeout=120,
+        ),
+        words,
+    )
+    one_error(
+        run_cli(
+            "tag",
+            str(practice_dataset),
+            "-o",
+            str(tmp_path / "tagged"),
+            "--trigger",
+            "zqstyle",
+            "--tagger",
+            "SmilingWolf/wd-eva02-large-tagger-v3",
+            env=env,
+            timeout=120,
+        ),
+        words,
+    )
     assert not (tmp_path / "tagged").exists() or not any((tmp_path / "tagged").iterdir())
 
 
-@pytest.mark.parametrize(("fault", "words"), [("503", "HTTP 503"), ("garbage", "not valid HTTP"), ("stall", "did not answer in time")])
+@pytest.mark.parametrize(
+    ("fault", "words"), [("503", "HTTP 503"), ("garbage", "not valid HTTP"), ("stall", "did not answer in time")]
+)
 def test_a_download_that_fails_after_the_listing_says_what_failed(fault, words, hub_home, tmp_path):
     hub = FakeHub()
     hub.add("org/tiny", {"tiny.safetensors": b"\0" * 1000})
     hub.download_fault = fault
     try:
-        result = run_cli("plan", "--model", "org/tiny", "--json", "--runs-dir", str(tmp_path / "runs"),
-                         env={**hub_home, "HF_ENDPOINT": hub.url}, timeout=120)
+        result = run_cli(
+            "plan",
+            "--model",
+            "org/tiny",
+            "--json",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            env={**hub_home, "HF_ENDPOINT": hub.url},
+            timeout=120,
+        )
     finally:
         hub.close()
     one_error(result, words)
 
 
-@pytest.mark.parametrize(("exc", "words"), [
-    (OSError(errno.ENETUNREACH, "Network is unreachable"), "no route"),
-    (OSError(errno.EHOSTUNREACH, "No route to host"), "no route"),
-    (socket.gaierror(-2, "Name or service not known"), "could not be resolved"),
-    (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), "refused"),
-    (TimeoutError("timed out"), "did not answer in time"),
-    (ssl.SSLCertVerificationError("certificate verify failed"), "TLS"),
-    (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "broke"),
-])
+@pytest.mark.parametrize(
+    ("exc", "words"),
+    [
+        (OSError(errno.ENETUNREACH, "Network is unreachable"), "no route"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "no route"),
+        (socket.gaierror(-2, "Name or service not known"), "could not be resolved"),
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), "refused"),
+        (TimeoutError("timed out"), "did not answer in time"),
+        (ssl.SSLCertVerificationError("certificate verify failed"), "TLS"),
+        (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "broke"),
+    ],
+)
 def test_each_failure_is_named(exc, words):
     """Failures a local server cannot stage (no route) named from the exception itself, also
     when a client library wraps it."""

@@ -14,13 +14,16 @@ from stylora_tui.integrations import notify
 ENDED = notify.RunEnded("run-07", "finished", 4500, 4500, 5025.4, "/root/runs/run-07/output/run-07.safetensors")
 
 
-@pytest.mark.parametrize(("url", "kind"), [
-    ("https://ntfy.sh/my-runs", "ntfy"),
-    ("https://ntfy.example.org/runs", "ntfy"),
-    ("https://discord.com/api/webhooks/1/abc", "discord"),
-    ("https://hooks.slack.com/services/T/B/X", "slack"),
-    ("https://example.org/hook", "json"),
-])
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("https://ntfy.sh/my-runs", "ntfy"),
+        ("https://ntfy.example.org/runs", "ntfy"),
+        ("https://discord.com/api/webhooks/1/abc", "discord"),
+        ("https://hooks.slack.com/services/T/B/X", "slack"),
+        ("https://example.org/hook", "json"),
+    ],
+)
 def test_the_format_follows_the_url(url, kind):
     assert notify.kind_of(url) == kind
     assert notify.kind_of(url, "slack") == "slack"  # a chosen kind wins
@@ -81,8 +84,18 @@ def test_a_url_that_cannot_work_is_refused_with_an_example():
         build_config({"notify": {"kind": "teams"}})
 
 
-@pytest.mark.parametrize("url", ["http://[::1", "file:///etc/passwd", "ftp://example.org/x", "ntfy.sh/topic", "http://",
-                                 "http://example.org:99999/", "https://exa mple.org/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1",
+        "file:///etc/passwd",
+        "ftp://example.org/x",
+        "ntfy.sh/topic",
+        "http://",
+        "http://example.org:99999/",
+        "https://exa mple.org/",
+    ],
+)
 def test_only_http_addresses_are_ever_posted_to(url, monkeypatch):
     problem = notify.send(url, "json", ENDED)
     assert problem.startswith("the webhook address") and url in problem

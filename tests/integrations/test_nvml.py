@@ -4,7 +4,7 @@ import sys
 import types
 
 from stylora_tui.integrations.nvml import NO_GPU, NvmlSampler
-from stylora_tui.tui.widgets.gpu_panel import gpu_line
+from stylora_tui.views.gpu import gpu_line
 
 
 def test_no_driver_is_a_state_not_an_exception(monkeypatch):

@@ -14,7 +14,11 @@ from stylora_tui.interop.kohya_values import parse_optimizer_args
 from tests.conftest import FIXTURES, run_cli
 
 GUI_PRESETS = sorted((FIXTURES / "kohya_ss").glob("*.json"))
-REFUSED = {"SDXL - 1 image LoRA v1.0.json": "LoKr", "SDXL - LoHA AI_Characters v1.0.json": "LoHa", "SDXL - LoKR v1.0.json": "LoKr"}
+REFUSED = {
+    "SDXL - 1 image LoRA v1.0.json": "LoKr",
+    "SDXL - LoHA AI_Characters v1.0.json": "LoHa",
+    "SDXL - LoKR v1.0.json": "LoKr",
+}
 
 
 def test_locon_preset_imports_with_everything_intact():
@@ -99,7 +103,11 @@ def test_export_reproduces_run_for_sd_scripts(tmp_path):
     (dataset / "4_hokusai").mkdir(parents=True)
     (dataset / "2_extra").mkdir()
     config = build_config(
-        {"model": {"family": "pony", "path": "/models/pony.safetensors"}, "dataset": {"path": str(dataset)}, "captions": {"trigger": "hokusaistyle"}}
+        {
+            "model": {"family": "pony", "path": "/models/pony.safetensors"},
+            "dataset": {"path": str(dataset)},
+            "captions": {"trigger": "hokusaistyle"},
+        }
     )
     train, data = export_sd_scripts(config, "run-03", tmp_path / "out")
     assert train["network_module"] == "lycoris.kohya"
@@ -121,8 +129,16 @@ def test_export_command_writes_two_files(tmp_path):
     assert train["max_train_epochs"] == 150 and dataset["datasets"][0]["resolution"] == [1024, 1024]
 
 
-@pytest.mark.parametrize("change", [{"LoRA_type": ["LyCORIS/LoCon"]}, {"LyCORIS_preset": ["full"]}, {"optimizer": {"a": 1}},
-                                    {"caption_extension": 5}, {"network_dim": [64]}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"LoRA_type": ["LyCORIS/LoCon"]},
+        {"LyCORIS_preset": ["full"]},
+        {"optimizer": {"a": 1}},
+        {"caption_extension": 5},
+        {"network_dim": [64]},
+    ],
+)
 def test_odd_value_types_are_one_line_errors(tmp_path, change):
     import json
 
@@ -196,8 +212,10 @@ def test_export_says_what_is_missing_and_notes_the_trigger_only_where_some_capti
             (folder / f"{i}.txt").write_text(text)
     for folder, noted in ((none_have, False), (mixed, True)):
         config = tmp_path / f"{folder.name}.toml"
-        config.write_text(f'schema_version = 1\n[model]\npath = "/m.safetensors"\nprediction_type = "epsilon"\n'
-                          f'[dataset]\npath = "{folder}"\n[captions]\ntrigger = "mystyle"\n')
+        config.write_text(
+            f'schema_version = 1\n[model]\npath = "/m.safetensors"\nprediction_type = "epsilon"\n'
+            f'[dataset]\npath = "{folder}"\n[captions]\ntrigger = "mystyle"\n'
+        )
         proc = run_cli("export-kohya", str(config), "-o", str(tmp_path / "k"))
         assert proc.returncode == 0, proc.stderr
         assert ("1 of 2 caption(s)" in proc.stdout) is noted, proc.stdout

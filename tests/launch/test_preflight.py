@@ -72,8 +72,18 @@ def test_train_on_a_cpu_needs_allow_cpu(tmp_path, practice_dataset):
 
     model = fake_safetensors(tmp_path / "animagineXL.safetensors", SDXL)
     runs = tmp_path / "runs"
-    result = run_cli("train", "--model", str(model), "--dataset", str(practice_dataset), "--trigger", "stylorapractice",
-                     "--runs-dir", str(runs), "--detach")
+    result = run_cli(
+        "train",
+        "--model",
+        str(model),
+        "--dataset",
+        str(practice_dataset),
+        "--trigger",
+        "stylorapractice",
+        "--runs-dir",
+        str(runs),
+        "--detach",
+    )
     assert result.returncode == 1
     assert "no NVIDIA GPU found" in result.stderr and "--allow-cpu" in result.stderr
     assert not runs.exists() or not any(runs.iterdir())

@@ -19,7 +19,10 @@ def test_sdxl_single_file_passes(tmp_path):
     [
         (["lora_unet_input_blocks_4_1_proj_in.lora_down.weight"], "LoRA"),
         (["encoder.conv_in.weight", "decoder.conv_out.weight"], "VAE"),
-        (["model.diffusion_model.input_blocks.0.0.weight", "cond_stage_model.transformer.text_model.final_layer_norm.weight"], "SD 1.x/2.x"),
+        (
+            ["model.diffusion_model.input_blocks.0.0.weight", "cond_stage_model.transformer.text_model.final_layer_norm.weight"],
+            "SD 1.x/2.x",
+        ),
         (["something.else"], "not a single-file"),
     ],
 )
@@ -46,8 +49,9 @@ def test_junk_and_pickles(tmp_path):
     assert "unet" in info.value.message
 
 
-@pytest.mark.parametrize("header, words", [(b"42", "damaged .safetensors header"), (b"[" * 5000 + b"]" * 5000, "damaged"),
-                                           (b'{"a": ', "damaged")])
+@pytest.mark.parametrize(
+    "header, words", [(b"42", "damaged .safetensors header"), (b"[" * 5000 + b"]" * 5000, "damaged"), (b'{"a": ', "damaged")]
+)
 def test_hostile_headers_are_one_line_errors(tmp_path, header, words):
     path = tmp_path / "m.safetensors"
     path.write_bytes(struct.pack("<Q", len(header)) + header)
@@ -61,7 +65,9 @@ def test_a_renamed_pickle_and_a_unet_alone_are_named_for_what_they_are(tmp_path)
     with pytest.raises(ModelError) as info:
         check_model_path(str(tmp_path / "model.safetensors"))
     assert "is a pickle" in info.value.message
-    unet_only = fake_safetensors(tmp_path / "unet.safetensors", ["model.diffusion_model.label_emb.0.0.weight", "model.diffusion_model.out.2.weight"])
+    unet_only = fake_safetensors(
+        tmp_path / "unet.safetensors", ["model.diffusion_model.label_emb.0.0.weight", "model.diffusion_model.out.2.weight"]
+    )
     with pytest.raises(ModelError) as info:
         check_model_path(str(unet_only))
     assert "SDXL UNet alone" in info.value.message and "SD 1.x" not in info.value.message
@@ -71,8 +77,11 @@ def test_a_bad_vae_is_refused_before_launch(tmp_path):
     from stylora_tui.model.files import check_vae_path
 
     lora = fake_safetensors(tmp_path / "style.safetensors", ["lora_unet_x.lora_down.weight"])
-    for path, words in ((tmp_path / "missing.safetensors", "does not exist"), (lora, "is not a VAE"),
-                        (tmp_path / "vae.pt", "pickle")):
+    for path, words in (
+        (tmp_path / "missing.safetensors", "does not exist"),
+        (lora, "is not a VAE"),
+        (tmp_path / "vae.pt", "pickle"),
+    ):
         if path.suffix == ".pt":
             path.write_bytes(b"x")
         with pytest.raises(ModelError) as info:

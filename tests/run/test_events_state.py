@@ -74,15 +74,65 @@ def test_control_intents(tmp_path):
     assert control.pending(run) == {"save-now"}
 
 
-_values = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True), st.text(max_size=8),
-                    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
-_types = st.sampled_from(["run.started", "run.resumed", "cache.progress", "train.step", "train.skipped", "checkpoint.saved",
-                          "checkpoint.failed", "output.saved", "sample.progress", "sample.saved", "validation.loss",
-                          "control.received", "gpu.sample", "log", "run.stopped", "run.finished", "run.failed", "other"])
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+_types = st.sampled_from(
+    [
+        "run.started",
+        "run.resumed",
+        "cache.progress",
+        "train.step",
+        "train.skipped",
+        "checkpoint.saved",
+        "checkpoint.failed",
+        "output.saved",
+        "sample.progress",
+        "sample.saved",
+        "validation.loss",
+        "control.received",
+        "gpu.sample",
+        "log",
+        "run.stopped",
+        "run.finished",
+        "run.failed",
+        "other",
+    ]
+)
 _events = st.one_of(
-    st.builds(lambda kind, fields: {"type": kind, **fields}, _types,
-              st.dictionaries(st.sampled_from(["step", "loss", "ts", "epoch", "total_steps", "path", "gpus", "reason", "done",
-                                               "total", "it_per_s", "message", "intent", "run", "hint"]), _values, max_size=6)),
+    st.builds(
+        lambda kind, fields: {"type": kind, **fields},
+        _types,
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "step",
+                    "loss",
+                    "ts",
+                    "epoch",
+                    "total_steps",
+                    "path",
+                    "gpus",
+                    "reason",
+                    "done",
+                    "total",
+                    "it_per_s",
+                    "message",
+                    "intent",
+                    "run",
+                    "hint",
+                ]
+            ),
+            _values,
+            max_size=6,
+        ),
+    ),
     _values,
 )
 
@@ -109,20 +159,38 @@ def test_the_eta_follows_the_real_step_time_from_the_first_steps():
     train_s = 0.0
     for step in range(1, 6):
         train_s += 30.0 if step == 1 else 0.5
-        events.append({"type": "train.step", "ts": 1000.0 + train_s, "step": step, "epoch": 1, "loss": 0.1,
-                       "it_per_s": 1 / 30 * 0.9 ** step + 2 * (1 - 0.9 ** step), "train_s": train_s})
+        events.append(
+            {
+                "type": "train.step",
+                "ts": 1000.0 + train_s,
+                "step": step,
+                "epoch": 1,
+                "loss": 0.1,
+                "it_per_s": 1 / 30 * 0.9**step + 2 * (1 - 0.9**step),
+                "train_s": train_s,
+            }
+        )
     state = replay(typed(events))
     assert state.step_s == 0.5 and state.eta_s == (1000 - 5) * 0.5
 
 
 def test_elapsed_goes_on_through_previews_and_across_sessions():
-    events = [{"type": "run.started", "ts": 1000.0, "total_steps": 100, "epochs": 2},
-              {"type": "train.step", "ts": 1010.0, "step": 10, "epoch": 1, "loss": 0.1, "train_s": 10.0},
-              {"type": "sample.progress", "ts": 1050.0, "done": 1, "total": 3},
-              {"type": "sample.progress", "ts": 1090.0, "done": 2, "total": 3}]
+    events = [
+        {"type": "run.started", "ts": 1000.0, "total_steps": 100, "epochs": 2},
+        {"type": "train.step", "ts": 1010.0, "step": 10, "epoch": 1, "loss": 0.1, "train_s": 10.0},
+        {"type": "sample.progress", "ts": 1050.0, "done": 1, "total": 3},
+        {"type": "sample.progress", "ts": 1090.0, "done": 2, "total": 3},
+    ]
     state = replay(typed(events))
     assert state.phase == "sampling"
     assert state.elapsed_s(1095.0) == 95.0 and state.elapsed_s(1100.0) == 100.0  # ticks on between sample events
-    state = replay(typed([{"type": "run.stopped", "ts": 1100.0, "step": 10},
-                          {"type": "run.resumed", "ts": 5000.0, "step": 10, "total_steps": 100, "epochs": 2}]), state)
+    state = replay(
+        typed(
+            [
+                {"type": "run.stopped", "ts": 1100.0, "step": 10},
+                {"type": "run.resumed", "ts": 5000.0, "step": 10, "total_steps": 100, "epochs": 2},
+            ]
+        ),
+        state,
+    )
     assert state.elapsed_s(5030.0) == 130.0  # 100 s before the stop, 30 s since the resume

@@ -78,7 +78,13 @@ def test_lock_held_by_another_process_and_released_on_kill(tmp_path):
     run = create_run(tmp_path, "r")
     run.status_file.write_text(json.dumps({"state": "running", "step": 1}))
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl,os,sys,time; fd=os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); open(sys.argv[2], 'w').write(str(os.getpid())); print('locked', flush=True); time.sleep(60)", str(run.path), str(run.lock)],
+        [
+            sys.executable,
+            "-c",
+            "import fcntl,os,sys,time; fd=os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_EX); open(sys.argv[2], 'w').write(str(os.getpid())); print('locked', flush=True); time.sleep(60)",
+            str(run.path),
+            str(run.lock),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

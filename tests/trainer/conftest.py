@@ -43,7 +43,14 @@ def dataset(tmp_path) -> Path:
 def demo_config(dataset: Path, /, **sections) -> object:
     data = {
         "model": {"path": "demo", "family": "animagine"},
-        "dataset": {"path": str(dataset), "repeats": 1, "resolution_px": [128, 192], "min_bucket_px": 64, "max_bucket_px": 256, "bucket_step_px": 32},
+        "dataset": {
+            "path": str(dataset),
+            "repeats": 1,
+            "resolution_px": [128, 192],
+            "min_bucket_px": 64,
+            "max_bucket_px": 256,
+            "bucket_step_px": 32,
+        },
         "captions": {"trigger": "stylorademostyle"},
         "network": {"dim": 4, "alpha": 2, "conv_dim": 4, "conv_alpha": 2},
         "optimizer": {"unet_lr": 1e-3, "text_encoder_lr": 5e-4},
@@ -121,6 +128,8 @@ def full_tree(tmp_path_factory) -> dict[str, Path]:
     return {
         "folder": folder,
         "single_file": write_single_file(folder, root / "sdxl-full-tree.safetensors"),
-        "vpred_file": write_single_file(folder, root / "noobaiXLVpred-full-tree.safetensors", v_prediction=True, zero_terminal_snr=True),
+        "vpred_file": write_single_file(
+            folder, root / "noobaiXLVpred-full-tree.safetensors", v_prediction=True, zero_terminal_snr=True
+        ),
         "vpred_folder": vpred_folder,
     }

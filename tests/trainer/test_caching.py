@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from stylora_tui.run import events as ev
 from stylora_tui.trainer import caching
 from stylora_tui.trainer.data import LatentCache, TrainItem, encode_latents, load_pixels
 from tests.conftest import picture
@@ -37,8 +38,8 @@ class Events:
     def __init__(self) -> None:
         self.emitted = []
 
-    def emit(self, type_, **fields):
-        self.emitted.append((type_, fields))
+    def emit(self, event):
+        self.emitted.append(event)
 
 
 def items_in_two_buckets(folder, tall: int = 5, wide: int = 3) -> list[TrainItem]:
@@ -64,7 +65,7 @@ def test_batches_hold_one_bucket_and_give_the_same_latents_as_one_at_a_time(tmp_
     for item in items:
         alone = encode_latents(vae, load_pixels(item, item.center_crop).unsqueeze(0), torch.float32)[0]
         torch.testing.assert_close(cache.get(item, item.center_crop), alone)
-    assert events.emitted[-1] == ("cache.progress", {"done": 8, "total": 8})
+    assert events.emitted[-1] == ev.CacheProgress(done=8, total=8)
 
 
 def test_a_dataset_listing_its_aspect_ratios_mixed_still_fills_whole_batches(tmp_path, monkeypatch):
@@ -84,7 +85,7 @@ def test_a_second_run_encodes_only_what_is_missing(tmp_path, two_per_batch):
     vae, events = PoolingVAE(), Events()
     caching.cache_latents(items, cache, vae, torch.float32, events)
     assert sum(vae.batches) == 4
-    assert events.emitted[-1] == ("cache.progress", {"done": 8, "total": 8})
+    assert events.emitted[-1] == ev.CacheProgress(done=8, total=8)
 
 
 def test_images_decode_in_worker_threads(tmp_path, monkeypatch):

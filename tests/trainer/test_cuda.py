@@ -22,8 +22,11 @@ QUIET = {"saving": {"every_n_epochs": 0}, "samples": {"every_n_epochs": 0}}
 def test_bf16_random_crop_run_trains_on_the_gpu(tmp_path, dataset, cache_env):
     # Square training without buckets leaves each demo image spare pixels to crop; random
     # crops are encoded by the VAE on the GPU during the step, not read from the cache.
-    config = demo_config(dataset, dataset={"enable_buckets": False, "resolution_px": 128, "random_crop": True},
-                         training={"epochs": 2, "mixed_precision": "bf16"})
+    config = demo_config(
+        dataset,
+        dataset={"enable_buckets": False, "resolution_px": 128, "random_crop": True},
+        training={"epochs": 2, "mixed_precision": "bf16"},
+    )
     run = prepare(tmp_path, config, "crop")
     result = trainer(run, cache_env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -71,7 +74,9 @@ def step_path_syncs(session, loop: Loop) -> list[str]:
 
 @pytest.mark.parametrize("extra", [{}, {"training": {"gradient_accumulation_steps": 2, "scale_weight_norms": 1.0}}])
 def test_the_step_path_never_waits_for_the_gpu(tmp_path, dataset, cache_env, extra):
-    config = demo_config(dataset, **merged({"training": {"epochs": 1, "max_steps": 4, "mixed_precision": "bf16"}, **QUIET}, extra))
+    config = demo_config(
+        dataset, **merged({"training": {"epochs": 1, "max_steps": 4, "mixed_precision": "bf16"}, **QUIET}, extra)
+    )
     syncs = step_path_syncs(*in_process(tmp_path, config, "syncs"))
     assert syncs == [], syncs
 

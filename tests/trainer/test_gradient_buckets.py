@@ -40,8 +40,7 @@ def _worker(rank: int, rendezvous: str, results) -> None:
             grad = param.grad.clone() if param.grad is not None else torch.zeros_like(param)
             dist.all_reduce(grad)
             expected.append(grad / 2)
-        results[rank] = (launched_in_backward, len(buckets.buckets),
-                         all(torch.equal(a, b) for a, b in zip(got, expected)))
+        results[rank] = (launched_in_backward, len(buckets.buckets), all(torch.equal(a, b) for a, b in zip(got, expected)))
     finally:
         dist.destroy_process_group()
 

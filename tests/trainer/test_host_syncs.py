@@ -19,7 +19,9 @@ READS = ("item", "tolist", "__bool__", "__float__", "__int__", "numpy")
 ALLOWED = ("torch/optim/",)
 
 
-@pytest.mark.parametrize("extra", [{}, {"training": {"gradient_accumulation_steps": 2, "scale_weight_norms": 1.0, "max_steps": 3}}])
+@pytest.mark.parametrize(
+    "extra", [{}, {"training": {"gradient_accumulation_steps": 2, "scale_weight_norms": 1.0, "max_steps": 3}}]
+)
 def test_one_host_read_per_optimizer_step(tmp_path, dataset, cache_env, monkeypatch, extra):
     sections = {"training": {"epochs": 1, "max_steps": 4}, "saving": {"every_n_epochs": 0}, "samples": {"every_n_epochs": 0}}
     config = demo_config(dataset, **merged(sections, extra))

@@ -18,7 +18,9 @@ def _network(seed: int):
     torch.manual_seed(seed)
     unet = UNet2DConditionModel.from_config({**shipped_config("unet"), **DEMO_OVERRIDES["unet"]})
     unet.requires_grad_(False)
-    net_config = build_config({"network": {"dim": 4, "alpha": 4, "conv_dim": 4, "conv_alpha": 4, "train_text_encoders": False}}).network
+    net_config = build_config(
+        {"network": {"dim": 4, "alpha": 4, "conv_dim": 4, "conv_alpha": 4, "train_text_encoders": False}}
+    ).network
     torch.manual_seed(seed + 1)
     network = LoConNetwork(unet, None, None, net_config)
     network.apply_to()
@@ -69,7 +71,11 @@ def test_lycoris_rule_differs_from_kohyas_plain_lora_rule():
     # under LyCORIS a capped module's scalar keeps shrinking its updates.
     ours, _ = _train("ours", 12)
     unrestricted, _ = _train("none", 12)
-    norm = lambda net, k: (net.kohya_state_dict()[f"{k}.lora_up.weight"].flatten(1) @ net.kohya_state_dict()[f"{k}.lora_down.weight"].flatten(1)).norm()  # noqa: E731
+
+    def norm(net, k):
+        state = net.kohya_state_dict()
+        return (state[f"{k}.lora_up.weight"].flatten(1) @ state[f"{k}.lora_down.weight"].flatten(1)).norm()
+
     key = ours.order[0]
     assert norm(ours, key) * ours.modules_by_key[key].lora.scale <= 0.02 * (1 + 1e-4)
     assert norm(unrestricted, key) > norm(ours, key)

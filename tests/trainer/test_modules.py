@@ -38,7 +38,12 @@ def test_plan_on_the_demo_with_steps():
     proc = run_cli("plan", "--model", "demo", "--preset", "demo", "--json")
     data = json.loads(proc.stdout)
     assert data["steps"]["total"] == 32 and data["module_count"] == 221
-    assert estimate(build_config({"model": {"path": "demo"}, "network": {"dim": 4, "alpha": 2, "conv_dim": 4, "conv_alpha": 2}})).trainable_params == data["trainable_params"]
+    assert (
+        estimate(
+            build_config({"model": {"path": "demo"}, "network": {"dim": 4, "alpha": 2, "conv_dim": 4, "conv_alpha": 2}})
+        ).trainable_params
+        == data["trainable_params"]
+    )
 
 
 def test_plan_on_a_narrow_single_file_checkpoint_builds_its_group_norms(tmp_path):

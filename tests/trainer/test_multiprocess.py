@@ -22,7 +22,17 @@ pytestmark = pytest.mark.slow
 
 
 def torchrun(run, env, wait=True):
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stylora_tui.trainer", str(run.path)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "stylora_tui.trainer",
+        str(run.path),
+    ]
     full_env = {**os.environ, **env, "OMP_NUM_THREADS": "1"}
     if wait:
         return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=900)

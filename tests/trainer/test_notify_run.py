@@ -14,8 +14,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_finished_run_posts_its_name_status_duration_and_adapter(tmp_path, dataset, cache_env, webhook):
-    config = demo_config(dataset, training={"epochs": 1, "max_steps": 2}, samples={"every_n_epochs": 0},
-                         notify={"url": webhook.url("/runs")})
+    config = demo_config(
+        dataset, training={"epochs": 1, "max_steps": 2}, samples={"every_n_epochs": 0}, notify={"url": webhook.url("/runs")}
+    )
     run = prepare(tmp_path, config, "told")
     assert trainer(run, cache_env).returncode == 0
     [sent] = webhook.received
@@ -37,8 +38,12 @@ def test_a_failed_run_posts_why_from_the_environments_url(tmp_path, dataset, cac
 
 
 def test_an_unreachable_webhook_leaves_the_run_finished(tmp_path, dataset, cache_env):
-    config = demo_config(dataset, training={"epochs": 1, "max_steps": 1}, samples={"every_n_epochs": 0},
-                         notify={"url": "http://127.0.0.1:9/nobody-listens"})
+    config = demo_config(
+        dataset,
+        training={"epochs": 1, "max_steps": 1},
+        samples={"every_n_epochs": 0},
+        notify={"url": "http://127.0.0.1:9/nobody-listens"},
+    )
     run = prepare(tmp_path, config, "quiet")
     assert trainer(run, cache_env).returncode == 0
     assert json.loads(run.status_file.read_text())["state"] == "finished"

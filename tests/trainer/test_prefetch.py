@@ -49,8 +49,13 @@ def test_in_place_prefetching_prepares_every_batch_on_the_loops_thread():
 def test_a_run_prepared_ahead_trains_the_same_weights_as_one_prepared_in_place(tmp_path, dataset, cache_env):
     # Text encoders trained and tags shuffled: captions are tokenised per step, on the
     # prefetch thread; latents come from the cache, read there too.
-    config = demo_config(dataset, captions={"shuffle": True}, training={"epochs": 1, "max_steps": 5},
-                         saving={"every_n_epochs": 0}, samples={"every_n_epochs": 0})
+    config = demo_config(
+        dataset,
+        captions={"shuffle": True},
+        training={"epochs": 1, "max_steps": 5},
+        saving={"every_n_epochs": 0},
+        samples={"every_n_epochs": 0},
+    )
     weights, threads = {}, {}
     for background in (False, True):
         name = "ahead" if background else "in-place"

@@ -12,6 +12,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from stylora_tui.run import events as ev
 from tests.conftest import run_cli
 from tests.trainer.conftest import demo_config, events, prepare, trainer
 
@@ -64,8 +65,12 @@ def test_single_file_and_folder_train_offline_to_identical_adapters_on_every_mod
         warnings.simplefilter("always")
         pipe.load_lora_weights(str(from_file.output / "file.safetensors"))
     assert not [w for w in caught if "lora" in str(w.message).lower() or "unexpected" in str(w.message).lower()]
-    injected = sum(1 for model in (pipe.unet, pipe.text_encoder, pipe.text_encoder_2)
-                   for _, m in model.named_modules() if hasattr(m, "lora_A") and m.lora_A)
+    injected = sum(
+        1
+        for model in (pipe.unet, pipe.text_encoder, pipe.text_encoder_2)
+        for _, m in model.named_modules()
+        if hasattr(m, "lora_A") and m.lora_A
+    )
     assert injected == 1052, "diffusers' strict loader consumed every module"
 
 
@@ -84,8 +89,15 @@ def test_single_file_loads_the_same_weights_as_its_folder_twin(full_tree, cache_
 
 @pytest.mark.parametrize("kind", ["vpred_file", "vpred_folder"])
 def test_v_prediction_base_is_detected_trained_sampled_and_labelled(tmp_path, dataset, cache_env, full_tree, kind):
-    run = _train(tmp_path, dataset, cache_env, full_tree[kind], "vpred", samples={"every_n_epochs": 1, "steps": 3},
-                 training={"gradient_checkpointing": "auto"})
+    run = _train(
+        tmp_path,
+        dataset,
+        cache_env,
+        full_tree[kind],
+        "vpred",
+        samples={"every_n_epochs": 1, "steps": 3},
+        training={"gradient_checkpointing": "auto"},
+    )
     frozen = run.config.read_text()
     assert 'prediction_type = "v_prediction"' in frozen and "zero_terminal_snr = true" in frozen
     started = next(e for e in events(run) if e["type"] == "run.started")
@@ -122,8 +134,15 @@ def test_random_crop_changes_what_is_trained(tmp_path, dataset, cache_env):
     # Square training without buckets: each portrait/landscape demo image has spare pixels to crop.
     common = dict(dataset={"enable_buckets": False, "resolution_px": 128}, training={"epochs": 2})
     centred = _train(tmp_path, dataset, cache_env, "demo", "centred", **common)
-    cropped = _train(tmp_path, dataset, cache_env, "demo", "cropped", dataset={"enable_buckets": False, "resolution_px": 128, "random_crop": True},
-                     training={"epochs": 2})
+    cropped = _train(
+        tmp_path,
+        dataset,
+        cache_env,
+        "demo",
+        "cropped",
+        dataset={"enable_buckets": False, "resolution_px": 128, "random_crop": True},
+        training={"epochs": 2},
+    )
     a, b = load_file(str(centred.output / "centred.safetensors")), load_file(str(cropped.output / "cropped.safetensors"))
     assert any(not torch.equal(a[k], b[k]) for k in a), "random crops must change the adapter"
     with safe_open(str(cropped.output / "cropped.safetensors"), "pt") as handle:
@@ -136,7 +155,9 @@ def test_random_crops_vary_per_step_and_stay_inside_the_image():
     from stylora_tui.dataset.captions import training_caption
     from stylora_tui.trainer.data import TrainItem, random_crop
 
-    item = TrainItem(0, Path("x.png"), "x.png", "0" * 64, 1, (1000, 1500), (512, 512), (512, 768), training_caption("a", trigger="t"))
+    item = TrainItem(
+        0, Path("x.png"), "x.png", "0" * 64, 1, (1000, 1500), (512, 512), (512, 768), training_caption("a", trigger="t")
+    )
     crops = {random_crop(item, 7, epoch, 0, 0) for epoch in range(1, 30)}
     assert len(crops) > 10 and all(c[0] == 0 and 0 <= c[1] <= 256 for c in crops)
     assert random_crop(item, 7, 3, 0, 0) == random_crop(item, 7, 3, 0, 0), "a resumed run crops the same way"
@@ -157,8 +178,15 @@ def test_plan_counts_kohyas_modules_on_a_single_file_checkpoint(full_tree, prese
 
 def test_prodigy_trains(tmp_path, dataset, cache_env):
     # Prodigy ships with the trainer (a pure-Python package); many kohya presets use it.
-    run = _train(tmp_path, dataset, cache_env, "demo", "prodigy", optimizer={"name": "Prodigy", "unet_lr": 1.0, "text_encoder_lr": 1.0},
-                 training={"epochs": 1, "max_steps": 3, "gradient_checkpointing": False})
+    run = _train(
+        tmp_path,
+        dataset,
+        cache_env,
+        "demo",
+        "prodigy",
+        optimizer={"name": "Prodigy", "unet_lr": 1.0, "text_encoder_lr": 1.0},
+        training={"epochs": 1, "max_steps": 3, "gradient_checkpointing": False},
+    )
     assert [e["step"] for e in events(run) if e["type"] == "train.step"] == [1, 2, 3]
 
 
@@ -177,18 +205,26 @@ def test_samples_render_on_a_bf16_model_with_an_fp32_adapter(tmp_path, cache_env
 
     bf16 = torch.bfloat16
     base = load_base_model("demo", "", Prediction(EPSILON, False, "test"), Placement(torch.device("cpu"), bf16, bf16, bf16))
-    config = build_config({"model": {"path": "demo"}, "network": {"dim": 4, "alpha": 2, "conv_dim": 4, "conv_alpha": 2},
-                           "captions": {"trigger": "stylorademostyle"}, "samples": {"steps": 2, "prompts": ["stylorademostyle, cat"]}})
+    config = build_config(
+        {
+            "model": {"path": "demo"},
+            "network": {"dim": 4, "alpha": 2, "conv_dim": 4, "conv_alpha": 2},
+            "captions": {"trigger": "stylorademostyle"},
+            "samples": {"steps": 2, "prompts": ["stylorademostyle, cat"]},
+        }
+    )
     adapter = LoConNetwork(base.unet, base.text_encoder, base.text_encoder_2, config.network)
     adapter.apply_to()
     adapter.to(torch.device("cpu"), torch.float32)
     for parameter in adapter.parameters():
         parameter.data.normal_(0, 0.01)
     emitted = []
-    reporter = SimpleNamespace(emit=lambda kind, **fields: emitted.append((kind, fields)))
+    reporter = SimpleNamespace(emit=emitted.append)
     conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2, 225, base.pad_id_2)
-    sampler = Sampler(create_run(tmp_path / "runs", "bf16"), config, reporter, base, conditioner, torch.device("cpu"), bf16, (128, 128))
+    sampler = Sampler(
+        create_run(tmp_path / "runs", "bf16"), config, reporter, base, conditioner, torch.device("cpu"), bf16, (128, 128)
+    )
     folder = sampler.render("e0001", 1, 1)
     assert folder is not None, emitted
-    assert [kind for kind, _ in emitted if kind == "sample.saved"] and (folder / "01.png").is_file()
-    assert any(kind == "sample.progress" for kind, _ in emitted)
+    assert [e for e in emitted if isinstance(e, ev.SampleSaved)] and (folder / "01.png").is_file()
+    assert any(isinstance(e, ev.SampleProgress) for e in emitted)

@@ -113,7 +113,12 @@ def test_resized_file_is_smaller_and_loads_strictly(trained, tmp_path, args):
         warnings.simplefilter("always")
         pipe.load_lora_weights(str(out))
     assert not [w for w in caught if "lora" in str(w.message).lower()]
-    injected = sum(1 for model in (pipe.unet, pipe.text_encoder, pipe.text_encoder_2) for _, m in model.named_modules() if hasattr(m, "lora_A") and m.lora_A)
+    injected = sum(
+        1
+        for model in (pipe.unet, pipe.text_encoder, pipe.text_encoder_2)
+        for _, m in model.named_modules()
+        if hasattr(m, "lora_A") and m.lora_A
+    )
     assert injected == len(small) // 3
 
 
@@ -128,7 +133,11 @@ def test_resize_refuses_bad_input(tmp_path):
 def test_resize_refuses_to_grow_a_file_or_replace_one_silently(trained, tmp_path):
     source, env = trained
     grown = run_cli("resize", str(source), "-o", str(tmp_path / "grown.safetensors"), "--rank", "8", env=env)
-    assert grown.returncode == 1 and "not below the file's rank (8)" in grown.stderr and not (tmp_path / "grown.safetensors").exists()
+    assert (
+        grown.returncode == 1
+        and "not below the file's rank (8)" in grown.stderr
+        and not (tmp_path / "grown.safetensors").exists()
+    )
     target = tmp_path / "small.safetensors"
     target.write_bytes(b"mine")
     refused = run_cli("resize", str(source), "-o", str(target), "--rank", "2", env=env)
@@ -142,12 +151,17 @@ def test_an_all_zero_module_is_said_to_be_zero_not_zero_percent_kept(tmp_path):
 
     generator = torch.Generator().manual_seed(0)
     state = {
-        "lora_unet_a.lora_down.weight": torch.randn(4, 16, generator=generator), "lora_unet_a.lora_up.weight": torch.randn(8, 4, generator=generator),
+        "lora_unet_a.lora_down.weight": torch.randn(4, 16, generator=generator),
+        "lora_unet_a.lora_up.weight": torch.randn(8, 4, generator=generator),
         "lora_unet_a.alpha": torch.tensor(2.0),
-        "lora_unet_b.lora_down.weight": torch.zeros(4, 16), "lora_unet_b.lora_up.weight": torch.zeros(8, 4), "lora_unet_b.alpha": torch.tensor(2.0),
+        "lora_unet_b.lora_down.weight": torch.zeros(4, 16),
+        "lora_unet_b.lora_up.weight": torch.zeros(8, 4),
+        "lora_unet_b.alpha": torch.tensor(2.0),
     }
     save_file(state, str(tmp_path / "in.safetensors"))
-    proc = run_cli("resize", str(tmp_path / "in.safetensors"), "-o", str(tmp_path / "out.safetensors"), "--rank", "2", "--verbose")
+    proc = run_cli(
+        "resize", str(tmp_path / "in.safetensors"), "-o", str(tmp_path / "out.safetensors"), "--rank", "2", "--verbose"
+    )
     assert proc.returncode == 0, proc.stderr
     assert "1 module(s) are all zero" in proc.stdout and "all zero" in proc.stdout
     assert "0.0%" not in proc.stdout and "lowest" in proc.stdout and "lora_unet_a" in proc.stdout.split("lowest")[1]

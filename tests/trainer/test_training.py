@@ -51,8 +51,14 @@ def test_demo_run_writes_outputs_that_diffusers_loads_strictly(tmp_path, dataset
     pipe.set_progress_bar_config(disable=True)
 
     def render():
-        return pipe("stylorademostyle, cat", num_inference_steps=2, height=128, width=128, output_type="np",
-                    generator=torch.Generator().manual_seed(0)).images
+        return pipe(
+            "stylorademostyle, cat",
+            num_inference_steps=2,
+            height=128,
+            width=128,
+            output_type="np",
+            generator=torch.Generator().manual_seed(0),
+        ).images
 
     plain = render()
     with warnings.catch_warnings(record=True) as caught:
@@ -60,7 +66,10 @@ def test_demo_run_writes_outputs_that_diffusers_loads_strictly(tmp_path, dataset
         pipe.load_lora_weights(str(path))
     assert not [w for w in caught if "lora" in str(w.message).lower() or "unexpected" in str(w.message).lower()]
     injected = sum(
-        1 for model in (pipe.unet, pipe.text_encoder, pipe.text_encoder_2) for _, m in model.named_modules() if hasattr(m, "lora_A") and m.lora_A
+        1
+        for model in (pipe.unet, pipe.text_encoder, pipe.text_encoder_2)
+        for _, m in model.named_modules()
+        if hasattr(m, "lora_A") and m.lora_A
     )
     assert injected == len(keys) // 3, "every module in the file was consumed"
     assert abs(render() - plain).max() > 1e-4, "the adapter changes the model's output"
@@ -71,7 +80,14 @@ def test_stop_and_resume_matches_an_uninterrupted_run(tmp_path, dataset, cache_e
     # state a checkpoint must carry.
     extra = dict(
         captions={"shuffle": True, "caption_dropout": 0.2},
-        training={"epochs": 3, "gradient_accumulation_steps": 2, "batch_size": 1, "noise_offset": 0.05, "min_snr_gamma": 5.0, "seed": 11},
+        training={
+            "epochs": 3,
+            "gradient_accumulation_steps": 2,
+            "batch_size": 1,
+            "noise_offset": 0.05,
+            "min_snr_gamma": 5.0,
+            "seed": 11,
+        },
     )
     straight = prepare(tmp_path, demo_config(dataset, **extra), "straight")
     assert trainer(straight, cache_env).returncode == 0
@@ -115,12 +131,16 @@ def test_pickle_model_is_refused(tmp_path, dataset):
 
     (tmp_path / "model.ckpt").write_bytes(b"x")
     with pytest.raises(ModelError) as info:
-        prepare_run(demo_config(dataset, model={"path": str(tmp_path / "model.ckpt")}), tmp_path / "runs", None, machine=Machine())
+        prepare_run(
+            demo_config(dataset, model={"path": str(tmp_path / "model.ckpt")}), tmp_path / "runs", None, machine=Machine()
+        )
     assert "pickle" in info.value.message
 
 
 def test_samples_and_validation_per_saved_epoch_and_a_sheet(tmp_path, dataset, cache_env):
-    config = demo_config(dataset, training={"epochs": 3}, samples={"every_n_epochs": 1, "steps": 2}, validation={"holdout_images": 2})
+    config = demo_config(
+        dataset, training={"epochs": 3}, samples={"every_n_epochs": 1, "steps": 2}, validation={"holdout_images": 2}
+    )
     run = prepare(tmp_path, config, "picks")
     result = trainer(run, cache_env)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -27,7 +27,8 @@ def services(tmp_path, tokenizer):
         tokenizers=lambda _path: (tokenizer, tokenizer),
         launcher=RecordingLauncher(),
         run_source=lambda run: ScriptedSource(events),
-        machine=lambda: Machine(("NVIDIA H100 80GB HBM3",), 16), clock=lambda: 1051.0,
+        machine=lambda: Machine(("NVIDIA H100 80GB HBM3",), 16),
+        clock=lambda: 1051.0,
     )
 
 
@@ -38,6 +39,10 @@ def text_of(app, selector: str) -> str:
     from rich.console import Console
 
     content = app.screen.query_one(selector, Static).content
+    if isinstance(content, str):  # Textual markup ([$error] and the like): as the Static reads it
+        from textual.content import Content
+
+        content = Content.from_markup(content).plain
     buffer = StringIO()
     Console(file=buffer, width=78, color_system=None).print(content)
     return buffer.getvalue()

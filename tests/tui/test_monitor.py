@@ -38,8 +38,12 @@ async def test_monitor_shows_progress_loss_gpu_and_outputs(services, running):
 
 
 async def test_no_gpu_is_a_state_not_an_error(tmp_path, tokenizer):
-    services = Services(tmp_path / "runs", tokenizers=lambda _p: (tokenizer, tokenizer), launcher=None,
-                        run_source=lambda run: ScriptedSource(training_events(gpu=False)))
+    services = Services(
+        tmp_path / "runs",
+        tokenizers=lambda _p: (tokenizer, tokenizer),
+        launcher=None,
+        run_source=lambda run: ScriptedSource(training_events(gpu=False)),
+    )
     run, lock = live_run(services.runs_root)
     try:
         app = StyloraApp(services, monitor=run)
@@ -111,8 +115,12 @@ FINISHED = ev.RunFinished(ts=1060.0, step=40, epoch=4, output="output/run-01.saf
 async def test_the_bell_rings_for_an_end_seen_happening_not_for_an_old_run(tmp_path, tokenizer, per_read, rings):
     """Read a few events at a time, the run is seen training, then finishing: one bell. All
     at once (a run that ended before the monitor opened): no bell."""
-    services = Services(tmp_path / "runs", tokenizers=lambda _p: (tokenizer, tokenizer), launcher=None,
-                        run_source=lambda run: ScriptedSource([*training_events(), FINISHED], per_read=per_read))
+    services = Services(
+        tmp_path / "runs",
+        tokenizers=lambda _p: (tokenizer, tokenizer),
+        launcher=None,
+        run_source=lambda run: ScriptedSource([*training_events(), FINISHED], per_read=per_read),
+    )
     run, lock = live_run(services.runs_root)
     try:
         app = StyloraApp(services, monitor=run)

@@ -35,13 +35,21 @@ def fixed(tokenizer):
     (broken / "02-house.txt").unlink()
     shutil.copy(broken / "03-cat.jpg", broken / "09-copy.jpg")
     (FIXED / "model.ckpt").write_bytes(b"x")
-    yield Services(FIXED / "runs", tokenizers=lambda _p: (tokenizer, tokenizer), launcher=RecordingLauncher(),
-                   run_source=lambda run: ScriptedSource(training_events()), machine=lambda: Machine(("NVIDIA H100 80GB HBM3",), 16), clock=lambda: 1051.0)
+    yield Services(
+        FIXED / "runs",
+        tokenizers=lambda _p: (tokenizer, tokenizer),
+        launcher=RecordingLauncher(),
+        run_source=lambda run: ScriptedSource(training_events()),
+        machine=lambda: Machine(("NVIDIA H100 80GB HBM3",), 16),
+        clock=lambda: 1051.0,
+    )
     shutil.rmtree(FIXED, ignore_errors=True)
 
 
 def state(**changes) -> WizardState:
-    base = dict(family="animagine", model_path="demo", dataset_path=str(FIXED / "demo-style"), trigger="stylorademostyle", preset="demo")
+    base = dict(
+        family="animagine", model_path="demo", dataset_path=str(FIXED / "demo-style"), trigger="stylorademostyle", preset="demo"
+    )
     return WizardState(**{**base, **changes})
 
 
@@ -86,7 +94,9 @@ def test_trigger_ok(snap_compare, fixed):
 
 
 def test_trigger_error(snap_compare, fixed):
-    assert snap_compare(StyloraApp(fixed, state(trigger="score_9", family="pony")), run_before=at_step("trigger"), terminal_size=(80, 24))
+    assert snap_compare(
+        StyloraApp(fixed, state(trigger="score_9", family="pony")), run_before=at_step("trigger"), terminal_size=(80, 24)
+    )
 
 
 def test_preset_clean(snap_compare, fixed):

@@ -445,3 +445,10 @@ async def test_what_sits_below_the_fold_at_80x24_is_announced(services, tmp_path
         for _ in range(10):
             await pilot.press("pagedown")
         await wait_until(pilot, lambda: not app.screen.query_one("#below").display)
+
+
+def test_every_step_has_its_screen_in_order():
+    from stylora_tui.config.wizard import STEPS
+    from stylora_tui.tui.steps import STEP_SCREENS
+
+    assert tuple(STEP_SCREENS) == STEPS

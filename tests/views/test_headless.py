@@ -32,7 +32,12 @@ def test_every_save_in_one_poll_is_said_once_and_in_order(tmp_path, capsys):
     follow(finished_run(tmp_path), stop_on_interrupt=False)  # the whole log arrives in the first poll
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
     said = [line for line in lines if line.startswith(("saved", "checkpoint at")) or line == "finished"]
-    assert said == ["saved output/run-01-e0001.safetensors", "checkpoint at step 2", "saved output/run-01.safetensors", "finished"]
+    assert said == [
+        "saved output/run-01-e0001.safetensors",
+        "checkpoint at step 2",
+        "saved output/run-01.safetensors",
+        "finished",
+    ]
     assert any(line.startswith("finished run-01 at step 4") for line in lines)
 
 

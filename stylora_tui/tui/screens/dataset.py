@@ -18,6 +18,7 @@ from stylora_tui.dataset.scan import scan_dataset
 from stylora_tui.display import printable
 from stylora_tui.errors import StyloraError
 from stylora_tui.tui.messages import DatasetScanned, ScanProgressed
+from stylora_tui.tui.palette import theme_palette
 from stylora_tui.tui.screens.step import WizardStepScreen
 from stylora_tui.tui.widgets.bucket_chart import BucketChart
 from stylora_tui.tui.widgets.field import Field
@@ -26,7 +27,11 @@ from stylora_tui.tui.widgets.findings import FindingsView
 
 class DatasetScreen(WizardStepScreen):
     STEP = "dataset"
-    BINDINGS = [*WizardStepScreen.BINDINGS, Binding("ctrl+r", "scan", "Check again"), Binding("ctrl+o", "browse", "Browse folders")]
+    BINDINGS = [
+        *WizardStepScreen.BINDINGS,
+        Binding("ctrl+r", "scan", "Check again"),
+        Binding("ctrl+o", "browse", "Browse folders"),
+    ]
 
     def compose_body(self) -> ComposeResult:
         yield Label("Dataset folder (images with .txt captions; <repeats>_<name> subfolders work):")
@@ -51,11 +56,11 @@ class DatasetScreen(WizardStepScreen):
         self.query_one("#tag-offer").display = False
         self.query_one("#scan-progress").display = False
         self.query_one("#dataset", Input).focus()
-        if self.app.report is not None and str(self.app.report.scan.root) == str(Path(self.wizard.dataset_path).expanduser().absolute()):
+        if self.report is not None and str(self.report.scan.root) == str(Path(self.wizard.dataset_path).expanduser().absolute()):
             # Scanned before: judged again under the settings of now (repeats, batch size and
             # epochs may have changed on the preset step); the images are not read again.
             self.query_one("#summary", Static).update("counting with the current settings...")
-            self.judge(self.app.report.scan)
+            self.judge(self.report.scan)
         elif self.wizard.dataset_path:
             self.action_scan()
 
@@ -66,7 +71,7 @@ class DatasetScreen(WizardStepScreen):
         except StyloraError as exc:
             self.post_message(DatasetScanned(None, f"{exc.message} ({exc.hint})"))
             return
-        tokenizer, _ = self.app.tokenizers()
+        tokenizer, _ = self.tokenizers()
         self.post_message(DatasetScanned(examine(scan, config, tokenizer)))
 
     @on(Input.Submitted, "#dataset")
@@ -84,8 +89,12 @@ class DatasetScreen(WizardStepScreen):
                 field.value = path
                 self.action_scan()
 
-        self.app.push_screen(FileBrowserDialog("Choose the dataset folder (ctrl+d uses the highlighted one)", field.value,
-                                               folders=True, files=False), chosen)
+        self.app.push_screen(
+            FileBrowserDialog(
+                "Choose the dataset folder (ctrl+d uses the highlighted one)", field.value, folders=True, files=False
+            ),
+            chosen,
+        )
 
     def action_scan(self) -> None:
         path = self.query_one("#dataset", Input).value.strip()
@@ -108,12 +117,16 @@ class DatasetScreen(WizardStepScreen):
                 Path(path).expanduser(),
                 config.dataset.caption_extension,
                 config.dataset.repeats,
-                progress=lambda done, total: self.post_message(ScanProgressed(done, total)),
+                progress=self.scan_progressed,
             )
-            tokenizer, _ = self.app.tokenizers()
+            tokenizer, _ = self.tokenizers()
             self.post_message(DatasetScanned(examine(scan, config, tokenizer)))
         except StyloraError as exc:
             self.post_message(DatasetScanned(None, f"{exc.message} ({exc.hint})"))
+
+    def scan_progressed(self, done: int, total: int) -> None:
+        """From the scan's worker thread: posted, not drawn here."""
+        self.post_message(ScanProgressed(done, total))
 
     @on(ScanProgressed)
     def progressed(self, message: ScanProgressed) -> None:
@@ -123,10 +136,10 @@ class DatasetScreen(WizardStepScreen):
     def scanned(self, message: DatasetScanned) -> None:
         self.query_one("#scan-progress").display = False
         if message.error:
-            self.query_one("#summary", Static).update(Text(printable(message.error), style="red"))
-            self.app.report = None
+            self.query_one("#summary", Static).update(Text(printable(message.error), style=theme_palette(self.app).error))
+            self.set_report(None)
             return
-        self.app.report = message.report
+        self.set_report(message.report)
         self.show_report(message.report)
 
     def show_report(self, report) -> None:
@@ -136,7 +149,7 @@ class DatasetScreen(WizardStepScreen):
         summary = (
             f"{len(report.scan.images)} images, {len(report.scan.usable)} usable · "
             f"images x repeats x epochs = {sum(b.draws for b in steps.buckets)} x {steps.epochs} → {steps.total_steps} steps · "
-            f"{'[red]' if errors else '[green]'}{errors} error(s)[/], {warnings} warning(s)"
+            f"{'[$error]' if errors else '[$success]'}{errors} error(s)[/], {warnings} warning(s)"
         )
         self.query_one("#summary", Static).update(summary)
         self.query_one("#buckets", BucketChart).show(steps)
@@ -151,9 +164,12 @@ class DatasetScreen(WizardStepScreen):
             self.crop_ratio = ratio if ":" in ratio else "2:3"
             self.query_one("#crop", Button).label = f"Crop all to {self.crop_ratio}"
             losses = crop_losses(report.scan.usable, parse_aspect(self.crop_ratio), dominant.width * dominant.height)
-            self.query_one("#crop-label", Static).update(Text(
-                f"Mixed aspect ratios: crop every image to one ratio ({self.crop_ratio}, the most common) into a new folder. "
-                + printable(describe_losses(losses, len(report.scan.usable)))))
+            self.query_one("#crop-label", Static).update(
+                Text(
+                    f"Mixed aspect ratios: crop every image to one ratio ({self.crop_ratio}, the most common) into a new folder. "
+                    + printable(describe_losses(losses, len(report.scan.usable)))
+                )
+            )
             target = self.query_one("#crop-out", Input)
             if not target.value:
                 target.value = f"{report.scan.root}-{self.crop_ratio.replace(':', 'x')}"
@@ -170,7 +186,12 @@ class DatasetScreen(WizardStepScreen):
         from stylora_tui.dataset.crop import parse_aspect
 
         try:
-            crop_dataset(Path(source).expanduser(), Path(output).expanduser(), parse_aspect(ratio), self.wizard.config().dataset.caption_extension)
+            crop_dataset(
+                Path(source).expanduser(),
+                Path(output).expanduser(),
+                parse_aspect(ratio),
+                self.wizard.config().dataset.caption_extension,
+            )
         except StyloraError as exc:
             self.app.call_from_thread(self.derive_failed, f"{exc.message} ({exc.hint})")
             return
@@ -181,9 +202,12 @@ class DatasetScreen(WizardStepScreen):
         self.query_one("#tag-offer").display = bool(missing)
         if not missing:
             return
-        self.query_one("#tag-label", Static).update(Text(
-            f"{missing} image(s) have no caption: tag them with {self.app.services.tagger} into a new folder "
-            "(captioned images keep theirs; the trigger goes first when training)"))
+        self.query_one("#tag-label", Static).update(
+            Text(
+                f"{missing} image(s) have no caption: tag them with {self.services.tagger} into a new folder "
+                "(captioned images keep theirs; the trigger goes first when training)"
+            )
+        )
         self.query_one("#tag", Button).label = f"Tag {missing} image(s)"
         target = self.query_one("#tag-out", Input)
         if not target.value:
@@ -193,7 +217,9 @@ class DatasetScreen(WizardStepScreen):
     def tag_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         output = self.query_one("#tag-out", Input).value.strip()
-        self.query_one("#summary", Static).update(Text(f"tagging into {printable(output)} (the tagger downloads first if needed)..."))
+        self.query_one("#summary", Static).update(
+            Text(f"tagging into {printable(output)} (the tagger downloads first if needed)...")
+        )
         bar = self.query_one("#scan-progress", ProgressBar)
         bar.display = True
         bar.update(total=None, progress=0)
@@ -203,15 +229,21 @@ class DatasetScreen(WizardStepScreen):
     def tag(self, source: str, output: str) -> None:
         from stylora_tui.integrations.tagger import tag_dataset
 
-        services = self.app.services
+        services = self.services
 
         def show(done: int, total: int) -> None:
             self.post_message(ScanProgressed(done, total))
 
         try:
-            tag_dataset(Path(source).expanduser(), Path(output).expanduser(), services.tagger, keep_existing=True,
-                        caption_extension=self.wizard.config().dataset.caption_extension,
-                        fetch=lambda ref: services.fetch(ref, lambda _what, done, total: show(done, total)), progress=show)
+            tag_dataset(
+                Path(source).expanduser(),
+                Path(output).expanduser(),
+                services.tagger,
+                keep_existing=True,
+                caption_extension=self.wizard.config().dataset.caption_extension,
+                fetch=lambda ref: services.fetch(ref, lambda _what, done, total: show(done, total)),
+                progress=show,
+            )
         except StyloraError as exc:
             self.app.call_from_thread(self.derive_failed, f"{exc.message} ({exc.hint})")
             return
@@ -231,7 +263,7 @@ class DatasetScreen(WizardStepScreen):
 
     def more_below(self) -> str:
         parts = []
-        report = self.app.report
+        report = self.report
         if report is not None and report.findings:
             errors = sum(1 for f in report.findings if f.severity.value == "error")
             parts.append(f"{len(report.findings)} finding(s)" + (f", {errors} error(s)" if errors else ""))
@@ -242,10 +274,10 @@ class DatasetScreen(WizardStepScreen):
         return ", ".join(parts) or "the buckets"
 
     def keep(self) -> None:
-        self.app.update_wizard(dataset_path=self.query_one("#dataset", Input).value.strip())
+        self.change_wizard(dataset_path=self.query_one("#dataset", Input).value.strip())
 
     def ready(self) -> str:
-        report = self.app.report
+        report = self.report
         if report is None or str(report.scan.root) != str(Path(self.wizard.dataset_path).expanduser().absolute()):
             return "check the dataset first (Enter in the folder field)"
         if report.has_errors:

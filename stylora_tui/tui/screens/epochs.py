@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from stylora_tui.choose.samples import choose_best, epoch_samples
+from stylora_tui.choose.samples import EpochSamples, choose_best, chosen_epoch, epoch_samples
 from stylora_tui.display import printable
 from stylora_tui.errors import StyloraError
 from stylora_tui.run.layout import RunDir
@@ -32,8 +32,12 @@ def image_widget_class():
     choice = os.environ.get(IMAGE_ENV, "auto").lower()
     from textual_image import widget
 
-    return {"kitty": widget.TGPImage, "sixel": widget.SixelImage, "halfcell": widget.HalfcellImage,
-            "unicode": widget.UnicodeImage}.get(choice, widget.Image)
+    return {
+        "kitty": widget.TGPImage,
+        "sixel": widget.SixelImage,
+        "halfcell": widget.HalfcellImage,
+        "unicode": widget.UnicodeImage,
+    }.get(choice, widget.Image)
 
 
 class EpochsScreen(Screen):
@@ -50,7 +54,7 @@ class EpochsScreen(Screen):
     def __init__(self, run: RunDir) -> None:
         super().__init__()
         self.run = run
-        self.rows = []
+        self.rows: list[EpochSamples] = []
 
     def compose(self) -> ComposeResult:
         yield Static(f"stylora-tui · epochs · {self.run.name}", classes="step-title")
@@ -77,23 +81,22 @@ class EpochsScreen(Screen):
     def load(self) -> None:
         # The validation losses come from the whole event log (megabytes on a long run).
         rows = [s for s in epoch_samples(self.run) if s.images]
-        self.app.call_from_thread(self.loaded, rows)
+        self.app.call_from_thread(self.loaded, rows, chosen_epoch(self.run))
 
-    def loaded(self, rows) -> None:
+    def loaded(self, rows: list[EpochSamples], chosen: tuple[int, str] | None) -> None:
         self.rows = rows
         self.query_one("#prompt", Static).update("")
         self.query_one("#epochs", OptionList).add_options([Option(self.label(s), id=s.label) for s in rows])
         if not self.rows:
             self.query_one("#prompt", Static).update("no samples yet: they are rendered at each saved epoch")
             return
-        best_file = self.run.output / "best.json"
-        if best_file.is_file():
-            import json
-
-            chosen = json.loads(best_file.read_text())
-            self.query_one("#chosen", Static).update(f"chosen: epoch {chosen['epoch']} ({chosen['source']}) → {self.run.name}-best.safetensors")
+        if chosen is not None:
+            epoch, source = chosen
+            self.query_one("#chosen", Static).update(f"chosen: epoch {epoch} ({source}) → {self.run.name}-best.safetensors")
         else:
-            self.query_one("#chosen", Static).update("validation loss beside each epoch (★ lowest); b copies the highlighted epoch's adapter")
+            self.query_one("#chosen", Static).update(
+                "validation loss beside each epoch (★ lowest); b copies the highlighted epoch's adapter"
+            )
         listing = self.query_one("#epochs", OptionList)
         listing.highlighted = len(self.rows) - 1
         listing.focus()
@@ -114,8 +117,10 @@ class EpochsScreen(Screen):
         samples = self.rows[listing.highlighted]
         target = f"{self.run.name}-best.safetensors"
         replacing = " (it replaces the current choice)" if (self.run.output / target).exists() else ""
-        self.app.push_screen(ConfirmDialog(f"Copy epoch {samples.epoch}'s adapter to output/{target}{replacing}?", yes="Copy"),
-                             lambda yes: self.choose(samples) if yes else None)
+        self.app.push_screen(
+            ConfirmDialog(f"Copy epoch {samples.epoch}'s adapter to output/{target}{replacing}?", yes="Copy"),
+            lambda yes: self.choose(samples) if yes else None,
+        )
 
     def choose(self, samples) -> None:
         try:

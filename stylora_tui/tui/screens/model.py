@@ -48,7 +48,9 @@ class ModelScreen(WizardStepScreen):
         yield Field(self.wizard.model_path, placeholder="~/models/animagine-xl-3.1.safetensors", id="model")
         yield Static("", id="model-check", classes="help")
         yield ProgressBar(id="download", show_eta=True)
-        yield Select(PREDICTION_CHOICES, value=self.wizard.edits.get("model.prediction_type", "auto"), allow_blank=False, id="prediction")
+        yield Select(
+            PREDICTION_CHOICES, value=self.wizard.edits.get("model.prediction_type", "auto"), allow_blank=False, id="prediction"
+        )
 
     def on_mount(self) -> None:
         self.downloading = False
@@ -58,7 +60,7 @@ class ModelScreen(WizardStepScreen):
 
     def selected_family(self) -> str:
         pressed = self.query_one("#family", RadioSet).pressed_button
-        return pressed.name if pressed is not None else self.wizard.family
+        return pressed.name if pressed is not None and pressed.name else self.wizard.family
 
     @on(RadioSet.Changed, "#family")
     def family_changed(self) -> None:
@@ -81,20 +83,24 @@ class ModelScreen(WizardStepScreen):
         view = self.query_one("#model-check", Static)
         value = value.strip()
         if not value:
-            view.update("type a path (ctrl+o browses), a hub id, a known base ("
-                        f"{', '.join(hub.KNOWN_BASES)}) or demo for the embedded demo model")
+            view.update(
+                "type a path (ctrl+o browses), a hub id, a known base ("
+                f"{', '.join(hub.KNOWN_BASES)}) or demo for the embedded demo model"
+            )
             return "choose a checkpoint first"
         try:
             ref = hub.parse(value) if value != "demo" else None
             local = hub.cached(ref) if ref is not None else value
-            if local is None:
-                view.update(f"{self.family_status(ref.family or detect_family(ref.file or ref.prefer or ref.repo))}\n"
-                            f"{escape(ref.repo)} from the hub: Next downloads it (resumable) into the hub cache")
+            if ref is not None and local is None:
+                view.update(
+                    f"{self.family_status(ref.family or detect_family(ref.file or ref.prefer or ref.repo))}\n"
+                    f"{escape(ref.repo)} from the hub: Next downloads it (resumable) into the hub cache"
+                )
                 return ""
             check_model_path(str(local))
             prediction = resolve_prediction(str(local), self.chosen_prediction(), "auto")
         except StyloraError as exc:
-            view.update(f"[red]{escape(exc.message)}[/]\n{escape(exc.hint)}")
+            view.update(f"[$error]{escape(exc.message)}[/]\n{escape(exc.hint)}")
             return exc.message
         guessed = ref.family if ref is not None and ref.family else detect_family(value)
         where = f"\ndownloaded: {escape(str(local))}" if ref is not None else ""
@@ -104,8 +110,8 @@ class ModelScreen(WizardStepScreen):
     def family_status(self, guessed: str | None) -> str:
         family = self.selected_family()
         if guessed and guessed != family:
-            return f"[yellow]the name looks like {FAMILIES[guessed].label}, but {FAMILIES[family].label} is selected[/]"
-        return "[green]ok[/]"
+            return f"[$warning]the name looks like {FAMILIES[guessed].label}, but {FAMILIES[family].label} is selected[/]"
+        return "[$success]ok[/]"
 
     def action_back(self) -> None:
         if not self.still_downloading():
@@ -148,7 +154,7 @@ class ModelScreen(WizardStepScreen):
             self.post_message(ScanProgressed(done, total))
 
         try:
-            path = self.app.services.fetch(ref, show)
+            path = self.services.fetch(ref, show)
         except StyloraError as exc:
             self.app.call_from_thread(self.downloaded, None, f"{exc.message} ({exc.hint})")
             return
@@ -190,14 +196,21 @@ class ModelScreen(WizardStepScreen):
                 field.value = path
             field.focus()
 
-        self.app.push_screen(FileBrowserDialog("Choose the base model: a .safetensors file, or a diffusers folder (ctrl+d)",
-                                               field.value, folders=True, files=True), chosen)
+        self.app.push_screen(
+            FileBrowserDialog(
+                "Choose the base model: a .safetensors file, or a diffusers folder (ctrl+d)",
+                field.value,
+                folders=True,
+                files=True,
+            ),
+            chosen,
+        )
 
     def keep(self) -> None:
         edits = {k: v for k, v in self.wizard.edits.items() if k != "model.prediction_type"}
         if self.chosen_prediction() != "auto":
             edits["model.prediction_type"] = self.chosen_prediction()
-        self.app.update_wizard(family=self.selected_family(), model_path=self.query_one("#model", Input).value.strip(), edits=edits)
+        self.change_wizard(family=self.selected_family(), model_path=self.query_one("#model", Input).value.strip(), edits=edits)
 
     def ready(self) -> str:
         return self.check_model(self.wizard.model_path)

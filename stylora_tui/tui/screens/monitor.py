@@ -18,7 +18,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Sparkline, Static
 from textual.worker import get_current_worker
 
-from stylora_tui.display import printable
 from stylora_tui.run import control
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.state import RunState, format_duration
@@ -27,15 +26,13 @@ from stylora_tui.run.summary import run_status
 from stylora_tui.run.watch import Watch
 from stylora_tui.tui.dialogs.confirm import ConfirmDialog
 from stylora_tui.tui.messages import RunStateChanged
+from stylora_tui.tui.services import Services
 from stylora_tui.tui.widgets.gpu_panel import GpuPanel
+from stylora_tui.views.console import safe
 from stylora_tui.views.headless import progress_of
 from stylora_tui.views.invocation import resume_command
 
 POLL_S = 0.2
-
-
-def safe(text: object) -> str:
-    return escape(printable(text))
 
 
 POST_EVERY_S = 0.25
@@ -52,9 +49,10 @@ class MonitorScreen(Screen):
     ]
     LIVE_ONLY = {"stop", "save_now", "sample_now"}
 
-    def __init__(self, run: RunDir, launched_at: float | None = None) -> None:
+    def __init__(self, run: RunDir, services: Services, launched_at: float | None = None) -> None:
         super().__init__()
         self.run = run
+        self.services = services
         # A run this app just launched counts as alive while its process starts up.
         self.launched_at = launched_at
         self.state = RunState(name=run.name)
@@ -95,7 +93,7 @@ class MonitorScreen(Screen):
     @work(thread=True, exclusive=True, group="follow")
     def follow(self) -> None:
         worker = get_current_worker()
-        services = self.app.services
+        services = self.services
         watch = Watch(self.run, services.run_source(self.run), lambda: services.alive(self.run), started_at=self.launched_at)
         posted_state, posted_alive, last_post = None, None, 0.0
         while not worker.is_cancelled:
@@ -140,11 +138,11 @@ class MonitorScreen(Screen):
         checkpoint = safe(state.checkpoints[-1]) if state.checkpoints else "none yet"
         outputs = f"latest output: {latest}\nlatest checkpoint: {checkpoint}"
         if state.checkpoint_error:
-            outputs += f"\n[bold red]{safe(state.checkpoint_error)}[/]"
+            outputs += f"\n[bold $error]{safe(state.checkpoint_error)}[/]"
         self.query_one("#outputs", Static).update(outputs)
         tail = [safe(line) for line in state.log[-5:]]
         if state.reason and state.phase == FAILED:
-            tail.append(f"[red]failed: {safe(state.reason)}[/]" + (f"\nhint: {safe(state.hint)}" if state.hint else ""))
+            tail.append(f"[$error]failed: {safe(state.reason)}[/]" + (f"\nhint: {safe(state.hint)}" if state.hint else ""))
         self.query_one("#log", Static).update("\n".join(tail))
         self.maybe_offer_resume()
 
@@ -154,7 +152,7 @@ class MonitorScreen(Screen):
             phase = "crashed (the trainer is gone)"
         rate = f"{state.it_per_s:.2f} it/s" if state.it_per_s else "-- it/s"
         # Wall-clock: sampling, caching and saves are work, and the clock goes on through them.
-        elapsed = state.elapsed_s(self.app.services.clock() if self.alive and not state.finished else None)
+        elapsed = state.elapsed_s(self.services.clock() if self.alive and not state.finished else None)
         detach = " · q quits the monitor, training continues" if self.alive and not state.finished else ""
         return (
             f"[bold]{phase}[/] · step {state.step}/{state.total_steps or '?'} · epoch {state.epoch}/{state.total_epochs or '?'}\n"
@@ -168,7 +166,11 @@ class MonitorScreen(Screen):
         if status.status in RESUMABLE:
             self.offered_resume = True
             self.app.push_screen(
-                ConfirmDialog(f"{self.run.name} is {status.status} at step {status.step}.\nResume from its last complete checkpoint?", yes="Resume", no="Not now"),
+                ConfirmDialog(
+                    f"{self.run.name} is {status.status} at step {status.step}.\nResume from its last complete checkpoint?",
+                    yes="Resume",
+                    no="Not now",
+                ),
                 self.resume_answered,
             )
 
@@ -185,7 +187,9 @@ class MonitorScreen(Screen):
             self.notify("the run has finished")
             return
         where = f"step {status.checkpoint_step}" if status.checkpoint_step is not None else "the start (no checkpoint yet)"
-        self.app.push_screen(ConfirmDialog(f"Resume {self.run.name} from {where}?", yes="Resume", no="Not now"), self.resume_answered)
+        self.app.push_screen(
+            ConfirmDialog(f"Resume {self.run.name} from {where}?", yes="Resume", no="Not now"), self.resume_answered
+        )
 
     @work(thread=True, exclusive=True, group="restart")
     def restart(self) -> None:
@@ -193,7 +197,7 @@ class MonitorScreen(Screen):
         from stylora_tui.launch.resume import restart
 
         try:
-            restart(self.run, self.app.services.launcher)
+            restart(self.run, self.services.launcher)
         except StyloraError as exc:
             self.app.call_from_thread(self.notify, safe(f"{exc.message}: {exc.hint}"), severity="error", timeout=15)
             return
@@ -204,7 +208,10 @@ class MonitorScreen(Screen):
             self.notify("the run is not training")
             return
         self.app.push_screen(
-            ConfirmDialog(f"Stop {self.run.name}?\nThe trainer saves a checkpoint first; resume later with {escape(resume_command(self.run))}", yes="Stop"),
+            ConfirmDialog(
+                f"Stop {self.run.name}?\nThe trainer saves a checkpoint first; resume later with {escape(resume_command(self.run))}",
+                yes="Stop",
+            ),
             self.stop_answered,
         )
 

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
 from stylora_tui.config import toml_compat as tomllib
@@ -52,7 +53,9 @@ class PresetScreen(WizardStepScreen):
         presets = [(f"{p.name} ({p.source})", p.name) for p in list_presets()]
         with Horizontal(classes="row"):
             yield Select(presets, value=self.wizard.preset_name, allow_blank=False, id="preset")
-            yield Select([(f"[{s}] {SECTION_HELP[s]}", s) for s in EDITABLE_SECTIONS], value="network", allow_blank=False, id="section")
+            yield Select(
+                [(f"[{s}] {SECTION_HELP[s]}", s) for s in EDITABLE_SECTIONS], value="network", allow_blank=False, id="section"
+            )
         yield Static("", id="preset-help", classes="help")
         # Saving sits above the (long) field list so it is on screen at 80x24.
         with Horizontal(classes="row"):
@@ -62,6 +65,7 @@ class PresetScreen(WizardStepScreen):
         yield Vertical(id="fields")
 
     def on_mount(self) -> None:
+        self.field_keys: dict[str, str] = {}  # a field's id -> the config key it edits
         self.show_section("network")
 
     def preset_config(self) -> Config:
@@ -75,7 +79,7 @@ class PresetScreen(WizardStepScreen):
 
     @on(Select.Changed, "#preset")
     def preset_changed(self, event: Select.Changed) -> None:
-        self.app.update_wizard(preset=str(event.value))
+        self.change_wizard(preset=str(event.value))
         description = next((p.description for p in list_presets() if p.name == event.value), "")
         self.query_one("#preset-help", Static).update(Text(printable(description)))
         self.show_section(str(self.query_one("#section", Select).value))
@@ -88,14 +92,14 @@ class PresetScreen(WizardStepScreen):
         container = self.query_one("#fields", Vertical)
         container.remove_children()
         config = self.current() or self.preset_config()
-        rows = []
+        rows: list[Widget] = []
         for spec in fields(SECTIONS[section]):
             key = f"{section}.{spec.name}"
             if key in EARLIER:
                 continue
             value = config.get(key)
             field_input = Field(shown(value), id=f"f-{section}-{spec.name}", classes="field-input")
-            field_input.config_key = key
+            self.field_keys[field_input.id or ""] = key
             rows.append(Horizontal(Label(spec.name, classes="field-label"), field_input, classes="field-row"))
             rows.append(Static(spec.metadata["help"], classes="field-help"))
         container.mount_all(rows)
@@ -103,7 +107,7 @@ class PresetScreen(WizardStepScreen):
 
     @on(Input.Changed, ".field-input")
     def field_changed(self, event: Input.Changed) -> None:
-        key = event.input.config_key
+        key = self.field_keys[event.input.id or ""]
         base = self.preset_config().get(key)
         value = parsed(event.value.strip(), base)
         edits = dict(self.wizard.edits)
@@ -117,7 +121,7 @@ class PresetScreen(WizardStepScreen):
             self.show_error(f"{key}: {problem}")
             return
         self.show_error("")
-        self.app.update_wizard(edits=edits)
+        self.change_wizard(edits=edits)
         self.show_changes()
 
     def validate(self, edits: dict, key: str) -> str:
@@ -149,7 +153,7 @@ class PresetScreen(WizardStepScreen):
         except StyloraError as exc:
             self.show_error(f"{exc.message} ({exc.hint})")
             return
-        self.app.update_wizard(preset=name, edits={})
+        self.change_wizard(preset=name, edits={})
         self.notify(f"saved {path}")
         self.show_error("")
 

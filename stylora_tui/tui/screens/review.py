@@ -22,6 +22,8 @@ from stylora_tui.launch import preflight
 from stylora_tui.launch.start import start_run
 from stylora_tui.model.files import resolve_prediction
 from stylora_tui.run.layout import next_run_name
+from stylora_tui.tui.messages import MonitorRequested
+from stylora_tui.tui.palette import theme_palette
 from stylora_tui.tui.screens.step import WizardStepScreen
 from stylora_tui.tui.widgets.field import Field
 
@@ -36,7 +38,7 @@ class ReviewScreen(WizardStepScreen):
         # The name first: at 80x24 the summary runs past the fold, the field must not.
         with Horizontal(classes="row"):
             yield Label("Run name:", classes="field-label")
-            yield Field(self.wizard.run_name, placeholder=next_run_name(self.app.services.runs_root), id="run-name")
+            yield Field(self.wizard.run_name, placeholder=next_run_name(self.services.runs_root), id="run-name")
         yield Static("", id="summary")
 
     def more_below(self) -> str:
@@ -45,7 +47,7 @@ class ReviewScreen(WizardStepScreen):
     def on_mount(self) -> None:
         self.launching = False
         self.query_one("#summary", Static).update(self.summary())
-        if self.app.report is not None:
+        if self.report is not None:
             self.rejudge()
 
     @work(thread=True, exclusive=True, group="rejudge", exit_on_error=False)
@@ -56,23 +58,26 @@ class ReviewScreen(WizardStepScreen):
             config = self.wizard.config()
         except StyloraError:
             return
-        tokenizer, _ = self.app.tokenizers()
-        report = examine(self.app.report.scan, config, tokenizer)
+        if self.report is None:
+            return
+        tokenizer, _ = self.tokenizers()
+        report = examine(self.report.scan, config, tokenizer)
         self.app.call_from_thread(self.rejudged, report)
 
     def rejudged(self, report) -> None:
-        self.app.report = report
+        self.set_report(report)
         self.query_one("#summary", Static).update(self.summary())
 
     def summary(self):
         try:
             config = self.wizard.config()
         except StyloraError as exc:
-            return Text(printable(exc.message), style="red")
-        report = self.app.report
+            return Text(printable(exc.message), style=theme_palette(self.app).error)
+        report = self.report
         # Counted here from the settings of now, never taken from a report judged earlier.
         steps = steps_for(report.scan, config) if report is not None else None
         total_steps = steps.total_steps if steps is not None else None
+        palette = theme_palette(self.app)
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
@@ -83,33 +88,51 @@ class ReviewScreen(WizardStepScreen):
             prediction = resolve_prediction(config.model.path, config.model.prediction_type, config.training.zero_terminal_snr)
             table.add_row("predicts", Text(printable(prediction.label)))
         except StyloraError as exc:
-            table.add_row("predicts", Text(printable(exc.message), style="red"))
+            table.add_row("predicts", Text(printable(exc.message), style=palette.error))
         if steps is not None:
-            table.add_row("dataset", Text(printable(f"{config.dataset.path}: {len(report.scan.usable)} images, {len(steps.buckets)} bucket(s)")))
+            table.add_row(
+                "dataset",
+                Text(printable(f"{config.dataset.path}: {len(report.scan.usable)} images, {len(steps.buckets)} bucket(s)")),
+            )
             table.add_row("steps", f"{steps.steps_per_epoch}/epoch x {steps.epochs} epochs = {steps.total_steps}")
-        table.add_row("trigger", Text(printable(config.captions.trigger + (f" + {', '.join(config.quality_tags)}" if config.quality_tags else ""))))
-        table.add_row("network", f"{net.algo} {net.preset}, dim {net.dim}/alpha {net.alpha:g}, conv {net.conv_dim}/{net.conv_alpha:g}, TEs {'on' if net.train_text_encoders else 'off'}")
-        table.add_row("optimizer", f"{opt.name} lr {opt.unet_lr:g} (TE {opt.text_encoder_lr:g}), {config.scheduler.name}, wd {opt.weight_decay:g}")
-        table.add_row("training", f"{tr.epochs} epochs x {config.dataset.repeats} repeats, batch {tr.batch_size}, {config.resolution[0]}x{config.resolution[1]}, {tr.mixed_precision}")
+        table.add_row(
+            "trigger",
+            Text(printable(config.captions.trigger + (f" + {', '.join(config.quality_tags)}" if config.quality_tags else ""))),
+        )
+        table.add_row(
+            "network",
+            f"{net.algo} {net.preset}, dim {net.dim}/alpha {net.alpha:g}, conv {net.conv_dim}/{net.conv_alpha:g}, TEs {'on' if net.train_text_encoders else 'off'}",
+        )
+        table.add_row(
+            "optimizer",
+            f"{opt.name} lr {opt.unet_lr:g} (TE {opt.text_encoder_lr:g}), {config.scheduler.name}, wd {opt.weight_decay:g}",
+        )
+        table.add_row(
+            "training",
+            f"{tr.epochs} epochs x {config.dataset.repeats} repeats, batch {tr.batch_size}, {config.resolution[0]}x{config.resolution[1]}, {tr.mixed_precision}",
+        )
         table.add_row("saving", f"every {config.saving.every_n_epochs} epochs at {config.saving.precision}")
         if config.dataset.random_crop:
             table.add_row("latents", "random_crop: every image is cropped and VAE-encoded again at every step (slower, no cache)")
         size = estimate(config)
-        table.add_row("output", f"{size.modules} modules, {size.trainable_params / 1e6:.1f} M parameters, about {size.output_bytes / 2**20:.0f} MiB per file")
+        table.add_row(
+            "output",
+            f"{size.modules} modules, {size.trainable_params / 1e6:.1f} M parameters, about {size.output_bytes / 2**20:.0f} MiB per file",
+        )
         if report is not None:
             warnings = sorted({f.code for f in report.findings if f.severity is Severity.WARNING})
             table.add_row("warnings", ", ".join(warnings) if warnings else "none")
-        for line in summary_lines(config, total_steps, self.app.machine(), most_cards=3):
+        for line in summary_lines(config, total_steps, self.machine(), most_cards=3):
             label, _, text = line.partition(": ")
             table.add_row(label, escape(text))
-        problems = preflight.check(config, self.app.machine(), total_steps)
+        problems = preflight.check(config, self.machine(), total_steps)
         for problem in problems:
-            colour = "yellow" if problem.code == "cpu-training" else "red"
-            table.add_row("pre-flight", f"[{colour}]{escape(problem.message)}[/] ({escape(problem.hint)})")
+            colour = palette.warning if problem.code == "cpu-training" else palette.error
+            table.add_row("pre-flight", Text.assemble((printable(problem.message), colour), f" ({printable(problem.hint)})"))
         return table
 
     def keep(self) -> None:
-        self.app.update_wizard(run_name=self.query_one("#run-name", Input).value.strip())
+        self.change_wizard(run_name=self.query_one("#run-name", Input).value.strip())
 
     @on(Input.Submitted, "#run-name")
     def name_entered(self) -> None:
@@ -126,9 +149,16 @@ class ReviewScreen(WizardStepScreen):
     @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
     def launch(self, allow_cpu: bool) -> None:
         try:
-            tokenizer, _ = self.app.tokenizers()
-            started = start_run(self.wizard.config(), self.app.services.runs_root, self.wizard.run_name or None, tokenizer,
-                                machine=self.app.services.machine(), allow_cpu=allow_cpu, launcher=self.app.services.launcher)
+            tokenizer, _ = self.tokenizers()
+            started = start_run(
+                self.wizard.config(),
+                self.services.runs_root,
+                self.wizard.run_name or None,
+                tokenizer,
+                machine=self.services.machine(),
+                allow_cpu=allow_cpu,
+                launcher=self.services.launcher,
+            )
         except PreflightError as exc:
             if {p.code for p in exc.problems} == {"cpu-training"}:
                 self.app.call_from_thread(self.ask_cpu, exc.problems[0].message)
@@ -138,7 +168,7 @@ class ReviewScreen(WizardStepScreen):
         except StyloraError as exc:
             self.app.call_from_thread(self.failed, f"{exc.message} ({exc.hint})")
             return
-        self.app.call_from_thread(self.app.open_monitor, started.prepared.run, time.time())
+        self.post_message(MonitorRequested(started.prepared.run, time.time()))
 
     def ask_cpu(self, message: str) -> None:
         """A real model on a machine without a GPU: say how long it would take, then ask."""
@@ -153,7 +183,9 @@ class ReviewScreen(WizardStepScreen):
             else:
                 self.show_error("not launched: train on a machine with an NVIDIA GPU")
 
-        self.app.push_screen(ConfirmDialog(escape(printable(message)) + "\n\nTrain on the CPU anyway?", yes="Train on CPU", no="Cancel"), answered)
+        self.app.push_screen(
+            ConfirmDialog(escape(printable(message)) + "\n\nTrain on the CPU anyway?", yes="Train on CPU", no="Cancel"), answered
+        )
 
     def failed(self, message: str) -> None:
         self.launching = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,11 +13,18 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 from textual.worker import Worker, WorkerState
 
-from stylora_tui.config.wizard import STEPS, TITLES
+from stylora_tui.config.wizard import STEPS, TITLES, WizardState
+from stylora_tui.dataset.doctor import DoctorReport
 from stylora_tui.display import printable
+from stylora_tui.tui.context import StepContext
+from stylora_tui.tui.messages import ReportChanged, StepRequested, WizardChanged
 
 
 class WizardStepScreen(Screen):
+    """A step of the wizard. It is handed the state so far when it opens and keeps its own
+    copy; every change it makes goes up to the app as a message (WizardChanged,
+    ReportChanged), and so do its requests (StepRequested, MonitorRequested)."""
+
     STEP = "model"
     BINDINGS = [
         Binding("ctrl+n", "next", "Next"),
@@ -71,9 +80,26 @@ class WizardStepScreen(Screen):
     def next_label(self) -> str:
         return "Next ▶ (ctrl+n)"
 
-    @property
-    def wizard(self):
-        return self.app.wizard
+    def __init__(self, context: StepContext) -> None:
+        super().__init__()
+        self.context = context
+        self.wizard: WizardState = context.wizard
+        self.report: DoctorReport | None = context.report
+        self.services = context.services
+
+    def tokenizers(self) -> tuple:
+        return self.context.tokenizers()
+
+    def machine(self):
+        return self.context.machine()
+
+    def change_wizard(self, **changes) -> None:
+        self.wizard = replace(self.wizard, **changes)
+        self.post_message(WizardChanged(self.wizard))
+
+    def set_report(self, report: DoctorReport | None) -> None:
+        self.report = report
+        self.post_message(ReportChanged(report))
 
     def show_error(self, message: str) -> None:
         """Plain text (no markup): messages quote the user's paths and values."""
@@ -94,8 +120,10 @@ class WizardStepScreen(Screen):
         if event.state is WorkerState.ERROR:
             error = event.worker.error
             self.worker_failed(event.worker.group)
-            self.show_error(f"{event.worker.name} failed unexpectedly: {type(error).__name__}: {error}".splitlines()[0]
-                            + " (nothing you typed is lost; try again, and please report this)")
+            self.show_error(
+                f"{event.worker.name} failed unexpectedly: {type(error).__name__}: {error}".splitlines()[0]
+                + " (nothing you typed is lost; try again, and please report this)"
+            )
 
     def worker_failed(self, group: str) -> None:
         """Undo what a worker of `group` showed while busy (progress bars, disabled buttons)."""
@@ -115,7 +143,7 @@ class WizardStepScreen(Screen):
             return
         index = STEPS.index(self.STEP)
         if index + 1 < len(STEPS):
-            self.app.show_step(STEPS[index + 1])
+            self.post_message(StepRequested(STEPS[index + 1]))
         else:
             self.finish()
 
@@ -124,7 +152,7 @@ class WizardStepScreen(Screen):
         if index == 0:
             return
         self.keep()
-        self.app.show_step(STEPS[index - 1])
+        self.post_message(StepRequested(STEPS[index - 1]))
 
     def finish(self) -> None:
         """The last step's forward action."""

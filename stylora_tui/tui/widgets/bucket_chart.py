@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from stylora_tui.tui.palette import theme_palette
 from stylora_tui.views.buckets import bucket_text
 
 
@@ -11,4 +12,4 @@ class BucketChart(Static):
     DEFAULT_CSS = "BucketChart { height: auto; }"
 
     def show(self, steps) -> None:
-        self.update(bucket_text(steps))
+        self.update(bucket_text(steps, palette=theme_palette(self.app)))

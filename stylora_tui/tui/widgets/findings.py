@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from stylora_tui.tui.palette import theme_palette
 from stylora_tui.views.findings import findings_text
 
 
@@ -11,4 +12,4 @@ class FindingsView(Static):
     DEFAULT_CSS = "FindingsView { height: auto; }"
 
     def show(self, findings) -> None:
-        self.update(findings_text(findings))
+        self.update(findings_text(findings, palette=theme_palette(self.app)))
