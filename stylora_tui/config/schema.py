@@ -29,6 +29,7 @@ SAVE_PRECISIONS = ("fp16", "bf16", "fp32")
 MAX_TOKEN_LENGTHS = (75, 150, 225)
 PREDICTION_TYPES = ("auto", "epsilon", "v_prediction")
 NOTIFY_KINDS = ("auto", "ntfy", "discord", "slack", "json")
+SAMPLERS = ("euler_a", "euler", "dpmpp_2m_karras")
 # A caption file's extension: .txt, .caption, .wd14.txt; not ".txt-no" or ".txt backup".
 CAPTION_EXTENSION = r"(\.[A-Za-z0-9_]{1,16}){1,3}"
 
@@ -186,7 +187,21 @@ class SampleConfig:
     width_px: int = spec(0, "sample width; 0 = the training bucket", min=0, max=4096, multiple_of=8)
     height_px: int = spec(0, "sample height; 0 = the training bucket", min=0, max=4096, multiple_of=8)
     steps: int = spec(28, "denoising steps per sample", min=1, max=200)
-    guidance_scale: float = spec(7.0, "classifier-free guidance", min=0.0, max=50.0)
+    guidance_scale: float = spec(
+        0.0, "classifier-free guidance (CFG); 0 = the family's model card (5 for NoobAI, 7 for Pony)", min=0.0, max=50.0
+    )
+    guidance_rescale: float = spec(
+        -1.0, "guidance rescale; -1 = 0.7 under zero terminal SNR (else it over-saturates), 0 otherwise", min=-1.0, max=1.0
+    )
+    sampler: str = spec("auto", "auto (the card's), euler_a, euler or dpmpp_2m_karras", choices=("auto", *SAMPLERS))
+    prefix: str = spec(
+        "auto",
+        "quality tags every preview prompt carries; auto = the family's card (e.g. NoobAI's "
+        "masterpiece, best quality, newest, absurdres, highres); empty = none",
+    )
+    negative_prompt: str = spec("auto", "the previews' negative prompt; auto = the family's card; empty = none")
+    strength: float = spec(1.0, "the adapter strength previews are rendered at, as <lora:NAME:STRENGTH>", min=0.0, max=2.0)
+    batch_size: int = spec(4, "previews rendered together (lower it if previews run out of GPU memory)", min=1, max=64)
     seed: int = spec(1234, "fixed seed so epochs are comparable", min=0, max=2**32 - 1)
 
 

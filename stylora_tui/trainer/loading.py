@@ -83,16 +83,21 @@ def noise_scheduler(prediction: Prediction):
     return scheduler
 
 
-def sampling_scheduler(prediction: Prediction):
-    """The sampler's schedule: SDXL's Euler, predicting what the model predicts; a zero
-    terminal SNR model starts from the last timestep (trailing spacing), as its authors sample."""
-    from diffusers import EulerDiscreteScheduler
+def sampling_scheduler(prediction: Prediction, sampler: str = "euler"):
+    """The previews' sampler (config.sampling's names: euler_a, euler, dpmpp_2m_karras) on
+    SDXL's schedule, predicting what the model predicts; a zero terminal SNR model starts
+    from the last timestep (trailing spacing), as its authors sample."""
+    from diffusers import DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler
 
     from stylora_tui.trainer.sdxl_layout import shipped_config
 
     config = {**shipped_config("scheduler"), "prediction_type": prediction.type}
     if prediction.zero_terminal_snr:
         config.update(rescale_betas_zero_snr=True, timestep_spacing="trailing")
+    if sampler == "euler_a":
+        return EulerAncestralDiscreteScheduler.from_config(config)
+    if sampler == "dpmpp_2m_karras":
+        return DPMSolverMultistepScheduler.from_config({**config, "use_karras_sigmas": True})
     return EulerDiscreteScheduler.from_config(config)
 
 

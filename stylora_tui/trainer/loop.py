@@ -126,12 +126,13 @@ class Loop:
             if step >= s.total_steps or epoch == tr.epochs:
                 break
             self.reporter.emit(ev.EpochFinished(epoch=epoch, step=step))
+            saved = None
             if self.needs_adapter(epoch):
-                self.saves.adapter(epoch, step, f"{s.run.name}-e{epoch:04d}.safetensors")
+                saved = self.saves.adapter(epoch, step, f"{s.run.name}-e{epoch:04d}.safetensors")
                 self.saves.validation(epoch, step)
                 self.saves.checkpoint(ckpt.Position(step, epoch + 1, 0, train_s))
             if self.needs_samples(epoch):
-                self.saves.samples(f"e{epoch:04d}", epoch, step)
+                self.saves.samples(f"e{epoch:04d}", epoch, step, saved)
         return self.finish(ckpt.Position(step, epoch, index, train_s))
 
     def host_batch(self, batch: tuple[int, ...], epoch: int, batch_index: int) -> HostBatch:
@@ -271,7 +272,7 @@ class Loop:
         self.saves.checkpoint(position, best_effort=True)
         self.saves.validation(epoch, step)
         if self.needs_samples(epoch):
-            self.saves.samples(f"e{epoch:04d}", epoch, step)
+            self.saves.samples(f"e{epoch:04d}", epoch, step, path)
         self.reporter.status(force=True, state=FINISHED, step=step, epoch=epoch)
         if path is not None:
             self.reporter.emit(

@@ -16,6 +16,8 @@ all modules are computed together from r x r Gram products, with no host sync.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -166,6 +168,35 @@ class LoConNetwork(torch.nn.Module):
                 value = tensor.detach().to("cpu")
                 state[f"{key}.{suffix}"] = (value.to(dtype) if dtype is not None else value).contiguous()
         return state
+
+    @contextmanager
+    def loaded_as_file(self, state: dict[str, torch.Tensor], strength: float) -> Iterator[None]:
+        """The network doing what a saved adapter does when a WebUI loads it at `strength`:
+        its tensors (kohya names, save precision, max-norm folded in) in place of the
+        training weights, its alpha, every module's output times `strength` (A1111's and
+        ComfyUI's W + strength * up @ down * alpha / rank, applied in bypass form). The
+        training weights come back exactly afterwards."""
+        kept = []
+        with torch.no_grad():
+            for key, module in self.modules_by_key.items():
+                lora = module.lora
+                down, up = lora.lora_down.weight, lora.lora_up.weight
+                kept.append((lora, down.detach().clone(), up.detach().clone(), lora.scale, lora.multiplier))
+                down.copy_(state[f"{key}.lora_down.weight"].to(down))
+                up.copy_(state[f"{key}.lora_up.weight"].to(up))
+                lora.scale = float(state[f"{key}.alpha"]) / lora.lora_dim
+                lora.multiplier = strength
+            scalars = self.scalars.clone()
+            self.scalars.fill_(1.0)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for lora, down, up, scale, multiplier in kept:
+                    lora.lora_down.weight.copy_(down)
+                    lora.lora_up.weight.copy_(up)
+                    lora.scale, lora.multiplier = scale, multiplier
+                self.scalars.copy_(scalars)
 
     def trainable_parameters(self) -> int:
         return sum(p.numel() for m in self.modules_by_key.values() for p in m.lora.parameters() if p.requires_grad)

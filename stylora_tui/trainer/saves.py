@@ -114,9 +114,10 @@ class Saves:
         s.group.barrier()
         return path
 
-    def samples(self, label: str, epoch: int, step: int) -> None:
+    def samples(self, label: str, epoch: int, step: int, adapter_file: Path | None = None) -> None:
+        """Previews from `adapter_file` (the save just written), else from the weights of now."""
         if self.session.sampler is not None:
-            self.session.sampler.render(label, epoch, step)
+            self.session.sampler.render(label, epoch, step, adapter_file)
         self.session.group.barrier()
 
     def validation(self, epoch: int, step: int) -> None:

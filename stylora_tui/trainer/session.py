@@ -176,7 +176,21 @@ def open_session(run: RunDir, config: Config, intents: Intents, reporter: Report
         static_text=static_text,
         start=start,
         facts=facts,
-        sampler=Sampler(run, config, reporter, base, conditioner, runtime.device, runtime.weight_dtype, bucket) if main else None,
+        sampler=Sampler(
+            run,
+            config,
+            reporter,
+            base,
+            conditioner,
+            training.adapter,
+            runtime.device,
+            runtime.weight_dtype,
+            bucket,
+            facts.tag_frequency,
+            facts.base_model_hash,
+        )
+        if main
+        else None,
         validator=Validator(
             data.validation_items, data.latents.get, conditioner, base, runtime.device, runtime.weight_dtype, config.training.seed
         )

@@ -222,7 +222,17 @@ def test_samples_render_on_a_bf16_model_with_an_fp32_adapter(tmp_path, cache_env
     reporter = SimpleNamespace(emit=emitted.append)
     conditioner = TextConditioner(base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2, 225, base.pad_id_2)
     sampler = Sampler(
-        create_run(tmp_path / "runs", "bf16"), config, reporter, base, conditioner, torch.device("cpu"), bf16, (128, 128)
+        create_run(tmp_path / "runs", "bf16"),
+        config,
+        reporter,
+        base,
+        conditioner,
+        adapter,
+        torch.device("cpu"),
+        bf16,
+        (128, 128),
+        {},
+        "demo",
     )
     folder = sampler.render("e0001", 1, 1)
     assert folder is not None, emitted

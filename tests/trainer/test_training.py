@@ -147,7 +147,7 @@ def test_samples_and_validation_per_saved_epoch_and_a_sheet(tmp_path, dataset, c
     assert sorted(run.outputs()) == ["picks-e0001.safetensors", "picks-e0002.safetensors", "picks.safetensors"]
     for epoch in (1, 2, 3):
         folder = run.samples / f"e{epoch:04d}"
-        assert sorted(p.name for p in folder.glob("*.png")) == ["01.png", "02.png", "03.png"]
+        assert sorted(p.name for p in folder.glob("*.png")) == ["01.png", "02.png", "03.png", "04.png"]
         assert json.loads((folder / "prompts.json").read_text())["prompts"][0].startswith("stylorademostyle, ")
     log = events(run)
     validation = [e for e in log if e["type"] == "validation.loss"]
