@@ -117,10 +117,10 @@ def test_a_stop_left_by_a_killed_trainer_does_not_stop_the_resume(tmp_path, data
 def test_kill_during_the_last_samples_is_completed_by_the_resume(tmp_path, dataset, cache_env, webhook):
     """The final adapter exists, the final previews do not: the run is not finished (no event,
     no notification). The resume trains nothing, makes the previews, finishes and notifies."""
-    # 3 prompts x 2 steps per saved epoch: the 7th denoising step is in the final samples.
+    # 4 prompts rendered as one batch, 2 steps per saved epoch: the 3rd denoising step is in the final samples.
     config = demo_config(dataset, samples={"every_n_epochs": 1, "steps": 2}, notify={"url": webhook.url()})
     run = prepare(tmp_path, config, "lastsamples")
-    assert trainer(run, {**cache_env, ENV: "sample.step:8:kill"}).returncode == -9
+    assert trainer(run, {**cache_env, ENV: "sample.step:3:kill"}).returncode == -9
     adapter = run.output / "lastsamples.safetensors"
     assert adapter.is_file() and run_status(run).status == "crashed" and not webhook.received
     before = adapter.read_bytes()
@@ -130,7 +130,7 @@ def test_kill_during_the_last_samples_is_completed_by_the_resume(tmp_path, datas
     assert run_status(run).status == "finished" and events(run)[-1]["type"] != "run.failed"
     assert sum(1 for e in events(run) if e["type"] == "train.step") == steps_before, "nothing was trained again"
     assert [e["type"] for e in events(run)].count("run.finished") == 1
-    assert len(list((run.samples / "e0002").glob("*.png"))) == 3
+    assert len(list((run.samples / "e0002").glob("*.png"))) == 4
     assert load_file(str(adapter)).keys() == load_file_bytes(before).keys()
     assert all(torch.equal(load_file(str(adapter))[k], load_file_bytes(before)[k]) for k in load_file_bytes(before))
     assert len(webhook.received) == 1 and b"lastsamples finished" in webhook.received[0]["body"]
