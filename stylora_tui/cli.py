@@ -180,10 +180,34 @@ def _plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def _epoch(text: str) -> int:
+    try:
+        epoch = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an epoch number") from None
+    if epoch < 1:
+        raise argparse.ArgumentTypeError(f"{epoch} is not an epoch (they count from 1)")
+    return epoch
+
+
 def _compare_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", metavar="RUN")
+    p.add_argument("run", metavar="RUN", nargs="+", help="one run, or several runs of one dataset ranked together")
     p.add_argument("-o", "--output", metavar="SHEET.png", help="where to write the comparison sheet")
-    p.add_argument("--best", type=int, metavar="EPOCH", help="copy that epoch's adapter to output/RUN-best.safetensors")
+    p.add_argument(
+        "--best",
+        type=_epoch,
+        nargs="?",
+        const=0,  # no epoch given: the suggested one (an int const is not passed through type)
+        metavar="EPOCH",
+        help="copy that epoch's adapter (alone: the suggested one) to output/RUN-best.safetensors",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--style-model",
+        metavar="SPEC",
+        help="score style with this model (a hub id, fetched if needed, or a .onnx file); "
+        "default: the run's samples.style_model when it is already on this machine",
+    )
     _add_runs_dir(p)
 
 
@@ -311,8 +335,9 @@ COMMANDS: tuple[Command, ...] = (
         "compare",
         "compare",
         _compare_arguments,
-        help="a sheet of every epoch's samples; choose the best epoch",
-        description="Write a labelled grid of the run's samples (epochs x prompts, with validation loss), and/or choose an epoch.",
+        help="every epoch's previews judged (style score, copy alarm) and the adapter suggested; choose one",
+        description="Judge each saved epoch's previews (style score against the dataset, copies of training images), "
+        "suggest an epoch and strength, write a labelled sheet, and/or choose an epoch.",
     ),
     Command(
         "resize",

@@ -1,4 +1,4 @@
-"""A run's samples and validation losses, by epoch; the sheet and the chosen epoch.
+"""A run's samples and validation losses, by epoch, and the chosen epoch.
 
 Pure (Pillow only): `compare` and the TUI read what the trainer wrote into samples/ and
 events.jsonl.
@@ -12,25 +12,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stylora_tui.atomic import replace_with, write_json_atomic
-from stylora_tui.errors import RunError
+from stylora_tui.errors import RunError, StyloraError
+from stylora_tui.model.files import read_header
 from stylora_tui.run.events import ValidationLoss, read_events
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.status import FINISHED, read_status
 
 BEST_FILE = "best.json"  # which epoch the user chose, beside the -best copy
-CELL_PX = 256
-LABEL_PX = 150
-HEADER_PX = 60
 
 
 @dataclass(frozen=True)
 class EpochSamples:
-    label: str  # e0010, or s000123 for a sample-now
+    label: str  # e0010; e0010-at-0.6 at another strength; s000123 for a sample-now
     epoch: int
     step: int
     prompts: tuple[str, ...]
     images: tuple[Path, ...]
     validation_loss: float | None
+    strength: float = 1.0
+    kinds: tuple[str, ...] = ()  # per prompt, as config/sampling.py names them
+
+    @property
+    def saved_epoch(self) -> bool:
+        """Rendered from an epoch's saved adapter (not a sample-now of the live network)."""
+        return self.label.startswith("e")
 
 
 def validation_losses(run: RunDir) -> dict[int, float]:
@@ -45,101 +50,57 @@ def epoch_samples(run: RunDir) -> list[EpochSamples]:
             info = json.loads(folder.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        images = tuple(folder.parent / name for name in info.get("images", []) if (folder.parent / name).is_file())
-        epoch = int(info.get("epoch", 0))
+        try:
+            names, prompts, kinds = list(info["images"]), list(info["prompts"]), list(info.get("kinds", []))
+            epoch, step, strength = int(info.get("epoch", 0)), int(info.get("step", 0)), float(info.get("strength", 1.0))
+        except (KeyError, TypeError, ValueError):
+            continue
+        # An image the user deleted drops out with its prompt and kind, so they stay aligned.
+        kept = [i for i, name in enumerate(names) if (folder.parent / str(name)).is_file()]
+        label = folder.parent.name
         found.append(
             EpochSamples(
-                folder.parent.name,
+                label,
                 epoch,
-                int(info.get("step", 0)),
-                tuple(info.get("prompts", [])),
-                images,
-                losses.get(epoch) if folder.parent.name.startswith("e") else None,
+                step,
+                tuple(str(prompts[i]) for i in kept if i < len(prompts)),
+                tuple(folder.parent / str(names[i]) for i in kept),
+                losses.get(epoch) if label.startswith("e") else None,
+                strength,
+                tuple(str(kinds[i]) for i in kept if i < len(kinds)),
             )
         )
-    return sorted(found, key=lambda s: (s.step, s.label))
-
-
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has one fixed-size default font
-        return ImageFont.load_default()
-
-
-def _wrap(text: str, width_chars: int, lines: int) -> str:
-    import textwrap
-
-    wrapped = textwrap.wrap(text, width_chars)
-    if len(wrapped) > lines:
-        wrapped = wrapped[:lines]
-        wrapped[-1] = wrapped[-1][: width_chars - 1] + "…"
-    return "\n".join(wrapped)
-
-
-def comparison_sheet(run: RunDir):
-    """A grid: one row per epoch (labelled, with its validation loss), one column per prompt."""
-    from PIL import Image, ImageDraw
-
-    rows = [s for s in epoch_samples(run) if s.images]
-    if not rows:
-        raise RunError(
-            f"run {run.name!r} has no samples yet", "samples are rendered at each saved epoch (samples.every_n_epochs)"
-        )
-    columns = max(len(r.images) for r in rows)
-    sheet = Image.new("RGB", (LABEL_PX + columns * CELL_PX, HEADER_PX + len(rows) * CELL_PX), "white")
-    draw = ImageDraw.Draw(sheet)
-    small, big = _font(12), _font(18)
-    draw.text((8, 8), run.name, fill="black", font=big)
-    for column, prompt in enumerate(rows[-1].prompts[:columns]):
-        draw.multiline_text((LABEL_PX + column * CELL_PX + 6, 6), _wrap(prompt, 38, 4), fill="black", font=small)
-    best = min((r for r in rows if r.validation_loss is not None), key=lambda r: r.validation_loss or 0.0, default=None)
-    for row, samples in enumerate(rows):
-        top = HEADER_PX + row * CELL_PX
-        title = f"epoch {samples.epoch}" if samples.label.startswith("e") else f"step {samples.step}"
-        draw.text((8, top + 8), title, fill="black", font=big)
-        draw.text((8, top + 34), f"step {samples.step}", fill="gray", font=small)
-        if samples.validation_loss is not None:
-            colour = "darkgreen" if samples is best else "black"
-            draw.text(
-                (8, top + 54),
-                f"val loss\n{samples.validation_loss:.4f}" + (" (best)" if samples is best else ""),
-                fill=colour,
-                font=small,
-            )
-        for column, path in enumerate(samples.images):
-            with Image.open(path) as opened:
-                image = opened.convert("RGB")
-                # Fit the cell both ways: small demo samples are enlarged, big ones shrunk.
-                scale = min((CELL_PX - 4) / image.width, (CELL_PX - 4) / image.height)
-                image = image.resize(
-                    (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.LANCZOS
-                )
-                left = LABEL_PX + column * CELL_PX + (CELL_PX - image.width) // 2
-                sheet.paste(image, (left, top + (CELL_PX - image.height) // 2))
-    return sheet
+    return sorted(found, key=lambda s: (s.step, -s.strength, s.label))
 
 
 def output_for_epoch(run: RunDir, epoch: int) -> Path:
-    candidates = [run.output / f"{run.name}-e{epoch:04d}.safetensors"]
+    numbered = run.output / f"{run.name}-e{epoch:04d}.safetensors"
+    if numbered.is_file():
+        return numbered
+    final = run.output / f"{run.name}.safetensors"
     status = read_status(run.status_file)
-    if status.state == FINISHED and status.epoch == epoch:
-        candidates.append(run.output / f"{run.name}.safetensors")
-    for path in candidates:
-        if path.is_file():
-            return path
+    if final.is_file() and ((status.state == FINISHED and status.epoch == epoch) or _saved_at(final) == epoch):
+        return final
     saved = ", ".join(run.outputs()) or "none yet"
     raise RunError(f"run {run.name!r} has no adapter saved at epoch {epoch}", f"adapters saved so far: {saved}")
 
 
-def choose_best(run: RunDir, epoch: int) -> Path:
-    """Copy the chosen epoch's adapter to output/<run>-best.safetensors (atomically)."""
+def _saved_at(adapter: Path) -> int | None:
+    """The epoch an adapter's metadata says it was saved at (the final adapter is written
+    before the run is finished, and is judged then)."""
+    try:
+        return int(read_header(adapter).get("__metadata__", {}).get("ss_epoch", ""))
+    except (StyloraError, OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def choose_best(run: RunDir, epoch: int, strength: float = 1.0) -> Path:
+    """Copy the chosen epoch's adapter to output/<run>-best.safetensors (atomically); the
+    strength to use it at is recorded beside it."""
     source = output_for_epoch(run, epoch)
     target = run.output / f"{run.name}-best.safetensors"
     replace_with(target, lambda tmp: shutil.copyfile(source, tmp))
-    write_json_atomic(run.output / BEST_FILE, {"epoch": epoch, "source": source.name})
+    write_json_atomic(run.output / BEST_FILE, {"epoch": epoch, "source": source.name, "strength": strength})
     return target
 
 

@@ -38,11 +38,17 @@ def run(args) -> int:
         if not here:
             continue
         table = Table(title=f"runs in {safe(root)}", title_justify="left")
-        for column in ("name", "status", "step", "pid", "outputs", "note"):
+        for column in ("name", "status", "step", "pid", "outputs", "suggested", "note"):
             table.add_column(column, justify="right" if column in ("step", "pid") else "left")
         for r in here:
             table.add_row(
-                r.name, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]", _step(r), str(r.pid or ""), _outputs(r), _note(r)
+                r.name,
+                f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
+                _step(r),
+                str(r.pid or ""),
+                _outputs(r),
+                safe(r.suggested.short) if r.suggested else "",
+                _note(r),
             )
         out.print(table)
     resumable = [r for r in runs if r.status in ("stopped", "crashed", "failed")]

@@ -21,6 +21,8 @@ from stylora_tui.findings import Finding, Severity
 
 # ---------------------------------------------------------------- parsing values
 
+NUMBER_LISTS = ("samples.suggest_strengths",)  # lists of numbers, each held to the key's min and max
+
 
 def _problem(code: str, key: str, message: str, hint: str = "") -> Finding:
     return Finding(Severity.ERROR, code, message, hint, key)
@@ -36,7 +38,7 @@ def _coerce(key: str, kind: str, value: Any, problems: list[Finding]) -> Any:
 
     def wrong(expected: str) -> None:
         problems.append(
-            _problem("config-type", key, f"{key} must be {expected}, got {value!r}", f"write it like: {_example(kind)}")
+            _problem("config-type", key, f"{key} must be {expected}, got {value!r}", f"write it like: {_example(kind, key)}")
         )
 
     if kind == "bool":
@@ -75,6 +77,10 @@ def _coerce(key: str, kind: str, value: Any, problems: list[Finding]) -> Any:
             ):
                 return (value[0], value[1])
             return wrong("a number or [width, height]")
+        if key in NUMBER_LISTS:
+            if isinstance(value, (list, tuple)) and all(_number(v) for v in value):
+                return tuple(sorted({float(v) for v in value}, reverse=True))
+            return wrong("a list of numbers")
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             return tuple(v.strip() for v in value if v.strip())
         return wrong("a list of strings")
@@ -85,7 +91,13 @@ def _coerce(key: str, kind: str, value: Any, problems: list[Finding]) -> Any:
     raise AssertionError(f"unhandled config kind {kind} for {key}")
 
 
-def _example(kind: str) -> str:
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _example(kind: str, key: str = "") -> str:
+    if key in NUMBER_LISTS:
+        return "[0.6, 0.8, 1.0]"
     return {
         "bool": "true",
         "bool|str": '"auto"',
@@ -99,7 +111,7 @@ def _example(kind: str) -> str:
 
 
 def _check_rules(key: str, value: Any, rules: dict, problems: list[Finding]) -> None:
-    values = value if isinstance(value, tuple) and key == "dataset.resolution_px" else (value,)
+    values = value if isinstance(value, tuple) and (key == "dataset.resolution_px" or key in NUMBER_LISTS) else (value,)
     for v in values:
         if "choices" in rules and v not in rules["choices"]:
             choices = ", ".join(str(c) for c in rules["choices"])

@@ -203,6 +203,16 @@ class SampleConfig:
     strength: float = spec(1.0, "the adapter strength previews are rendered at, as <lora:NAME:STRENGTH>", min=0.0, max=2.0)
     batch_size: int = spec(4, "previews rendered together (lower it if previews run out of GPU memory)", min=1, max=64)
     seed: int = spec(1234, "fixed seed so epochs are comparable", min=0, max=2**32 - 1)
+    style_model: str = spec(
+        "yuxi-liu-wired/CSD",
+        "style embedding that ranks epochs against the dataset (CSD, MIT): a hub id, a .onnx file or folder; empty = none",
+    )
+    suggest_strengths: tuple = spec(
+        (0.6, 0.8, 1.0),
+        "strengths the suggested epoch is previewed at after the last epoch (an epoch that copies is tried lower); [] = none",
+        min=0.0,
+        max=2.0,
+    )
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class RunEnded:
     output: str  # the adapter (finished), the checkpoint to resume from (stopped), or the run folder
     reason: str = ""
     hint: str = ""
+    suggested: str = ""  # the suggested adapter and why, in one line
 
     def text(self) -> str:
         head = f"stylora-tui: {self.run} {self.status} at step {self.step}/{self.total_steps} after {_duration(self.duration_s)}"
@@ -48,6 +49,8 @@ class RunEnded:
         if self.hint:
             lines.append(f"hint: {self.hint}")
         lines.append(f"{'output' if self.status == 'finished' else 'run'}: {self.output}")
+        if self.suggested:
+            lines.append(f"suggested: {self.suggested}")
         return "\n".join(lines)
 
 

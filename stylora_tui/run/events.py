@@ -153,6 +153,31 @@ class ValidationLoss(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class EpochJudged(Event):
+    """A preview set judged: its style score against the training set (None with the reason
+    when there is none) and the training images its previews copy."""
+
+    TYPE: ClassVar[str] = "epoch.judged"
+    epoch: int
+    label: str = ""
+    strength: float = 1.0
+    style_score: float | None = None
+    style_unavailable: str | None = None
+    copies: tuple[dict, ...] = ()  # {"sample", "training_image", "similarity"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdapterSuggested(Event):
+    """The epoch and strength to use, and why in one line (choose/suggest.py)."""
+
+    TYPE: ClassVar[str] = "adapter.suggested"
+    epoch: int
+    strength: float = 1.0
+    adapter: str = ""
+    why: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ControlReceived(Event):
     TYPE: ClassVar[str] = "control.received"
     intent: str
@@ -213,6 +238,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SampleProgress,
         SampleSaved,
         ValidationLoss,
+        EpochJudged,
+        AdapterSuggested,
         ControlReceived,
         GpuSample,
         Log,

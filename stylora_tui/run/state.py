@@ -39,6 +39,8 @@ class RunState:
     outputs: tuple[str, ...] = ()
     samples: tuple[tuple[int, str], ...] = ()
     validation: tuple[tuple[int, float], ...] = ()
+    judged: tuple[ev.EpochJudged, ...] = ()  # the latest judgement of each (epoch, strength)
+    suggested: ev.AdapterSuggested | None = None
     skipped_steps: int = 0
     gpu: dict | None = None
     gpu_error: str = ""
@@ -197,6 +199,15 @@ def _validation(state: RunState, event: ev.ValidationLoss) -> RunState:
     return replace(state, validation=state.validation + ((event.epoch, event.loss),))
 
 
+def _judged(state: RunState, event: ev.EpochJudged) -> RunState:
+    others = tuple(j for j in state.judged if (j.epoch, j.strength) != (event.epoch, event.strength))
+    return replace(state, judged=tuple(sorted(others + (event,), key=lambda j: (j.epoch, -j.strength))))
+
+
+def _suggested(state: RunState, event: ev.AdapterSuggested) -> RunState:
+    return replace(state, suggested=event, log=_log(state, f"suggested e{event.epoch} at {event.strength:g}: {event.why}"))
+
+
 def _control(state: RunState, event: ev.ControlReceived) -> RunState:
     phase = STOPPING if event.intent == "stop" else state.phase
     return replace(state, phase=phase, log=_log(state, f"{event.intent} requested"))
@@ -234,6 +245,8 @@ _REDUCERS: dict[type[ev.Event], Callable] = {
     ev.SampleProgress: _sample_progress,
     ev.SampleSaved: _sample_saved,
     ev.ValidationLoss: _validation,
+    ev.EpochJudged: _judged,
+    ev.AdapterSuggested: _suggested,
     ev.ControlReceived: _control,
     ev.GpuSample: _gpu,
     ev.Log: _logged,

@@ -11,6 +11,7 @@ from pathlib import Path
 from stylora_tui.run.layout import RunDir, run_dirs
 from stylora_tui.run.lock import lock_holder
 from stylora_tui.run.status import CRASHED, FAILED, FINISHED, NEW, RUNNING, STOPPED, Status, read_status
+from stylora_tui.run.suggestion import Suggestion, read_suggestion
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class RunSummary:
     checkpoint_step: int | None = None  # the newest complete checkpoint: where a resume starts
     checkpoint_error: str = ""  # the last checkpoint that could not be written, while it stands
     root: str = ""
+    suggested: Suggestion | None = None  # the adapter choose/suggest.py suggests, when judged
 
     def to_json(self) -> dict:
         return {
@@ -38,6 +40,14 @@ class RunSummary:
             "checkpoint_step": self.checkpoint_step,
             "checkpoint_error": self.checkpoint_error,
             "root": self.root,
+            "suggested": None
+            if self.suggested is None
+            else {
+                "epoch": self.suggested.epoch,
+                "strength": self.suggested.strength,
+                "adapter": self.suggested.adapter,
+                "why": self.suggested.why,
+            },
         }
 
 
@@ -67,6 +77,7 @@ def run_status(run: RunDir) -> RunSummary:
         checkpoint_step=newest_checkpoint_step(run),
         checkpoint_error=data.checkpoint_error,
         root=str(run.path.parent),
+        suggested=read_suggestion(run),
     )
 
 

@@ -273,6 +273,7 @@ class Loop:
         self.saves.validation(epoch, step)
         if self.needs_samples(epoch):
             self.saves.samples(f"e{epoch:04d}", epoch, step, path)
+            self.saves.strengths()
         self.reporter.status(force=True, state=FINISHED, step=step, epoch=epoch)
         if path is not None:
             self.reporter.emit(

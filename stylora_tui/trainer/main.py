@@ -140,10 +140,17 @@ def announce(run: RunDir, config: Config, reporter: Reporter) -> None:
         str(output),
         getattr(final, "reason", ""),
         getattr(final, "hint", ""),
+        suggested_line(reporter.suggested) if isinstance(final, ev.RunFinished) else "",
     )
     kind = notify.kind_of(url, config.notify.kind)
     problem = notify.send(url, kind, ended)
     reporter.emit(ev.Log(message=f"notification not sent: {problem}" if problem else f"notified the {kind} webhook"))
+
+
+def suggested_line(suggested: ev.AdapterSuggested | None) -> str:
+    if suggested is None:
+        return ""
+    return f"{suggested.adapter} at strength {suggested.strength:g} ({suggested.why})"
 
 
 def failure(exc: Exception, config: Config | None, run: RunDir) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from stylora_tui.errors import StyloraError
 from stylora_tui.model.metadata import adapter_metadata
 from stylora_tui.run import events as ev
 from stylora_tui.trainer import checkpoint as ckpt
+from stylora_tui.trainer.judging import Judging
 from stylora_tui.trainer.output import DTYPES, save_adapter, verify_adapter
 from stylora_tui.trainer.seams import Reporter
 from stylora_tui.trainer.session import Session
@@ -30,6 +31,8 @@ class Saves:
         self.session, self.reporter = session, reporter
         self.expected_shapes = expected_shapes(session.adapter)
         self.last_checkpoint_time = time.time()
+        # Only where previews are made (rank 0, samples on): it may fetch the style model.
+        self.judging = Judging(session.run, session.config, reporter) if session.sampler is not None else None
 
     def checkpoint_due(self) -> bool:
         minutes = self.session.config.saving.checkpoint_every_minutes
@@ -115,9 +118,19 @@ class Saves:
         return path
 
     def samples(self, label: str, epoch: int, step: int, adapter_file: Path | None = None) -> None:
-        """Previews from `adapter_file` (the save just written), else from the weights of now."""
-        if self.session.sampler is not None:
-            self.session.sampler.render(label, epoch, step, adapter_file)
+        """Previews from `adapter_file` (the save just written), else from the weights of now;
+        those of a save judged (copy alarm, style score, the suggestion so far)."""
+        sampler = self.session.sampler
+        rendered = sampler is not None and sampler.render(label, epoch, step, adapter_file) is not None
+        if rendered and adapter_file is not None and self.judging is not None:
+            self.judging.judge(label)
+        self.session.group.barrier()
+
+    def strengths(self) -> None:
+        """After the last epoch's previews: the suggested epoch at the other strengths."""
+        sampler = self.session.sampler
+        if sampler is not None and self.judging is not None:
+            self.judging.strengths(sampler.render)
         self.session.group.barrier()
 
     def validation(self, epoch: int, step: int) -> None:

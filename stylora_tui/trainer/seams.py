@@ -61,6 +61,7 @@ class Reporter:
         self.events, self.status_writer = events, status
         self.final: ev.Event | None = None  # how the run ended, once it has (for the notification)
         self.train_s = 0.0  # training time so far, every session of the run together
+        self.suggested: ev.AdapterSuggested | None = None  # the latest suggestion (for the notification)
 
     def emit(self, event: ev.Event) -> None:
         """Thread-safe: the GPU telemetry thread reports through here too."""
@@ -68,6 +69,8 @@ class Reporter:
             self.train_s = event.train_s
         if isinstance(event, ev.FINAL):
             self.final = event
+        if isinstance(event, ev.AdapterSuggested):
+            self.suggested = event
         if self.events is not None:
             self.events.write(event)
 
