@@ -75,7 +75,9 @@ def _label(draw, judged: Judged, top: int, several_runs: bool, suggested: bool, 
     if judged.strength != 1.0:
         title += f" at {judged.strength:g}"
     draw.text((10, top + 8), title, fill="black", font=big)
-    lines: list[tuple[str, object]] = [(f"{judged.run}, step {judged.samples.step}" if several_runs else f"step {judged.samples.step}", "gray")]
+    lines: list[tuple[str, object]] = [
+        (f"{judged.run}, step {judged.samples.step}" if several_runs else f"step {judged.samples.step}", "gray")
+    ]
     if judged.samples.validation_loss is not None:
         lines.append((f"val loss {judged.samples.validation_loss:.4f}", "black"))
     if judged.style_score is not None:

@@ -201,11 +201,25 @@ def _validation(state: RunState, event: ev.ValidationLoss) -> RunState:
 
 def _judged(state: RunState, event: ev.EpochJudged) -> RunState:
     others = tuple(j for j in state.judged if (j.epoch, j.strength) != (event.epoch, event.strength))
-    return replace(state, judged=tuple(sorted(others + (event,), key=lambda j: (j.epoch, -j.strength))))
+    judged = tuple(sorted(others + (event,), key=lambda j: (j.epoch, -j.strength)))
+    return replace(state, judged=judged, log=_log(state, judged_line(event)))
+
+
+def judged_line(event: ev.EpochJudged) -> str:
+    name = f"e{event.epoch}" + (f" at {event.strength:g}" if event.strength != 1.0 else "")
+    parts = [f"style {event.style_score:.3f}" if event.style_score is not None else "no style score"]
+    names = sorted({str(c.get("training_image", "")).replace("\\", "/").rsplit("/", 1)[-1] for c in event.copies})
+    parts.append(f"copies {', '.join(names)}" if names else "no copies")
+    return f"{name}: {', '.join(parts)}"
+
+
+def suggested_line(event: ev.AdapterSuggested) -> str:
+    at = f" at {event.strength:g}" if event.strength != 1.0 else ""
+    return f"suggested e{event.epoch}{at} ({event.adapter}): {event.why}"
 
 
 def _suggested(state: RunState, event: ev.AdapterSuggested) -> RunState:
-    return replace(state, suggested=event, log=_log(state, f"suggested e{event.epoch} at {event.strength:g}: {event.why}"))
+    return replace(state, suggested=event, log=_log(state, suggested_line(event)))
 
 
 def _control(state: RunState, event: ev.ControlReceived) -> RunState:

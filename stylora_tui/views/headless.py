@@ -17,7 +17,7 @@ from stylora_tui.launch.start import Started
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
 from stylora_tui.run.layout import RunDir
-from stylora_tui.run.state import RunState, format_duration
+from stylora_tui.run.state import RunState, format_duration, suggested_line
 from stylora_tui.run.status import CACHING, FAILED, FINISHED, SAMPLING, STOPPED, TRAINING, WAITING
 from stylora_tui.run.watch import Watch
 from stylora_tui.views.console import console, safe
@@ -34,6 +34,8 @@ SAID_ALOUD = (
     ev.RunFinished,
     ev.Log,
     ev.StepSkipped,
+    ev.EpochJudged,
+    ev.AdapterSuggested,
 )
 
 
@@ -197,6 +199,12 @@ def summarize(state: RunState, run: RunDir) -> None:
         out.print(f"[green]finished[/] {run.name} at step {state.step}; outputs in {safe(run.output)}:")
         for name in run.outputs():
             out.print(f"  {printable(name)}", markup=False)
+        if state.suggested is not None:
+            out.print(f"[bold green]{safe(suggested_line(state.suggested))}[/]")
+            out.print(
+                f"  side by side: `stylora-tui compare {safe(run.name)} -o sheet.png`; "
+                f"add --best to copy the suggested adapter to output/{safe(run.name)}-best.safetensors"
+            )
     elif state.phase == STOPPED:
         out.print(f"[yellow]stopped[/] at step {state.step}; continue with `{safe(resume_command(run))}`")
     elif state.phase == FAILED:

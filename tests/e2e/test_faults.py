@@ -134,6 +134,9 @@ def test_kill_during_the_last_samples_is_completed_by_the_resume(tmp_path, datas
     assert load_file(str(adapter)).keys() == load_file_bytes(before).keys()
     assert all(torch.equal(load_file(str(adapter))[k], load_file_bytes(before)[k]) for k in load_file_bytes(before))
     assert len(webhook.received) == 1 and b"lastsamples finished" in webhook.received[0]["body"]
+    assert b"suggested: lastsamples-e0001.safetensors at strength" in webhook.received[0]["body"] or (
+        b"suggested: lastsamples.safetensors at strength" in webhook.received[0]["body"]
+    )
 
 
 def load_file_bytes(data: bytes) -> dict:

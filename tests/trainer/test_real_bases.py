@@ -95,9 +95,11 @@ def test_v_prediction_base_is_detected_trained_sampled_and_labelled(tmp_path, da
         cache_env,
         full_tree[kind],
         "vpred",
-        samples={"every_n_epochs": 1, "steps": 3},
+        samples={"every_n_epochs": 1, "steps": 3, "suggest_strengths": []},
         training={"gradient_checkpointing": "auto"},
     )
+    assert not list(run.samples.glob("*-at-*")), "no strengths asked for, none rendered"
+    assert any(e["type"] == "epoch.judged" for e in events(run))
     frozen = run.config.read_text()
     assert 'prediction_type = "v_prediction"' in frozen and "zero_terminal_snr = true" in frozen
     started = next(e for e in events(run) if e["type"] == "run.started")

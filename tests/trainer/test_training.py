@@ -160,6 +160,21 @@ def test_samples_and_validation_per_saved_epoch_and_a_sheet(tmp_path, dataset, c
     proc = run_cli("compare", "picks", "-o", str(sheet), "--best", "2", "--runs-dir", str(tmp_path / "runs"), env=cache_env)
     assert proc.returncode == 0, proc.stderr
     assert (run.output / "picks-best.safetensors").read_bytes() == (run.output / "picks-e0002.safetensors").read_bytes()
+    # Each save's previews judged by the trainer, a suggestion after each, and after the last
+    # epoch the suggested epoch previewed at the other strengths.
+    judged = [e for e in log if e["type"] == "epoch.judged"]
+    assert {(e["epoch"], e["strength"]) for e in judged} >= {(1, 1.0), (2, 1.0), (3, 1.0)}
+    assert all(isinstance(e["style_score"], float) and e["style_unavailable"] is None for e in judged)
+    suggested = [e for e in log if e["type"] == "adapter.suggested"][-1]
+    assert suggested["why"] and suggested["adapter"].startswith("picks")
+    for strength in ("0.8", "0.6"):
+        folder = run.samples / f"e{suggested['epoch']:04d}-at-{strength}"
+        assert len(list(folder.glob("*.png"))) == 4
+        assert json.loads((folder / "prompts.json").read_text())["strength"] == float(strength)
+    assert [e["type"] for e in log].index("run.finished") > [e["type"] for e in log].index("adapter.suggested")
+    assert json.loads((run.path / "suggestion.json").read_text())["epoch"] == suggested["epoch"]
+    data = json.loads(run_cli("compare", "picks", "--json", "--runs-dir", str(tmp_path / "runs"), env=cache_env).stdout)
+    assert len(data["epochs"]) == 5 and data["suggested"]["run"] == "picks"
 
 
 def test_gradient_checkpointing_leaves_no_module_untrained(tmp_path, dataset, cache_env):

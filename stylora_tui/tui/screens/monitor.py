@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 
 from stylora_tui.run import control
 from stylora_tui.run.layout import RunDir
-from stylora_tui.run.state import RunState, format_duration
+from stylora_tui.run.state import RunState, format_duration, suggested_line
 from stylora_tui.run.status import FAILED, FINISHED, RESUMABLE, WAITING
 from stylora_tui.run.summary import run_status
 from stylora_tui.run.watch import Watch
@@ -137,6 +137,8 @@ class MonitorScreen(Screen):
         latest = safe(state.outputs[-1]) if state.outputs else "none yet"
         checkpoint = safe(state.checkpoints[-1]) if state.checkpoints else "none yet"
         outputs = f"latest output: {latest}\nlatest checkpoint: {checkpoint}"
+        if state.suggested is not None:
+            outputs += f"\n[$success]{safe(suggested_line(state.suggested))}[/] (e: epochs)"
         if state.checkpoint_error:
             outputs += f"\n[bold $error]{safe(state.checkpoint_error)}[/]"
         self.query_one("#outputs", Static).update(outputs)
