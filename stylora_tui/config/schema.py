@@ -208,7 +208,7 @@ class SampleConfig:
         "style embedding that ranks epochs against the dataset (CSD, MIT): a hub id, a .onnx file or folder; empty = none",
     )
     suggest_strengths: tuple = spec(
-        (0.6, 0.8, 1.0),
+        (1.0, 0.8, 0.6),
         "strengths the suggested epoch is previewed at after the last epoch (an epoch that copies is tried lower); [] = none",
         min=0.0,
         max=2.0,

@@ -30,6 +30,7 @@ DEFAULT_SIDE = 224
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 BATCH = 8
+GPU_MEMORY_LIMIT = 3 << 30  # CSD's weights are 0.6 GB; its activations at batch 8 fit the rest
 
 
 class StyleModelError(StyloraError):
@@ -72,7 +73,11 @@ class StyleScorer:
                 "the style score needs onnxruntime, which is not installed",
                 "pip install 'onnxruntime>=1.19' (or onnxruntime-gpu on a GPU machine) into stylora-tui's environment",
             ) from exc
-        wanted = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in onnxruntime.get_available_providers()]
+        available = onnxruntime.get_available_providers()
+        # Beside a training run on the same GPU: a capped arena that grows only as asked.
+        cuda = ("CUDAExecutionProvider", {"gpu_mem_limit": GPU_MEMORY_LIMIT, "arena_extend_strategy": "kSameAsRequested"})
+        wanted = [cuda] if "CUDAExecutionProvider" in available else []
+        wanted.append(("CPUExecutionProvider", {}))
         try:
             self.session = onnxruntime.InferenceSession(str(model), providers=wanted)
         except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
@@ -82,6 +87,7 @@ class StyleScorer:
             ) from exc
         entry = self.session.get_inputs()[0]
         self.input_name = entry.name
+        self.half = entry.type == "tensor(float16)"  # an export in half precision takes half in
         side = entry.shape[2] if len(entry.shape) == 4 else None
         self.side = side if isinstance(side, int) and side > 0 else DEFAULT_SIDE
         batch = entry.shape[0]
@@ -119,6 +125,8 @@ class StyleScorer:
             batch = np.stack([self.prepare(p) for p in paths[start : start + self.batch]])
             if self.fixed_batch and len(batch) < self.batch:
                 batch = np.concatenate([batch, np.repeat(batch[-1:], self.batch - len(batch), axis=0)])
+            if self.half:
+                batch = batch.astype(np.float16)
             vectors = self.session.run([self.output_name], {self.input_name: batch})[0][: len(paths) - start]
             vectors = vectors.reshape(len(vectors), -1).astype(np.float64)
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -133,7 +133,7 @@ class EpochsScreen(Screen):
             epoch, source = chosen
             line = f"chosen: epoch {epoch} ({source}) → {self.run.name}-best.safetensors"
         elif suggestion is not None:
-            line = f"suggested ◀ {suggestion.short}: {suggestion.why}; b copies the highlighted epoch's adapter"
+            line = f"suggested ◀ {suggestion.why}; b copies the highlighted epoch's adapter"
         else:
             line = "validation loss beside each epoch (★ lowest, ⚠ copies a training image); b copies the highlighted adapter"
         self.query_one("#chosen", Static).update(Text(printable(line)))
