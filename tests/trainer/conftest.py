@@ -58,7 +58,9 @@ def demo_config(dataset: Path, /, **sections) -> object:
         "training": {"epochs": 2, "mixed_precision": "no", "gradient_checkpointing": False, "seed": 7},
         "saving": {"every_n_epochs": 1, "precision": "fp32", "checkpoint_every_minutes": 0},
         # The shipped stand-in: CSD itself would be fetched from the hub, which tests never reach.
-        "samples": {"style_model": "demo"},
+        # Previews at other strengths after the last epoch are two more renders: asked for
+        # where a test looks at them.
+        "samples": {"style_model": "demo", "suggest_strengths": []},
     }
     for section, values in sections.items():
         data.setdefault(section, {}).update(values)

@@ -139,7 +139,10 @@ def test_pickle_model_is_refused(tmp_path, dataset):
 
 def test_samples_and_validation_per_saved_epoch_and_a_sheet(tmp_path, dataset, cache_env):
     config = demo_config(
-        dataset, training={"epochs": 3}, samples={"every_n_epochs": 1, "steps": 2}, validation={"holdout_images": 2}
+        dataset,
+        training={"epochs": 3},
+        samples={"every_n_epochs": 1, "steps": 2, "suggest_strengths": [1.0, 0.8, 0.6]},
+        validation={"holdout_images": 2},
     )
     run = prepare(tmp_path, config, "picks")
     result = trainer(run, cache_env)
