@@ -12,7 +12,8 @@ from stylora_tui.run.suggestion import Suggestion
 
 CELL_PX = 256
 LABEL_PX = 170
-HEADER_PX = 60
+HEADER_PX = 80
+FOOTER_PX = 34  # the suggestion and why, across the sheet
 FRAME_PX = 4
 SUGGESTED, COPYING = (0, 130, 60), (200, 0, 0)
 
@@ -51,14 +52,16 @@ def comparison_sheet(title: str, rows: list[Judged], suggestion: Suggestion | No
     if not rows:
         raise RunError(f"{title} has no samples yet", "samples are rendered at each saved epoch (samples.every_n_epochs)")
     columns = max(len(r.samples.images) for r in rows)
-    sheet = Image.new("RGB", (LABEL_PX + columns * CELL_PX, HEADER_PX + len(rows) * CELL_PX), "white")
+    width = LABEL_PX + columns * CELL_PX
+    sheet = Image.new("RGB", (width, HEADER_PX + len(rows) * CELL_PX + FOOTER_PX), "white")
     draw = ImageDraw.Draw(sheet)
     small, big = _font(12), _font(18)
-    draw.text((8, 8), title, fill="black", font=big)
-    if suggestion is not None:
-        draw.text((8, 34), _wrap(f"suggested: {suggestion.why}", 60, 1), fill=SUGGESTED, font=small)
+    draw.multiline_text((8, 8), _wrap(title, 16, 3), fill="black", font=big)
     for column, prompt in enumerate(rows[-1].samples.prompts[:columns]):
-        draw.multiline_text((LABEL_PX + column * CELL_PX + 6, 6), _wrap(prompt, 38, 4), fill="black", font=small)
+        draw.multiline_text((LABEL_PX + column * CELL_PX + 6, 6), _wrap(prompt, 38, 5), fill="black", font=small)
+    if suggestion is not None:
+        line = f"suggested: {suggestion.adapter} at strength {suggestion.strength:g} ({suggestion.why})"
+        draw.text((8, sheet.height - FOOTER_PX + 10), _wrap(line, width // 7, 1), fill=SUGGESTED, font=small)
     several_runs = len({r.run for r in rows}) > 1
     for row, judged in enumerate(rows):
         top = HEADER_PX + row * CELL_PX

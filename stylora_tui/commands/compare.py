@@ -91,6 +91,7 @@ def show(comparison: Comparison) -> None:
         out.print(f"[dim]{safe(note)}[/]")
     if comparison.suggestion is not None:
         s = comparison.suggestion
-        out.print(f"[bold green]suggested:[/] {safe(s.run)} {s.short}: {safe(s.why)}")
+        where = f"{safe(s.run)}/output/" if several else ""
+        out.print(f"[bold green]suggested:[/] {where}{safe(s.adapter)} at strength {s.strength:g} ({safe(s.why)})")
     else:
         out.print(f"[yellow]no suggestion:[/] {_why_none(comparison)}")

@@ -5,7 +5,7 @@ from PIL import Image
 
 from stylora_tui.choose.compare import compare_runs
 from stylora_tui.choose.samples import choose_best, epoch_samples
-from stylora_tui.choose.sheet import CELL_PX, HEADER_PX, LABEL_PX, comparison_sheet
+from stylora_tui.choose.sheet import CELL_PX, FOOTER_PX, HEADER_PX, LABEL_PX, comparison_sheet
 from stylora_tui.errors import RunError
 from tests.conftest import run_cli, run_with_samples
 
@@ -16,7 +16,7 @@ def test_sheet_is_a_labelled_grid(tmp_path):
     assert [(r.epoch, r.validation_loss) for r in rows] == [(1, 0.31), (2, 0.27)]
     comparison = compare_runs([run])
     sheet = comparison_sheet(run.name, list(comparison.judged), comparison.suggestion)
-    assert sheet.size == (LABEL_PX + 2 * CELL_PX, HEADER_PX + 2 * CELL_PX)
+    assert sheet.size == (LABEL_PX + 2 * CELL_PX, HEADER_PX + 2 * CELL_PX + FOOTER_PX)
     # Row 2, column 2 holds epoch 2's green sample, enlarged to fill its cell.
     assert sheet.getpixel((LABEL_PX + CELL_PX + 128, HEADER_PX + CELL_PX + 128)) == (0, 128, 0)
 
