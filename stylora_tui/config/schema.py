@@ -237,6 +237,43 @@ class NotifyConfig:
     )
 
 
+@dataclass(frozen=True)
+class MirrorConfig:
+    to: str = spec(
+        "",
+        "where the run is copied as it goes: a folder, user@host:path (rsync over ssh) or hf://org/repo "
+        "(a private hub repo); empty = nowhere",
+    )
+    checkpoints: bool = spec(True, "mirror the newest complete checkpoint too, so another machine can resume the run")
+
+
+RENTAL_ACTIONS = ("nothing", "stop", "terminate")
+STALL_ACTIONS = ("nothing", "restart", "fail")
+
+
+@dataclass(frozen=True)
+class RentalConfig:
+    on_finish: str = spec(
+        "nothing",
+        "when the run finishes (and the mirror has it): stop or terminate this machine (RunPod, Vast.ai, or command)",
+        choices=RENTAL_ACTIONS,
+    )
+    on_failure: str = spec("nothing", "the same when the run fails", choices=RENTAL_ACTIONS)
+    on_stall: str = spec(
+        "nothing",
+        "when no step progresses for max(10 min, 20 x the median step): restart once from the newest checkpoint, or fail",
+        choices=STALL_ACTIONS,
+    )
+    command: str = spec(
+        "",
+        "what stops this machine where no provider is recognised (e.g. sudo shutdown -h now); it also replaces "
+        "the provider's own",
+    )
+    price_per_hour: float = spec(
+        0.0, "what this machine costs per hour, for the meter; 0 = what the provider says, else unknown", min=0.0
+    )
+
+
 SECTIONS: dict[str, type] = {
     "model": ModelConfig,
     "dataset": DatasetConfig,
@@ -249,6 +286,8 @@ SECTIONS: dict[str, type] = {
     "samples": SampleConfig,
     "validation": ValidationConfig,
     "notify": NotifyConfig,
+    "mirror": MirrorConfig,
+    "rental": RentalConfig,
 }
 
 SECTION_HELP = {
@@ -263,6 +302,8 @@ SECTION_HELP = {
     "samples": "preview images",
     "validation": "held-out validation loss",
     "notify": "webhook when the run ends",
+    "mirror": "the run copied off the machine as it goes",
+    "rental": "the rented machine: stop it when done, the meter, a stalled trainer",
 }
 
 
@@ -280,6 +321,8 @@ class Config:
     samples: SampleConfig = field(default_factory=SampleConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    mirror: MirrorConfig = field(default_factory=MirrorConfig)
+    rental: RentalConfig = field(default_factory=RentalConfig)
 
     def get(self, dotted: str) -> Any:
         section, key = dotted.split(".", 1)

@@ -13,7 +13,8 @@ from stylora_tui.atomic import write_text_atomic
 from stylora_tui.run.layout import RunDir
 
 STOP, SAVE_NOW, SAMPLE_NOW = "stop", "save-now", "sample-now"
-INTENTS = (STOP, SAVE_NOW, SAMPLE_NOW)
+KEEP_MACHINE = "keep-machine"  # cancels the countdown to stopping the rented machine
+INTENTS = (STOP, SAVE_NOW, SAMPLE_NOW, KEEP_MACHINE)
 
 
 def request(run: RunDir, intent: str) -> None:

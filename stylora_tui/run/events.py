@@ -178,6 +178,45 @@ class AdapterSuggested(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MirrorSynced(Event):
+    """The mirror holds the run as it stood when the send began."""
+
+    TYPE: ClassVar[str] = "mirror.synced"
+    destination: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MirrorFailed(Event):
+    TYPE: ClassVar[str] = "mirror.failed"
+    destination: str
+    reason: str
+    retry_in_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RentalCountdown(Event):
+    """The machine will be stopped (or terminated) in `seconds` unless cancelled."""
+
+    TYPE: ClassVar[str] = "rental.countdown"
+    action: str
+    seconds: int
+    provider: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RentalAction(Event):
+    """What was done about the machine, or why nothing was: `outcome` is done, cancelled,
+    failed or skipped."""
+
+    TYPE: ClassVar[str] = "rental.action"
+    action: str
+    outcome: str
+    command: str = ""
+    output: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ControlReceived(Event):
     TYPE: ClassVar[str] = "control.received"
     intent: str
@@ -240,6 +279,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ValidationLoss,
         EpochJudged,
         AdapterSuggested,
+        MirrorSynced,
+        MirrorFailed,
+        RentalCountdown,
+        RentalAction,
         ControlReceived,
         GpuSample,
         Log,

@@ -41,6 +41,11 @@ class RunState:
     validation: tuple[tuple[int, float], ...] = ()
     judged: tuple[ev.EpochJudged, ...] = ()  # the latest judgement of each (epoch, strength)
     suggested: ev.AdapterSuggested | None = None
+    mirror_ok_ts: float | None = None  # when the mirror last held the run
+    mirror_error: str = ""  # why it is failing, while it is
+    mirror_to: str = ""
+    countdown: ev.RentalCountdown | None = None  # the machine is about to be stopped
+    rental: ev.RentalAction | None = None  # what was done about the machine
     skipped_steps: int = 0
     gpu: dict | None = None
     gpu_error: str = ""
@@ -222,6 +227,32 @@ def _suggested(state: RunState, event: ev.AdapterSuggested) -> RunState:
     return replace(state, suggested=event, log=_log(state, suggested_line(event)))
 
 
+def _mirror_synced(state: RunState, event: ev.MirrorSynced) -> RunState:
+    return replace(state, mirror_ok_ts=event.ts, mirror_error="", mirror_to=event.destination)
+
+
+def _mirror_failed(state: RunState, event: ev.MirrorFailed) -> RunState:
+    retry = f" (retrying in {format_duration(event.retry_in_s)})" if event.retry_in_s else ""
+    line = f"mirror to {event.destination} failed: {event.reason}{retry}"
+    return replace(state, mirror_error=event.reason, mirror_to=event.destination, log=_log(state, line))
+
+
+def _countdown(state: RunState, event: ev.RentalCountdown) -> RunState:
+    line = f"{event.action} this machine in {event.seconds} s ({event.provider}); stylora-tui stop {state.name} --keep-machine cancels"
+    first = state.countdown is None or state.countdown.action != event.action
+    return replace(state, countdown=event, log=_log(state, line) if first else state.log)
+
+
+def _rental(state: RunState, event: ev.RentalAction) -> RunState:
+    said = {
+        "done": f"{event.action}: {event.command}",
+        "cancelled": f"{event.action} cancelled: this machine keeps running (and billing)",
+        "failed": f"{event.action} failed: {event.command}: {event.output}",
+        "skipped": f"{event.action} not done: {event.output}",
+    }.get(event.outcome, f"{event.action} {event.outcome}")
+    return replace(state, countdown=None, rental=event, log=_log(state, said))
+
+
 def _control(state: RunState, event: ev.ControlReceived) -> RunState:
     phase = STOPPING if event.intent == "stop" else state.phase
     return replace(state, phase=phase, log=_log(state, f"{event.intent} requested"))
@@ -261,6 +292,10 @@ _REDUCERS: dict[type[ev.Event], Callable] = {
     ev.ValidationLoss: _validation,
     ev.EpochJudged: _judged,
     ev.AdapterSuggested: _suggested,
+    ev.MirrorSynced: _mirror_synced,
+    ev.MirrorFailed: _mirror_failed,
+    ev.RentalCountdown: _countdown,
+    ev.RentalAction: _rental,
     ev.ControlReceived: _control,
     ev.GpuSample: _gpu,
     ev.Log: _logged,

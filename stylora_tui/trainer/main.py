@@ -27,6 +27,7 @@ from stylora_tui.run.summary import newest_checkpoint_step
 from stylora_tui.trainer import checkpoint as ckpt
 from stylora_tui.trainer import faults
 from stylora_tui.trainer.loop import Loop
+from stylora_tui.trainer.rental import RentalSide
 from stylora_tui.trainer.saves import disk_problem
 from stylora_tui.trainer.seams import Intents, Reporter, Signals
 from stylora_tui.trainer.session import StoppedBeforeTraining, open_session
@@ -63,7 +64,7 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
     status = StatusWriter(run.status_file, Status(state=RUNNING, pid=os.getpid())) if rank == 0 else None
     reporter = Reporter(events, status)
     intents = Intents(run, signals, active=rank == 0)
-    telemetry = reserve = config = None
+    telemetry = reserve = config = rental = None
     try:
         from stylora_tui.trainer.telemetry import GpuTelemetry
 
@@ -75,6 +76,8 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
             telemetry = GpuTelemetry(reporter, GPU_EVERY_S)
             telemetry.start()
         config = build_config(read_toml_file(run.config, "the run's config"), source=str(run.config))
+        if rank == 0:
+            rental = RentalSide(run, config, reporter)
         # Until training starts, `runs` shows the step a resume continues from.
         reporter.status(force=True, step=newest_checkpoint_step(run) or 0)
         try:
@@ -106,10 +109,18 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
             telemetry.stop()
         if events is not None and config is not None and reporter.final is not None:
             announce(run, config, reporter)
+        held = [lock]
+
+        def release_lock() -> None:
+            if held[0] is not None:
+                os.close(held[0])
+                held[0] = None
+
+        if rental is not None:
+            rental.end(reporter.final, release_lock)
         if events is not None:
             events.close()
-        if lock is not None:
-            os.close(lock)
+        release_lock()
 
 
 def announce(run: RunDir, config: Config, reporter: Reporter) -> None:

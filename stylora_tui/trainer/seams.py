@@ -62,6 +62,7 @@ class Reporter:
         self.final: ev.Event | None = None  # how the run ended, once it has (for the notification)
         self.train_s = 0.0  # training time so far, every session of the run together
         self.suggested: ev.AdapterSuggested | None = None  # the latest suggestion (for the notification)
+        self.listeners: list = []  # called with each event after it is written (the mirror)
 
     def emit(self, event: ev.Event) -> None:
         """Thread-safe: the GPU telemetry thread reports through here too."""
@@ -73,6 +74,8 @@ class Reporter:
             self.suggested = event
         if self.events is not None:
             self.events.write(event)
+        for listener in self.listeners:
+            listener(event)
 
     def status(self, force: bool = False, **changes) -> None:
         if self.status_writer is not None:
