@@ -172,6 +172,12 @@ def _runs_arguments(p: argparse.ArgumentParser) -> None:
 def _stop_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN")
     p.add_argument("--wait", action="store_true", help="follow the run until it has stopped")
+    p.add_argument(
+        "--keep-machine",
+        action="store_true",
+        help="do not stop the rented machine when the run ends ([rental] on_finish/on_failure); "
+        "cancels a countdown under way; the run itself goes on",
+    )
     _add_runs_dir(p)
 
 
@@ -388,6 +394,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="open the wizard pre-filled with the embedded demo")
     parser.add_argument("--resume", metavar="RUN", help="reattach to a live run, or resume a stopped one")
     parser.add_argument("--headless", action="store_true", help="with --resume or --demo: a plain Rich view, no TUI")
+    parser.add_argument(
+        "--from",
+        dest="from_mirror",
+        metavar="MIRROR",
+        help="with --resume: restore the run from its mirror (a folder, user@host:path or hf://org/repo) and continue it here",
+    )
+    parser.add_argument(
+        "--dataset", dest="resume_dataset", metavar="DIR", help="with --resume --from: the dataset's folder on this machine"
+    )
+    parser.add_argument(
+        "--model", dest="resume_model", metavar="PATH", help="with --resume --from: the base model's path on this machine"
+    )
     _add_runs_dir(parser)
     parser.set_defaults(handler=_top_level(parser))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)

@@ -1,4 +1,5 @@
-"""`stylora-tui --resume RUN`: attach to a live run, restart a stopped one, or summarise.
+"""`stylora-tui --resume RUN [--from MIRROR] [--dataset DIR] [--model PATH]`: attach to a
+live run, restart a stopped one (restored from its mirror first with --from), or summarise.
 
 In a terminal it opens the monitor (which offers the restart); with --headless, or
 without a terminal, the Rich view follows the run to its end."""
@@ -9,6 +10,7 @@ import sys
 
 from stylora_tui.display import printable
 from stylora_tui.errors import RunError
+from stylora_tui.launch.restore import relocate, restore
 from stylora_tui.launch.resume import restart
 from stylora_tui.run.catalog import locate_run
 from stylora_tui.run.events import EventTailer
@@ -20,7 +22,16 @@ from stylora_tui.views.headless import follow
 
 
 def run(args) -> int:
-    target = locate_run(args.resume, args.runs_dir)
+    if args.from_mirror:
+        root = runs_root(args.runs_dir)
+        target = restore(args.resume, args.from_mirror, root, args.resume_dataset, args.resume_model)
+        console().print(f"restored {safe(target.name)} from {safe(args.from_mirror)} into {safe(root)}")
+    else:
+        target = locate_run(args.resume, args.runs_dir)
+        if args.resume_dataset or args.resume_model:
+            if run_status(target).status == RUNNING:
+                raise RunError(f"run {target.name!r} is running", "--dataset and --model change where a stopped run reads from")
+            relocate(target, args.resume_dataset, args.resume_model)
     if args.interactive:
         from stylora_tui.tui.app import StyloraApp, default_services
 

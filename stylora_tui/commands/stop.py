@@ -15,6 +15,11 @@ from stylora_tui.views.invocation import resume_command
 def run(args) -> int:
     target = locate_run(args.run, args.runs_dir)
     status = run_status(target).status
+    if args.keep_machine:
+        # Whatever the run's state: a countdown runs after the run has ended.
+        control.request(target, control.KEEP_MACHINE)
+        console().print(f"{target.name}: this machine will be kept when the run ends (a countdown under way is cancelled)")
+        return 0
     if status != RUNNING:
         raise RunError(
             f"run {target.name!r} is not running (it is {status})",

@@ -1,0 +1,172 @@
+"""The mirror's destinations and its background thread, on run folders made on the spot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+
+from stylora_tui.errors import RunError
+from stylora_tui.launch.restore import restore
+from stylora_tui.rental import mirror as mirror_module
+from stylora_tui.rental.destinations import Folder, MirrorError, Rsync, parse
+from stylora_tui.rental.mirror import Mirror, read_mirror_state
+from stylora_tui.run.catalog import create_run
+from tests.rental.fakes import fake_ssh
+
+needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed (make install adds it)")
+
+
+def a_run(root, name="run-01", steps=(10, 20)):
+    run = create_run(root, name)
+    run.config.write_text('schema_version = 1\n\n[dataset]\npath = "/old/place"\n', encoding="utf-8")
+    run.dataset_manifest.write_text(json.dumps({"dataset": "/old/place", "files": {}}), encoding="utf-8")
+    run.events.write_text('{"v":1,"type":"log","message":"hi"}\n', encoding="utf-8")
+    (run.output / f"{name}-e0001.safetensors").write_bytes(b"adapter one")
+    (run.samples / "e0001").mkdir(parents=True)
+    (run.samples / "e0001" / "01.png").write_bytes(b"png")
+    run.lock.write_text("123")
+    run.control.mkdir(exist_ok=True)
+    (run.control / "stop").write_text("1")
+    (run.output / "half.safetensors.tmp").write_bytes(b"partial")
+    for step in steps:
+        add_checkpoint(run, step)
+    return run
+
+
+def add_checkpoint(run, step, complete=True):
+    folder = run.checkpoints / f"step-{step:06d}"
+    folder.mkdir(parents=True)
+    (folder / "state.safetensors").write_bytes(f"state {step}".encode())
+    if complete:
+        (folder / "COMPLETE").write_text("ok")
+
+
+def mirrored(root, name="run-01"):
+    return sorted(str(p.relative_to(root / name)) for p in (root / name).rglob("*") if p.is_file())
+
+
+EXPECTED = [
+    "checkpoints/step-000020/COMPLETE",
+    "checkpoints/step-000020/state.safetensors",
+    "config.toml",
+    "dataset.json",
+    "events.jsonl",
+    "output/run-01-e0001.safetensors",
+    "samples/e0001/01.png",
+]
+
+
+def test_a_folder_gets_the_run_and_only_the_newest_complete_checkpoint(tmp_path):
+    run = a_run(tmp_path / "runs", steps=(10, 20))
+    add_checkpoint(run, 30, complete=False)  # being written: not sent
+    Folder(tmp_path / "mirror").push(run, checkpoints=True)
+    assert mirrored(tmp_path / "mirror") == EXPECTED
+    add_checkpoint(run, 40)
+    Folder(tmp_path / "mirror").push(run, checkpoints=True)
+    assert "checkpoints/step-000040/COMPLETE" in mirrored(tmp_path / "mirror")
+    assert not any("step-000020" in f for f in mirrored(tmp_path / "mirror")), "older checkpoints dropped"
+    Folder(tmp_path / "nockpt").push(run, checkpoints=False)
+    assert not any(f.startswith("checkpoints") for f in mirrored(tmp_path / "nockpt"))
+
+
+@needs_rsync
+def test_rsync_over_ssh_with_the_real_rsync(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLORA_RSYNC_SSH", fake_ssh(tmp_path / "bin"))
+    run = a_run(tmp_path / "runs", steps=(10, 20))
+    (tmp_path / "remote").mkdir()
+    destination = parse(f"me@rental-box:{tmp_path / 'remote'}")
+    assert isinstance(destination, Rsync)
+    destination.push(run, checkpoints=True)
+    assert mirrored(tmp_path / "remote") == EXPECTED
+    add_checkpoint(run, 40)
+    (run.samples / "e0001" / "01.png").unlink()
+    destination.push(run, checkpoints=True)
+    files = mirrored(tmp_path / "remote")
+    assert "checkpoints/step-000040/COMPLETE" in files and "checkpoints/step-000020/COMPLETE" not in files
+    assert "samples/e0001/01.png" not in files, "the mirror follows the run"
+    destination.pull("run-01", tmp_path / "back")
+    assert (tmp_path / "back" / "checkpoints" / "step-000040" / "state.safetensors").read_bytes() == b"state 40"
+
+
+@needs_rsync
+def test_an_rsync_that_fails_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLORA_RSYNC_SSH", fake_ssh(tmp_path / "bin"))
+    run = a_run(tmp_path / "runs")
+    with pytest.raises(MirrorError) as info:
+        parse(f"me@box:{tmp_path / 'no' / 'such' / 'place'}").push(run, checkpoints=True)
+    assert "rsync to me@box:" in info.value.message
+
+
+def test_parse_tells_destinations_apart(tmp_path):
+    assert isinstance(parse(str(tmp_path)), Folder)
+    assert isinstance(parse("relative/folder"), Folder)
+    assert isinstance(parse("user@host.example:runs"), Rsync) and isinstance(parse("host:/srv/runs"), Rsync)
+    with pytest.raises(MirrorError):
+        parse("  ")
+
+
+class Flaky:
+    """A destination that fails `failures` times, then works."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.pushes = failures, 0
+
+    def describe(self) -> str:
+        return "flaky"
+
+    def push(self, run, checkpoints):
+        self.pushes += 1
+        if self.pushes <= self.failures:
+            raise MirrorError(f"no route to host (try {self.pushes})")
+
+
+def test_failures_are_retried_with_back_off_and_never_raised(tmp_path, monkeypatch):
+    monkeypatch.setattr(mirror_module, "FIRST_RETRY_S", 0.05)
+    run = a_run(tmp_path / "runs")
+    heard = []
+    mirror = Mirror(run, Flaky(2), True, heard.append)
+    try:
+        assert mirror.flush(5) is False, "the first send failed"
+        deadline = time.time() + 5
+        while not (heard and not heard[-1].error) and time.time() < deadline:
+            time.sleep(0.05)
+        assert [bool(s.error) for s in heard] == [True, True, False]
+        assert heard[1].retry_in_s == pytest.approx(0.1), "the wait doubles"
+        state = read_mirror_state(run)
+        assert state is not None and state.error == "" and state.last_ok_ts is not None and state.failures == 0
+        assert mirror.flush(5) is True
+    finally:
+        mirror.close()
+
+
+def test_a_failing_mirror_is_recorded_for_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(mirror_module, "FIRST_RETRY_S", 60)
+    run = a_run(tmp_path / "runs")
+    mirror = Mirror(run, Flaky(99), True)
+    try:
+        assert mirror.flush(5) is False
+        state = read_mirror_state(run)
+        assert state.error == "no route to host (try 1)" and state.retry_in_s == 60 and state.failures == 1
+    finally:
+        mirror.close()
+
+
+def test_restore_brings_a_run_back_and_points_it_at_this_machine(tmp_path):
+    run = a_run(tmp_path / "old", steps=(10,))
+    Folder(tmp_path / "mirror").push(run, checkpoints=True)
+    here = tmp_path / "data"
+    here.mkdir()
+    restored = restore("run-01", str(tmp_path / "mirror"), tmp_path / "new", dataset=str(here))
+    assert (restored.checkpoints / "step-000010" / "COMPLETE").is_file()
+    assert f'path = "{here}"' in restored.config.read_text()
+    assert json.loads(restored.dataset_manifest.read_text())["dataset"] == str(here)
+    assert not restored.lock.exists() and not (restored.control / "stop").exists()
+    with pytest.raises(RunError) as info:
+        restore("run-01", str(tmp_path / "mirror"), tmp_path / "new")
+    assert "already in" in info.value.message
+    with pytest.raises(MirrorError):
+        restore("run-02", str(tmp_path / "mirror"), tmp_path / "new")
+    assert not (tmp_path / "new" / "run-02").exists() and not list((tmp_path / "new").glob(".*restoring"))
