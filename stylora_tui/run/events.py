@@ -373,6 +373,12 @@ def _printable_strings(value):
 # ---------------------------------------------------------------- writing and reading
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
+
+
 class EventWriter:
     """Appends events; thread-safe so the GPU sampler thread can write too."""
 
@@ -381,6 +387,10 @@ class EventWriter:
         self._lock = threading.Lock()
         # Open for the trainer's whole life: one append per event, no reopen per line.
         self._handle = open(path, "ab", buffering=0)  # noqa: SIM115
+        # A line cut short (a killed trainer, a mirror copied mid-append) stays one damaged
+        # line: the next event starts on a line of its own.
+        if self._handle.tell() and not _ends_with_newline(path):
+            self._handle.write(b"\n")
 
     def write(self, event: Event) -> Event:
         """`event`, stamped with the time, appended; returned as written."""

@@ -4,6 +4,8 @@ and the last samples, a full disk, a damaged checkpoint, a stop that outlives it
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 import torch
@@ -194,3 +196,48 @@ def test_a_headless_resume_whose_trainer_dies_at_start_says_so_at_once(tmp_path,
     assert resumed.returncode == 1
     assert "failed: the trainer exited during start-up (exit code -9)" in resumed.stdout, resumed.stdout
     assert took < 30, f"took {took:.0f} s: the start grace is 60 s"
+
+
+@pytest.mark.parametrize("kind", ["folder", "rsync"])
+def test_a_run_lost_with_its_machine_resumes_from_its_mirror(tmp_path, dataset, cache_env, uninterrupted, kind):
+    """The machine is reclaimed while the final adapter is written: its run folder is gone.
+    On another machine `--resume --from` restores the mirror and the run ends as the
+    uninterrupted one; it then stops that machine (a fake runpodctl), once, after the
+    mirror holds the final adapter."""
+    import shutil
+
+    from tests.rental.fakes import CHECK_ENV, calls, fake_cli, fake_ssh, with_path
+
+    if kind == "rsync" and shutil.which("rsync") is None:
+        pytest.skip("rsync is not installed (make install adds it)")
+    (tmp_path / "mirror").mkdir()
+    to = str(tmp_path / "mirror") if kind == "folder" else f"me@old-box:{tmp_path / 'mirror'}"
+    env = {**cache_env, "STYLORA_RSYNC_SSH": fake_ssh(tmp_path / "bin")}
+    config = demo_config(dataset, mirror={"to": to}, rental={"on_finish": "stop"}, **EVERY_STEP)
+    run = prepare(tmp_path / "old", config, "straight")
+    assert trainer(run, {**env, ENV: "output.written:2:kill"}).returncode == -9
+    mirrored = tmp_path / "mirror" / "straight"
+    assert any((p / "COMPLETE").is_file() for p in (mirrored / "checkpoints").iterdir())
+    shutil.rmtree(run.path)
+
+    log = tmp_path / "runpodctl.jsonl"
+    fake_cli(tmp_path / "bin", "runpodctl", log)
+    env = with_path(tmp_path / "bin", {**os.environ, **env})
+    env.update(
+        {
+            "RUNPOD_POD_ID": "pod42",
+            "STYLORA_RENTAL_COUNTDOWN_S": "1",
+            CHECK_ENV: str(mirrored / "output" / "straight.safetensors"),
+        }
+    )
+    new_root = tmp_path / "new"
+    resumed = run_cli("--resume", "straight", "--from", to, "--headless", "--runs-dir", str(new_root), env=env, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert f"restored straight from {to}" in resumed.stdout
+    final = load_file(str(new_root / "straight" / "output" / "straight.safetensors"))
+    assert all(torch.equal(final[k], uninterrupted[k]) for k in final), "the restored run ends as the uninterrupted one"
+    wait_for(lambda: calls(log), timeout=60)
+    time.sleep(1)
+    made = calls(log)
+    assert [c["argv"] for c in made] == [["stop", "pod", "pod42"]], "stopped exactly once"
+    assert all(made[0]["checked"].values()), "after the mirror held the final adapter"

@@ -194,3 +194,14 @@ def test_elapsed_goes_on_through_previews_and_across_sessions():
         state,
     )
     assert state.elapsed_s(5030.0) == 130.0  # 100 s before the stop, 30 s since the resume
+
+
+def test_a_line_cut_short_does_not_swallow_the_next_event(tmp_path):
+    """A trainer killed mid-append, or a mirror copied mid-append, leaves half a line: the
+    next writer starts a line of its own, so only the half line is lost."""
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'{"v":1,"type":"log","message":"before"}\n{"v":1,"type":"lo')
+    writer = ev.EventWriter(path)
+    writer.write(ev.Log(message="after"))
+    writer.close()
+    assert [e.message for e in ev.read_events(path)] == ["before", "after"]
