@@ -82,6 +82,7 @@ def test_runs_json_on_empty_and_populated_root(tmp_path):
             "checkpoint_step": None,
             "checkpoint_error": "",
             "root": str(tmp_path / "r"),
+            "suggested": None,
         }
     ]
 
@@ -113,7 +114,7 @@ def test_unknown_preset_is_one_clear_error():
 
 
 def test_cli_family_and_known_base_names_match_core():
-    from stylora_tui.cli import FAMILY_NAMES, KNOWN_BASE_NAMES
+    from stylora_tui.commands.arguments import FAMILY_NAMES, KNOWN_BASE_NAMES
     from stylora_tui.config.bases import KNOWN_BASES
     from stylora_tui.config.families import FAMILIES
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from stylora_tui.atomic import replace_with, write_json_atomic
 from stylora_tui.errors import RunError, StyloraError
 from stylora_tui.model.files import read_header
-from stylora_tui.run.events import ValidationLoss, read_events
+from stylora_tui.run.event_log import read_events
+from stylora_tui.run.events import ValidationLoss
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.status import FINISHED, read_status
 

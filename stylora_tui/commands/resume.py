@@ -13,7 +13,7 @@ from stylora_tui.errors import RunError
 from stylora_tui.launch.restore import relocate, restore
 from stylora_tui.launch.resume import restart
 from stylora_tui.run.catalog import locate_run
-from stylora_tui.run.events import EventTailer
+from stylora_tui.run.event_log import EventTailer
 from stylora_tui.run.layout import runs_root
 from stylora_tui.run.status import FAILED, FINISHED, NEW, RUNNING
 from stylora_tui.run.summary import run_status

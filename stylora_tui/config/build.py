@@ -15,17 +15,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stylora_tui.config import toml_compat as tomllib
+from stylora_tui.config.rules import cross_check, problem
 from stylora_tui.config.schema import SCHEMA_VERSION, SECTIONS, Config, all_keys
 from stylora_tui.errors import ConfigError
-from stylora_tui.findings import Finding, Severity
+from stylora_tui.findings import Finding
 
 # ---------------------------------------------------------------- parsing values
 
 NUMBER_LISTS = ("samples.suggest_strengths",)  # lists of numbers, each held to the key's min and max
-
-
-def _problem(code: str, key: str, message: str, hint: str = "") -> Finding:
-    return Finding(Severity.ERROR, code, message, hint, key)
 
 
 def _kind(section_cls: type, name: str) -> str:
@@ -38,7 +35,7 @@ def _coerce(key: str, kind: str, value: Any, problems: list[Finding]) -> Any:
 
     def wrong(expected: str) -> None:
         problems.append(
-            _problem("config-type", key, f"{key} must be {expected}, got {value!r}", f"write it like: {_example(kind, key)}")
+            problem("config-type", key, f"{key} must be {expected}, got {value!r}", f"write it like: {_example(kind, key)}")
         )
 
     if kind == "bool":
@@ -118,12 +115,12 @@ def _check_rules(key: str, value: Any, rules: dict, problems: list[Finding]) -> 
             close = difflib.get_close_matches(str(v), [str(c) for c in rules["choices"]], n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             problems.append(
-                _problem("config-choice", key, f"{key} = {v!r} is not one of: {choices}", f"{hint}choose one of: {choices}")
+                problem("config-choice", key, f"{key} = {v!r} is not one of: {choices}", f"{hint}choose one of: {choices}")
             )
             return
         if "min" in rules and v < rules["min"]:
             problems.append(
-                _problem(
+                problem(
                     "config-range",
                     key,
                     f"{key} = {v} is below the minimum {rules['min']}",
@@ -133,7 +130,7 @@ def _check_rules(key: str, value: Any, rules: dict, problems: list[Finding]) -> 
             return
         if "max" in rules and v > rules["max"]:
             problems.append(
-                _problem(
+                problem(
                     "config-range",
                     key,
                     f"{key} = {v} is above the maximum {rules['max']}",
@@ -143,12 +140,12 @@ def _check_rules(key: str, value: Any, rules: dict, problems: list[Finding]) -> 
             return
         if "gt" in rules and not v > rules["gt"]:
             problems.append(
-                _problem("config-range", key, f"{key} = {v} must be greater than {rules['gt']}", "use a positive value")
+                problem("config-range", key, f"{key} = {v} must be greater than {rules['gt']}", "use a positive value")
             )
             return
         if rules.get("url") and v and http_url_problem(v):
             problems.append(
-                _problem(
+                problem(
                     "config-type",
                     key,
                     f"{key} = {v!r} {http_url_problem(v)}",
@@ -157,12 +154,12 @@ def _check_rules(key: str, value: Any, rules: dict, problems: list[Finding]) -> 
             )
             return
         if rules.get("pattern") and not re.fullmatch(rules["pattern"], v):
-            problems.append(_problem("config-type", key, f"{key} = {v!r} {rules['pattern_says']}", rules["pattern_hint"]))
+            problems.append(problem("config-type", key, f"{key} = {v!r} {rules['pattern_says']}", rules["pattern_hint"]))
             return
         if rules.get("multiple_of") and v % rules["multiple_of"]:
             m = rules["multiple_of"]
             lower, upper = v - v % m, v - v % m + m
-            problems.append(_problem("config-range", key, f"{key} = {v} is not a multiple of {m}", f"use {lower} or {upper}"))
+            problems.append(problem("config-range", key, f"{key} = {v} is not a multiple of {m}", f"use {lower} or {upper}"))
             return
 
 
@@ -203,7 +200,7 @@ def _merge_section(section: str, current: Any, data: Any, problems: list[Finding
     cls = SECTIONS[section]
     if not isinstance(data, dict):
         problems.append(
-            _problem(
+            problem(
                 "config-type",
                 section,
                 f"[{section}] must be a table of settings",
@@ -216,7 +213,7 @@ def _merge_section(section: str, current: Any, data: Any, problems: list[Finding
     for name, value in data.items():
         key = f"{section}.{name}"
         if name not in known:
-            problems.append(_problem("config-unknown-key", key, f"unknown setting {key}", _unknown_key_hint(key, section)))
+            problems.append(problem("config-unknown-key", key, f"unknown setting {key}", _unknown_key_hint(key, section)))
             continue
         coerced = _coerce(key, _kind(cls, name), value, problems)
         if coerced is None:
@@ -233,7 +230,7 @@ def merge(base: Config, data: dict, problems: list[Finding]) -> Config:
         if name == "schema_version":
             if value != SCHEMA_VERSION:
                 problems.append(
-                    _problem(
+                    problem(
                         "config-schema-version",
                         "schema_version",
                         f"schema_version {value!r} is not supported (this stylora-tui reads {SCHEMA_VERSION})",
@@ -248,140 +245,10 @@ def merge(base: Config, data: dict, problems: list[Finding]) -> Config:
                 hint = f"did you mean [{close[0]}]?"
             elif not hint:
                 hint = "sections are: " + ", ".join(f"[{s}]" for s in SECTIONS)
-            problems.append(_problem("config-unknown-key", name, f"unknown section or key {name!r}", hint))
+            problems.append(problem("config-unknown-key", name, f"unknown section or key {name!r}", hint))
             continue
         sections[name] = _merge_section(name, getattr(base, name), value, problems)
     return replace(base, **sections)
-
-
-# ---------------------------------------------------------------- cross-field rules
-
-
-def cross_check(config: Config, total_steps: int | None = None) -> list[Finding]:
-    """Rules that involve more than one field; `total_steps` enables the warmup check."""
-    return [*_network_rules(config), *_bucket_rules(config), *_schedule_rules(config, total_steps), *_caption_rules(config)]
-
-
-def _network_rules(config: Config) -> list[Finding]:
-    """Alpha against dim, and a preset that trains no text encoder."""
-    problems: list[Finding] = []
-    net = config.network
-    if net.alpha > net.dim:
-        problems.append(
-            _problem(
-                "config-alpha",
-                "network.alpha",
-                f"network.alpha ({net.alpha:g}) is above network.dim ({net.dim}): the update would be scaled by {net.alpha / net.dim:.2f}",
-                f"use alpha <= dim; half of dim is the usual pairing (alpha = {net.dim / 2:g})",
-            )
-        )
-    if net.algo == "locon" and net.conv_alpha > net.conv_dim:
-        problems.append(
-            _problem(
-                "config-alpha",
-                "network.conv_alpha",
-                f"network.conv_alpha ({net.conv_alpha:g}) is above network.conv_dim ({net.conv_dim})",
-                f"use conv_alpha <= conv_dim (conv_alpha = {net.conv_dim / 2:g} is usual)",
-            )
-        )
-    if net.preset == "unet-transformer-only" and net.train_text_encoders:
-        problems.append(
-            _problem(
-                "config-conflict",
-                "network.train_text_encoders",
-                "network.preset 'unet-transformer-only' trains no text encoder, but train_text_encoders is true",
-                "set network.train_text_encoders = false, or choose preset 'full' or 'attn-mlp'",
-            )
-        )
-    return problems
-
-
-def _bucket_rules(config: Config) -> list[Finding]:
-    """Bucket sides against the resolution."""
-    problems: list[Finding] = []
-    ds = config.dataset
-    if ds.min_bucket_px > ds.max_bucket_px:
-        problems.append(
-            _problem(
-                "config-conflict",
-                "dataset.min_bucket_px",
-                f"dataset.min_bucket_px ({ds.min_bucket_px}) is above max_bucket_px ({ds.max_bucket_px})",
-                "make min_bucket_px <= max_bucket_px (256 and 2048 are usual)",
-            )
-        )
-    for side in ds.resolution_px:
-        if ds.enable_buckets and side % ds.bucket_step_px:
-            problems.append(
-                _problem(
-                    "config-conflict",
-                    "dataset.resolution_px",
-                    f"resolution side {side} is not a multiple of bucket_step_px ({ds.bucket_step_px})",
-                    f"use {side - side % ds.bucket_step_px} or {side - side % ds.bucket_step_px + ds.bucket_step_px}",
-                )
-            )
-            break
-    if ds.enable_buckets and max(ds.resolution_px) > ds.max_bucket_px:
-        problems.append(
-            _problem(
-                "config-conflict",
-                "dataset.max_bucket_px",
-                f"dataset.max_bucket_px ({ds.max_bucket_px}) is below the resolution ({max(ds.resolution_px)})",
-                f"raise max_bucket_px to at least {max(ds.resolution_px)} (2048 is usual)",
-            )
-        )
-    return problems
-
-
-def _schedule_rules(config: Config, total_steps: int | None) -> list[Finding]:
-    """Warmup against the schedule and the run's length."""
-    problems: list[Finding] = []
-    tr, sch = config.training, config.scheduler
-    if sch.warmup_steps and sch.warmup_ratio:
-        problems.append(
-            _problem(
-                "config-conflict",
-                "scheduler.warmup_steps",
-                f"both scheduler.warmup_steps ({sch.warmup_steps}) and warmup_ratio ({sch.warmup_ratio:g}) are set",
-                "set one of them to 0",
-            )
-        )
-    if sch.name == "constant" and (sch.warmup_steps or sch.warmup_ratio):
-        problems.append(
-            _problem(
-                "config-conflict",
-                "scheduler.name",
-                "scheduler 'constant' ignores warmup",
-                "use 'constant_with_warmup', or set warmup_steps and warmup_ratio to 0",
-            )
-        )
-    run_steps = total_steps
-    if tr.max_steps:
-        run_steps = min(run_steps, tr.max_steps) if run_steps else tr.max_steps
-    if run_steps and sch.warmup_steps >= run_steps:
-        problems.append(
-            _problem(
-                "config-warmup",
-                "scheduler.warmup_steps",
-                f"warmup ({sch.warmup_steps} steps) is not shorter than the run ({run_steps} steps)",
-                f"use fewer warmup steps (5% would be {max(1, run_steps // 20)}) or warmup_ratio",
-            )
-        )
-    return problems
-
-
-def _caption_rules(config: Config) -> list[Finding]:
-    """The keep-tokens separator against the tag separator."""
-    problems: list[Finding] = []
-    if config.captions.keep_tokens_separator and "," in config.captions.keep_tokens_separator:
-        problems.append(
-            _problem(
-                "config-conflict",
-                "captions.keep_tokens_separator",
-                "captions.keep_tokens_separator must not contain a comma (tags are split on commas)",
-                "use a marker such as '|||'",
-            )
-        )
-    return problems
 
 
 # ---------------------------------------------------------------- entry points

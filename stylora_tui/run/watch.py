@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from stylora_tui.run.events import Event, EventTailer
+from stylora_tui.run.event_log import EventTailer
+from stylora_tui.run.events import Event
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.lock import lock_holder
 from stylora_tui.run.state import RunState, reduce, replay

@@ -21,6 +21,7 @@ from stylora_tui.errors import StyloraError
 from stylora_tui.integrations import notify
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
+from stylora_tui.run.event_log import EventWriter
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.status import FAILED, RUNNING, STOPPED, Status, StatusWriter
 from stylora_tui.run.summary import newest_checkpoint_step
@@ -60,7 +61,7 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
     faults.point("trainer.start")
     signals = Signals()
     signals.install()
-    events = ev.EventWriter(run.events) if rank == 0 else None
+    events = EventWriter(run.events) if rank == 0 else None
     status = StatusWriter(run.status_file, Status(state=RUNNING, pid=os.getpid())) if rank == 0 else None
     reporter = Reporter(events, status)
     intents = Intents(run, signals, active=rank == 0)

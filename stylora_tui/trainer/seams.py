@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
+from stylora_tui.run.event_log import EventWriter
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.status import StatusWriter
 
@@ -57,7 +58,7 @@ class Reporter:
     """Events and status out. Rank 0 reports; the other ranks of a several-GPU run get a
     quiet one (`events`/`status` None)."""
 
-    def __init__(self, events: ev.EventWriter | None, status: StatusWriter | None) -> None:
+    def __init__(self, events: EventWriter | None, status: StatusWriter | None) -> None:
         self.events, self.status_writer = events, status
         self.final: ev.Event | None = None  # how the run ended, once it has (for the notification)
         self.train_s = 0.0  # training time so far, every session of the run together

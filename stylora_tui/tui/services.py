@@ -47,7 +47,7 @@ def _alive(run: RunDir) -> bool:
 
 
 def _tailer(run: RunDir):
-    from stylora_tui.run.events import EventTailer
+    from stylora_tui.run.event_log import EventTailer
 
     return EventTailer(run.events)
 

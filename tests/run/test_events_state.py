@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stylora_tui.run import control
+from stylora_tui.run import event_log as log
 from stylora_tui.run import events as ev
 from stylora_tui.run.catalog import create_run
 from stylora_tui.run.state import RunState, reduce, replay
@@ -13,9 +14,9 @@ from stylora_tui.run.state import RunState, reduce, replay
 
 def test_tailer_reads_from_offset_and_leaves_a_partial_line(tmp_path):
     path = tmp_path / "events.jsonl"
-    writer = ev.EventWriter(path)
+    writer = log.EventWriter(path)
     writer.write(ev.RunStarted(run="r", step=0, total_steps=10))
-    tailer = ev.EventTailer(path)
+    tailer = log.EventTailer(path)
     assert [type(e) for e in tailer.read_new()] == [ev.RunStarted]
     offset = tailer.offset
     with open(path, "ab") as handle:
@@ -30,17 +31,17 @@ def test_tailer_reads_from_offset_and_leaves_a_partial_line(tmp_path):
 
 
 def test_events_are_versioned_and_timestamped(tmp_path):
-    writer = ev.EventWriter(tmp_path / "e.jsonl")
+    writer = log.EventWriter(tmp_path / "e.jsonl")
     event = writer.write(ev.TrainStep(step=3, loss=0.1))
     writer.close()
     line = json.loads((tmp_path / "e.jsonl").read_text())
     assert line["v"] == 1 and line["type"] == "train.step" and isinstance(line["ts"], float)
-    assert ev.decode(line) == event, "what is read back is what was written"
+    assert log.decode(line) == event, "what is read back is what was written"
 
 
 def typed(events: list[dict]) -> list[ev.Event]:
     """Events as JSON objects (the wire format), read the way every reader reads them."""
-    return [ev.decode(e) for e in events]
+    return [log.decode(e) for e in events]
 
 
 def test_reducer_eta_average_and_final_states():
@@ -146,7 +147,7 @@ def test_the_reducer_never_raises_on_any_event_sequence(sequence):
 
     state = RunState()
     for data in sequence:
-        event = ev.decode(data)
+        event = log.decode(data)
         if event is not None:
             state = reduce(state, event)
     assert isinstance(state, RunState)
@@ -201,7 +202,7 @@ def test_a_line_cut_short_does_not_swallow_the_next_event(tmp_path):
     next writer starts a line of its own, so only the half line is lost."""
     path = tmp_path / "events.jsonl"
     path.write_bytes(b'{"v":1,"type":"log","message":"before"}\n{"v":1,"type":"lo')
-    writer = ev.EventWriter(path)
+    writer = log.EventWriter(path)
     writer.write(ev.Log(message="after"))
     writer.close()
-    assert [e.message for e in ev.read_events(path)] == ["before", "after"]
+    assert [e.message for e in log.read_events(path)] == ["before", "after"]

@@ -3,6 +3,7 @@ save once, even when one poll of the event log brings several."""
 
 from __future__ import annotations
 
+from stylora_tui.run import event_log as log
 from stylora_tui.run import events as ev
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.watch import Watch
@@ -14,7 +15,7 @@ def finished_run(tmp_path) -> RunDir:
     (run.path / "output").mkdir(parents=True)
     for name in ("run-01-e0001.safetensors", "run-01.safetensors"):
         (run.output / name).write_bytes(b"x")
-    writer = ev.EventWriter(run.events)
+    writer = log.EventWriter(run.events)
     writer.write(ev.RunStarted(run="run-01", step=0, epoch=1, total_steps=4, epochs=2))
     for step in (1, 2):
         writer.write(ev.TrainStep(step=step, epoch=1, loss=0.1, lr=1e-4))
