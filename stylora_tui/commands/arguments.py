@@ -103,6 +103,7 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def runs_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME", nargs="?", help="one run in full: outputs, mirror, cost, and how to take it home")
     add_runs_dir(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
 

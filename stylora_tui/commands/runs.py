@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stylora_tui.run.catalog import search_roots
+from stylora_tui.rental.meter import money
+from stylora_tui.rental.take_home import take_home
+from stylora_tui.run.catalog import locate_run, search_roots
 from stylora_tui.run.layout import RunDir
-from stylora_tui.run.summary import list_runs
+from stylora_tui.run.summary import RunSummary, list_runs, run_status
 from stylora_tui.views.console import console, print_json, safe
 from stylora_tui.views.invocation import resume_command
+from stylora_tui.views.rental import cost, mirror_state_line
 
 STATUS_STYLE = {
     "running": "bold green",
@@ -21,10 +24,12 @@ STATUS_STYLE = {
 
 
 def run(args) -> int:
+    if args.name:
+        return one(args)
     roots = search_roots(args.runs_dir)
     runs = [r for root in roots for r in list_runs(root)]
     if args.json:
-        print_json([r.to_json() for r in runs])
+        print_json([as_json(r) for r in runs])
         return 0
     out = console()
     if not runs:
@@ -38,7 +43,7 @@ def run(args) -> int:
         if not here:
             continue
         table = Table(title=f"runs in {safe(root)}", title_justify="left")
-        for column in ("name", "status", "step", "pid", "outputs", "suggested", "note"):
+        for column in ("name", "status", "step", "pid", "outputs", "suggested", "cost", "note"):
             table.add_column(column, justify="right" if column in ("step", "pid") else "left")
         for r in here:
             table.add_row(
@@ -48,6 +53,7 @@ def run(args) -> int:
                 str(r.pid or ""),
                 _outputs(r),
                 safe(r.suggested.short) if r.suggested else "",
+                _cost(r),
                 _note(r),
             )
         out.print(table)
@@ -77,4 +83,49 @@ def _note(r) -> str:
         return f"[red]{safe(r.reason)}[/]"
     if r.checkpoint_error:
         return f"[bold red]{safe(r.checkpoint_error)}[/]"
+    if r.mirror is not None and r.mirror.error:
+        return f"[bold red]{safe(mirror_state_line(r.mirror))}[/]"
     return ""
+
+
+def _cost(r: RunSummary) -> str:
+    found = cost(r.price_per_hour, r.elapsed_s, r.eta_s)
+    return money(found.so_far) if found else ""
+
+
+def as_json(r: RunSummary) -> dict:
+    found = cost(r.price_per_hour, r.elapsed_s, r.eta_s)
+    return {**r.to_json(), "cost": found.to_json() if found else None}
+
+
+def one(args) -> int:
+    """`runs NAME`: one run in full."""
+    target = locate_run(args.name, args.runs_dir)
+    summary = run_status(target)
+    home = take_home(target.output)
+    if args.json:
+        print_json({**as_json(summary), "take_home": home})
+        return 0
+    out = console()
+    out.print(
+        f"[bold]{safe(summary.name)}[/] · [{STATUS_STYLE.get(summary.status, '')}]{summary.status}[/] · step {_step(summary)}"
+    )
+    out.print(f"folder: {safe(target.path)}")
+    for name in summary.outputs:
+        out.print(f"  output/{safe(name)}")
+    if summary.suggested is not None:
+        out.print(
+            f"suggested: {safe(summary.suggested.adapter)} at {summary.suggested.strength:g} ({safe(summary.suggested.why)})"
+        )
+    if summary.mirror is not None:
+        out.print(safe(mirror_state_line(summary.mirror)))
+    found = cost(summary.price_per_hour, summary.elapsed_s, summary.eta_s)
+    if found is not None:
+        out.print(f"cost: {found.line()}")
+    if summary.reason:
+        out.print(f"[red]{safe(summary.reason)}[/]")
+    if home:
+        out.print("take the outputs home (on your own computer):")
+        for command in home:
+            out.print(f"  {safe(command)}")
+    return 0

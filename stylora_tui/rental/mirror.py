@@ -7,47 +7,18 @@ monitor and the headless view).
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 from stylora_tui.atomic import write_json_atomic
-from stylora_tui.display import printable
 from stylora_tui.errors import StyloraError
 from stylora_tui.rental.destinations import MirrorError
 from stylora_tui.run.layout import RunDir
+from stylora_tui.run.mirror_state import MIRROR_FILE, MirrorState, read_mirror_state
 
-MIRROR_FILE = "mirror.json"
 FIRST_RETRY_S, LONGEST_RETRY_S = 10.0, 600.0
-
-
-@dataclass(frozen=True)
-class MirrorState:
-    destination: str
-    last_ok_ts: float | None = None
-    last_ok_s: float | None = None  # how long that send took
-    error: str = ""  # the last failure while it stands
-    error_ts: float | None = None
-    retry_in_s: float | None = None
-    failures: int = 0  # in a row
-
-
-def read_mirror_state(run: RunDir) -> MirrorState | None:
-    try:
-        data = json.loads((run.path / MIRROR_FILE).read_text(encoding="utf-8"))
-        return MirrorState(
-            printable(str(data["destination"])),
-            data.get("last_ok_ts"),
-            data.get("last_ok_s"),
-            printable(str(data.get("error", ""))),
-            data.get("error_ts"),
-            data.get("retry_in_s"),
-            int(data.get("failures", 0)),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 class Mirror:

@@ -186,6 +186,15 @@ class MirrorFailed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MachinePrice(Event):
+    """What this machine costs per hour, and who said so (the config, or the provider)."""
+
+    TYPE: ClassVar[str] = "machine.price"
+    price_per_hour: float
+    source: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class RentalCountdown(Event):
     """The machine will be stopped (or terminated) in `seconds` unless cancelled."""
 
@@ -272,6 +281,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AdapterSuggested,
         MirrorSynced,
         MirrorFailed,
+        MachinePrice,
         RentalCountdown,
         RentalAction,
         ControlReceived,

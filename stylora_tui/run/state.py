@@ -45,6 +45,7 @@ class RunState:
     mirror_error: str = ""  # why it is failing, while it is
     mirror_to: str = ""
     countdown: ev.RentalCountdown | None = None  # the machine is about to be stopped
+    price_per_hour: float | None = None
     rental: ev.RentalAction | None = None  # what was done about the machine
     skipped_steps: int = 0
     gpu: dict | None = None
@@ -237,6 +238,10 @@ def _mirror_failed(state: RunState, event: ev.MirrorFailed) -> RunState:
     return replace(state, mirror_error=event.reason, mirror_to=event.destination, log=_log(state, line))
 
 
+def _price(state: RunState, event: ev.MachinePrice) -> RunState:
+    return replace(state, price_per_hour=event.price_per_hour)
+
+
 def _countdown(state: RunState, event: ev.RentalCountdown) -> RunState:
     line = f"{event.action} this machine in {event.seconds} s ({event.provider}); stylora-tui stop {state.name} --keep-machine cancels"
     first = state.countdown is None or state.countdown.action != event.action
@@ -294,6 +299,7 @@ _REDUCERS: dict[type[ev.Event], Callable] = {
     ev.AdapterSuggested: _suggested,
     ev.MirrorSynced: _mirror_synced,
     ev.MirrorFailed: _mirror_failed,
+    ev.MachinePrice: _price,
     ev.RentalCountdown: _countdown,
     ev.RentalAction: _rental,
     ev.ControlReceived: _control,

@@ -36,6 +36,10 @@ class Status:
     reason: str = ""
     hint: str = ""
     checkpoint_error: str = ""  # the last checkpoint that could not be written, while it stands
+    # The meter: wall-clock time of every session so far, the time left, what an hour costs.
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    price_per_hour: float | None = None
     updated: float = field(default_factory=time.time)
 
     def to_json(self) -> dict:
@@ -53,6 +57,8 @@ def _valid(name: str, value) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "int | None":
         return value is None or (isinstance(value, int) and not isinstance(value, bool))
+    if kind == "float | None":
+        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from stylora_tui.run.layout import RunDir, run_dirs
 from stylora_tui.run.lock import lock_holder
+from stylora_tui.run.mirror_state import MirrorState, read_mirror_state
 from stylora_tui.run.status import CRASHED, FAILED, FINISHED, NEW, RUNNING, STOPPED, Status, read_status
 from stylora_tui.run.suggestion import Suggestion, read_suggestion
 
@@ -27,6 +28,10 @@ class RunSummary:
     checkpoint_error: str = ""  # the last checkpoint that could not be written, while it stands
     root: str = ""
     suggested: Suggestion | None = None  # the adapter choose/suggest.py suggests, when judged
+    mirror: MirrorState | None = None  # what the mirror last did, when one is set
+    elapsed_s: float = 0.0  # wall-clock time of every session so far
+    eta_s: float | None = None
+    price_per_hour: float | None = None
 
     def to_json(self) -> dict:
         return {
@@ -48,6 +53,15 @@ class RunSummary:
                 "adapter": self.suggested.adapter,
                 "why": self.suggested.why,
             },
+            "mirror": None
+            if self.mirror is None
+            else {
+                "to": self.mirror.destination,
+                "last_ok_ts": self.mirror.last_ok_ts,
+                "error": self.mirror.error,
+                "retry_in_s": self.mirror.retry_in_s,
+            },
+            "elapsed_s": self.elapsed_s,
         }
 
 
@@ -78,6 +92,10 @@ def run_status(run: RunDir) -> RunSummary:
         checkpoint_error=data.checkpoint_error,
         root=str(run.path.parent),
         suggested=read_suggestion(run),
+        mirror=read_mirror_state(run),
+        elapsed_s=data.elapsed_s,
+        eta_s=data.eta_s if status == RUNNING else None,
+        price_per_hour=data.price_per_hour,
     )
 
 

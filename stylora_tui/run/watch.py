@@ -48,6 +48,7 @@ class Watch:
         self.state = state or RunState(name=run.name)
         self.alive = True
         self.said: list[tuple[Event, str]] = []  # the last poll's events with the log line each added
+        self.last_events: list[Event] = []  # the last poll's events, all of them
         self.seen_events = False
         self.last_event, self.last_check = clock(), float("-inf")
 
@@ -69,6 +70,7 @@ class Watch:
         """Fold new events in, refresh liveness now and then; returns the new events (and
         keeps in `said` the log line each of them added: one poll can bring several)."""
         new = self.source.read_new()
+        self.last_events = new
         self.said = []
         for event in new:
             before = self.state.log

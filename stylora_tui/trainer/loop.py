@@ -221,7 +221,8 @@ class Loop:
                 train_s=round(train_s, 3),
             )
         )
-        self.reporter.status(step=step, epoch=epoch)
+        eta = (self.s.total_steps - step) / rate if rate > 0 else None
+        self.reporter.status(step=step, epoch=epoch, eta_s=round(eta, 1) if eta is not None else None)
 
     # ------------------------------------------------------------ intents and ends
 

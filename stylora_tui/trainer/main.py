@@ -23,7 +23,7 @@ from stylora_tui.run import control
 from stylora_tui.run import events as ev
 from stylora_tui.run.event_log import EventWriter
 from stylora_tui.run.layout import RunDir
-from stylora_tui.run.status import FAILED, RUNNING, STOPPED, Status, StatusWriter
+from stylora_tui.run.status import FAILED, RUNNING, STOPPED, Status, StatusWriter, read_status
 from stylora_tui.run.summary import newest_checkpoint_step
 from stylora_tui.trainer import checkpoint as ckpt
 from stylora_tui.trainer import faults
@@ -62,8 +62,14 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
     signals = Signals()
     signals.install()
     events = EventWriter(run.events) if rank == 0 else None
-    status = StatusWriter(run.status_file, Status(state=RUNNING, pid=os.getpid())) if rank == 0 else None
+    before = read_status(run.status_file)
+    status = (
+        StatusWriter(run.status_file, Status(state=RUNNING, pid=os.getpid(), price_per_hour=before.price_per_hour))
+        if rank == 0
+        else None
+    )
     reporter = Reporter(events, status)
+    reporter.earlier_s = before.elapsed_s  # a resumed run's meter goes on from there
     intents = Intents(run, signals, active=rank == 0)
     telemetry = reserve = config = rental = None
     try:

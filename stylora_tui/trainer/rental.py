@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from stylora_tui.config.schema import Config
 from stylora_tui.rental.destinations import parse
+from stylora_tui.rental.meter import machine_price
 from stylora_tui.rental.mirror import Mirror, MirrorState
 from stylora_tui.rental.provider import Provider, detect, run_action, shown
 from stylora_tui.run import control
@@ -33,6 +34,11 @@ class RentalSide:
     def __init__(self, run: RunDir, config: Config, reporter: Reporter) -> None:
         self.run, self.config, self.reporter = run, config, reporter
         self.mirror: Mirror | None = None
+        price = machine_price(config.rental.price_per_hour)
+        if price is not None:
+            source = "rental.price_per_hour" if config.rental.price_per_hour else "the provider"
+            reporter.emit(ev.MachinePrice(price_per_hour=price, source=source))
+            reporter.status(force=True, price_per_hour=price)
         if config.mirror.to:
             self.mirror = Mirror(run, parse(config.mirror.to), config.mirror.checkpoints, self.mirror_changed)
             reporter.listeners.append(self.heard)

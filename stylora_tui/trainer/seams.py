@@ -7,6 +7,7 @@ The loop reads no control file and writes no status itself; tests pass their own
 from __future__ import annotations
 
 import signal
+import time
 from dataclasses import dataclass
 
 from stylora_tui.run import control
@@ -64,6 +65,10 @@ class Reporter:
         self.train_s = 0.0  # training time so far, every session of the run together
         self.suggested: ev.AdapterSuggested | None = None  # the latest suggestion (for the notification)
         self.listeners: list = []  # called with each event after it is written (the mirror)
+        # Wall-clock time of the sessions before this one, and when this one started: every
+        # status carries the run's elapsed time, which the meter bills.
+        self.earlier_s = 0.0
+        self.started = time.time()
 
     def emit(self, event: ev.Event) -> None:
         """Thread-safe: the GPU telemetry thread reports through here too."""
@@ -80,6 +85,7 @@ class Reporter:
 
     def status(self, force: bool = False, **changes) -> None:
         if self.status_writer is not None:
+            changes.setdefault("elapsed_s", round(self.earlier_s + time.time() - self.started, 1))
             self.status_writer.update(force=force, **changes)
 
     @property

@@ -14,6 +14,7 @@ from dataclasses import replace
 from stylora_tui.display import printable
 from stylora_tui.launch.launcher import Launched
 from stylora_tui.launch.start import Started
+from stylora_tui.rental.meter import money
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
 from stylora_tui.run.layout import RunDir
@@ -23,6 +24,7 @@ from stylora_tui.run.watch import Watch
 from stylora_tui.views.console import console, safe
 from stylora_tui.views.gpu import gpu_line
 from stylora_tui.views.invocation import check_command, resume_command
+from stylora_tui.views.rental import await_rental, cost, summarize_rental
 
 POLL_S = 0.5
 SAID_ALOUD = (
@@ -52,6 +54,9 @@ def describe(state: RunState) -> str:
     if state.it_per_s:
         parts.append(f"{state.it_per_s:.2f} it/s")
     parts.append(f"ETA {format_duration(state.eta_s)}")
+    found = cost(state.price_per_hour, state.elapsed_s(time.time()), state.eta_s)
+    if found is not None:
+        parts.append(f"{money(found.so_far)} so far")
     if state.gpu:
         parts.append(gpu_line(state.gpu, state.gpu_error))
     return "  ".join(parts)
@@ -101,7 +106,12 @@ def follow(
 
     def on_interrupt(_signum, _frame):
         interrupts["count"] += 1
-        if interrupts["count"] == 1 and stop_on_interrupt:
+        if watch.ended and not interrupts.get("kept"):
+            # The run is over; what is left is the countdown to stopping the machine.
+            interrupts["kept"] = 1
+            control.request(run, control.KEEP_MACHINE)
+            out.print("[yellow]keeping this machine: the countdown is cancelled (Ctrl-C again to leave)[/]")
+        elif interrupts["count"] == 1 and stop_on_interrupt:
             control.request(run, control.STOP)
             out.print("[yellow]stop requested: the trainer saves a checkpoint at the next step (Ctrl-C again to detach)[/]")
         else:
@@ -140,6 +150,7 @@ def follow(
                         out.bell()  # heard in another window, over SSH too
                     break
                 time.sleep(POLL_S)
+        await_rental(run, watch, out)
     except KeyboardInterrupt:
         out.print(f"detached: training continues; `{safe(resume_command(run))}` to come back")
     finally:
@@ -211,3 +222,4 @@ def summarize(state: RunState, run: RunDir) -> None:
         out.print(f"[red]failed[/]: {safe(state.reason)}")
         if state.hint:
             out.print(f"hint: {safe(state.hint)}")
+    summarize_rental(state, run, out)

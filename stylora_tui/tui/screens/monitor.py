@@ -31,6 +31,7 @@ from stylora_tui.tui.widgets.gpu_panel import GpuPanel
 from stylora_tui.views.console import safe
 from stylora_tui.views.headless import progress_of
 from stylora_tui.views.invocation import resume_command
+from stylora_tui.views.rental import cost, mirror_line
 
 POLL_S = 0.2
 
@@ -45,6 +46,7 @@ class MonitorScreen(Screen):
         Binding("p", "sample_now", "Samples"),
         Binding("r", "resume", "Resume"),
         Binding("e", "epochs", "Epochs"),
+        Binding("k", "keep_machine", "Keep machine"),
         Binding("q", "detach", "Quit monitor"),
     ]
     LIVE_ONLY = {"stop", "save_now", "sample_now"}
@@ -85,6 +87,9 @@ class MonitorScreen(Screen):
             return self.alive and not self.state.finished
         if action == "resume":
             return not self.alive
+        if action == "keep_machine":
+            # While a countdown to stopping the machine runs, or before one can start.
+            return self.state.countdown is not None or (self.alive and not self.state.finished)
         return True
 
     def tick(self) -> None:
@@ -139,6 +144,13 @@ class MonitorScreen(Screen):
         outputs = f"latest output: {latest}\nlatest checkpoint: {checkpoint}"
         if state.suggested is not None:
             outputs += f"\n[$success]{safe(suggested_line(state.suggested))}[/] (e: epochs)"
+        if state.mirror_to:
+            line = safe(mirror_line(state.mirror_to, state.mirror_ok_ts, state.mirror_error))
+            outputs += f"\n[bold $error]{line}[/]" if state.mirror_error else f"\n{line}"
+        if state.countdown is not None and state.rental is None:
+            c = state.countdown
+            left = max(0, round(c.seconds - (self.services.clock() - (c.ts or self.services.clock()))))
+            outputs += f"\n[bold $warning]{c.action} {safe(c.provider)} in {left} s: k keeps the machine[/]"
         if state.checkpoint_error:
             outputs += f"\n[bold $error]{safe(state.checkpoint_error)}[/]"
         self.query_one("#outputs", Static).update(outputs)
@@ -156,9 +168,11 @@ class MonitorScreen(Screen):
         # Wall-clock: sampling, caching and saves are work, and the clock goes on through them.
         elapsed = state.elapsed_s(self.services.clock() if self.alive and not state.finished else None)
         detach = " · q quits the monitor, training continues" if self.alive and not state.finished else ""
+        found = cost(state.price_per_hour, elapsed, state.eta_s)
+        meter = f" · {found.line()}" if found is not None else ""
         return (
             f"[bold]{phase}[/] · step {state.step}/{state.total_steps or '?'} · epoch {state.epoch}/{state.total_epochs or '?'}\n"
-            f"{rate} · elapsed {format_duration(elapsed)} · ETA {format_duration(state.eta_s)}{detach}"
+            f"{rate} · elapsed {format_duration(elapsed)} · ETA {format_duration(state.eta_s)}{meter}{detach}"
         )
 
     def maybe_offer_resume(self) -> None:
@@ -231,6 +245,10 @@ class MonitorScreen(Screen):
         if self.alive:
             control.request(self.run, control.SAMPLE_NOW)
             self.notify("sample requested")
+
+    def action_keep_machine(self) -> None:
+        control.request(self.run, control.KEEP_MACHINE)
+        self.notify("this machine will be kept when the run ends (the countdown is cancelled)")
 
     def action_epochs(self) -> None:
         from stylora_tui.tui.screens.epochs import EpochsScreen
