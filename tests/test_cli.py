@@ -83,6 +83,9 @@ def test_runs_json_on_empty_and_populated_root(tmp_path):
             "checkpoint_error": "",
             "root": str(tmp_path / "r"),
             "suggested": None,
+            "mirror": None,
+            "elapsed_s": 0.0,
+            "cost": None,
         }
     ]
 

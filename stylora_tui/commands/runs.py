@@ -43,19 +43,23 @@ def run(args) -> int:
         if not here:
             continue
         table = Table(title=f"runs in {safe(root)}", title_justify="left")
-        for column in ("name", "status", "step", "pid", "outputs", "suggested", "cost", "note"):
-            table.add_column(column, justify="right" if column in ("step", "pid") else "left")
+        # Columns only some runs fill are left out where none does: 80 columns are few.
+        optional = {"suggested": any(r.suggested for r in here), "cost": any(r.price_per_hour for r in here)}
+        columns = [c for c in ("name", "status", "step", "pid", "outputs", "suggested", "cost", "note") if optional.get(c, True)]
+        for column in columns:
+            table.add_column(column, justify="right" if column in ("step", "pid", "cost") else "left")
         for r in here:
-            table.add_row(
-                r.name,
-                f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
-                _step(r),
-                str(r.pid or ""),
-                _outputs(r),
-                safe(r.suggested.short) if r.suggested else "",
-                _cost(r),
-                _note(r),
-            )
+            cells = {
+                "name": r.name,
+                "status": f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
+                "step": _step(r),
+                "pid": str(r.pid or ""),
+                "outputs": _outputs(r),
+                "suggested": safe(r.suggested.short) if r.suggested else "",
+                "cost": _cost(r),
+                "note": _note(r),
+            }
+            table.add_row(*(cells[c] for c in columns))
         out.print(table)
     resumable = [r for r in runs if r.status in ("stopped", "crashed", "failed")]
     if resumable:

@@ -47,7 +47,7 @@ def expects_action(run: RunDir, state: RunState) -> bool:
     """Whether the run's config stops the machine after an end like this one."""
     try:
         rental = frozen_config(run).rental
-    except StyloraError:
+    except (StyloraError, OSError):
         return False
     action = {FINISHED: rental.on_finish, FAILED: rental.on_failure}.get(state.phase, "nothing")
     return action != "nothing"

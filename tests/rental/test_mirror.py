@@ -13,8 +13,8 @@ from stylora_tui.launch.restore import restore
 from stylora_tui.rental import mirror as mirror_module
 from stylora_tui.rental.destinations import Folder, MirrorError, Rsync, parse
 from stylora_tui.rental.mirror import Mirror
-from stylora_tui.run.mirror_state import read_mirror_state
 from stylora_tui.run.catalog import create_run
+from stylora_tui.run.mirror_state import read_mirror_state
 from tests.rental.fakes import fake_ssh
 
 needs_rsync = pytest.mark.skipif(shutil.which("rsync") is None, reason="rsync is not installed (make install adds it)")
