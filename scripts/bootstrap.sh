@@ -35,4 +35,16 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   EXTRAS="$EXTRAS,adamw8bit"
 fi
 "$VENV/bin/pip" install --disable-pip-version-check -q -c "$VENV/constraints.txt" -e ".[$EXTRAS]"
+# The mirror sends runs over ssh with the system rsync (and its tests use the real one):
+# installed where missing and the package manager allows it, else said.
+if ! command -v rsync >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+  if command -v apt-get >/dev/null 2>&1; then
+    $SUDO apt-get install -y -q rsync >/dev/null 2>&1 \
+      || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q rsync >/dev/null 2>&1; } \
+      || true
+  fi
+  command -v rsync >/dev/null 2>&1 || echo "bootstrap: rsync is not installed; mirrors to user@host:path need it (apt-get install rsync)"
+fi
 echo "bootstrap: ready ($("$VENV/bin/stylora-tui" --version))"
