@@ -27,6 +27,10 @@ class Launched:
         return self.process.poll() if self.process is not None else None
 
 
+# Set for a trainer started in a process group of its own, which its watchdog may end whole.
+OWN_GROUP_ENV = "STYLORA_OWN_PROCESS_GROUP"
+
+
 class TrainerLauncher:
     """Launches `python -m stylora_tui.trainer RUN_DIR`; tests may pass another module."""
 
@@ -59,7 +63,7 @@ class TrainerLauncher:
 
     def launch(self, run: RunDir, processes: int = 1) -> Launched:
         run.logs.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", OWN_GROUP_ENV: "1"}
         with open(run.trainer_log, "ab") as log, open(os.devnull, "rb") as devnull:
             process = subprocess.Popen(
                 self.command(run, processes),

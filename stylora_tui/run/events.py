@@ -186,6 +186,17 @@ class MirrorFailed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RunStalled(Event):
+    """No step progressed for `seconds`: every thread's stack is in the trainer's log; `action`
+    (rental.on_stall) is what happens next: nothing (wait), restart or fail."""
+
+    TYPE: ClassVar[str] = "run.stalled"
+    step: int = 0
+    seconds: float
+    action: str = "nothing"
+
+
+@dataclass(frozen=True, kw_only=True)
 class MachinePrice(Event):
     """What this machine costs per hour, and who said so (the config, or the provider)."""
 
@@ -281,6 +292,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AdapterSuggested,
         MirrorSynced,
         MirrorFailed,
+        RunStalled,
         MachinePrice,
         RentalCountdown,
         RentalAction,
@@ -294,4 +306,4 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 FINAL = (RunStopped, RunFinished, RunFailed)
 # Events whose loss a crash must not take: flushed to disk before the write returns.
-DURABLE = (*FINAL, RunStarted, CheckpointSaved, CheckpointFailed, OutputSaved)
+DURABLE = (*FINAL, RunStarted, CheckpointSaved, CheckpointFailed, OutputSaved, RunStalled)

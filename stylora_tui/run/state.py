@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from stylora_tui.run import events as ev
-from stylora_tui.run.status import CACHING, FAILED, FINISHED, SAMPLING, STOPPED, STOPPING, TRAINING, WAITING
+from stylora_tui.run.status import CACHING, FAILED, FINISHED, SAMPLING, STALLED, STOPPED, STOPPING, TRAINING, WAITING
 
 LOSS_POINTS = 600  # kept for the loss chart; older points are thinned, not dropped
 AVERAGE_WINDOW = 50
@@ -238,6 +238,12 @@ def _mirror_failed(state: RunState, event: ev.MirrorFailed) -> RunState:
     return replace(state, mirror_error=event.reason, mirror_to=event.destination, log=_log(state, line))
 
 
+def _stalled(state: RunState, event: ev.RunStalled) -> RunState:
+    then = {"restart": "restarting from the newest checkpoint", "fail": "failing the run"}.get(event.action, "waiting")
+    line = f"stalled: no progress for {format_duration(event.seconds)} at step {event.step or state.step}; stacks in logs/trainer.log; {then}"
+    return replace(state, phase=STALLED, log=_log(state, line))
+
+
 def _price(state: RunState, event: ev.MachinePrice) -> RunState:
     return replace(state, price_per_hour=event.price_per_hour)
 
@@ -299,6 +305,7 @@ _REDUCERS: dict[type[ev.Event], Callable] = {
     ev.AdapterSuggested: _suggested,
     ev.MirrorSynced: _mirror_synced,
     ev.MirrorFailed: _mirror_failed,
+    ev.RunStalled: _stalled,
     ev.MachinePrice: _price,
     ev.RentalCountdown: _countdown,
     ev.RentalAction: _rental,

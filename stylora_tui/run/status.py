@@ -2,9 +2,9 @@
 
 One writer (the trainer, rank 0); readers (`runs`, the monitor's resume offer, `compare`)
 use `read_status`, which never fails: a missing or damaged file is an empty status. The
-vocabulary of a run's state lives here, once: the trainer writes RUNNING, STOPPED,
-FINISHED or FAILED; a reader that finds no live trainer behind RUNNING calls it CRASHED,
-and a run with no status yet is NEW. The phases a viewer shows live beside them.
+vocabulary of a run's state lives here, once: the trainer writes RUNNING, STALLED (its
+watchdog saw no progress), STOPPED, FINISHED or FAILED; a reader that finds no live trainer
+behind RUNNING or STALLED calls it CRASHED, and a run with no status yet is NEW. The phases a viewer shows live beside them.
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from stylora_tui.atomic import write_json_atomic
 
 NEW, RUNNING, STOPPED, CRASHED, FINISHED, FAILED = "new", "running", "stopped", "crashed", "finished", "failed"
-WRITTEN_STATES = (RUNNING, STOPPED, FINISHED, FAILED)
+STALLED = "stalled"
+WRITTEN_STATES = (RUNNING, STALLED, STOPPED, FINISHED, FAILED)
 RESUMABLE = (STOPPED, CRASHED)
 
 # What a viewer sees the run doing, from its events (run.state): waiting for the trainer to
 # start, caching latents, training, rendering previews, stopping; then how it ended, in the
 # words the status uses.
 WAITING, CACHING, TRAINING, SAMPLING, STOPPING = "waiting", "caching", "training", "sampling", "stopping"
-PHASES = (WAITING, CACHING, TRAINING, SAMPLING, STOPPING, STOPPED, FINISHED, FAILED)
+PHASES = (WAITING, CACHING, TRAINING, SAMPLING, STOPPING, STALLED, STOPPED, FINISHED, FAILED)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from stylora_tui.run.layout import RunDir, run_dirs
 from stylora_tui.run.lock import lock_holder
 from stylora_tui.run.mirror_state import MirrorState, read_mirror_state
-from stylora_tui.run.status import CRASHED, FAILED, FINISHED, NEW, RUNNING, STOPPED, Status, read_status
+from stylora_tui.run.status import CRASHED, FAILED, FINISHED, NEW, RUNNING, STALLED, STOPPED, Status, read_status
 from stylora_tui.run.suggestion import Suggestion, read_suggestion
 
 
@@ -70,7 +70,7 @@ def run_status(run: RunDir) -> RunSummary:
     state = data.state
     running = lock_holder(run)
     if running:
-        status = RUNNING
+        status = STALLED if state == STALLED else RUNNING
     elif state in (FINISHED, FAILED, STOPPED):
         status = state
     elif not state:

@@ -18,10 +18,25 @@ from stylora_tui.choose.style_model import open_style
 from stylora_tui.choose.suggest import suggest
 from stylora_tui.config.schema import Config
 from stylora_tui.errors import StyloraError
+from stylora_tui.integrations import hub
 from stylora_tui.run import events as ev
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.suggestion import Suggestion, write_suggestion
 from stylora_tui.trainer.seams import Reporter
+
+
+def fetch_saying(reporter: Reporter):
+    """hub.fetch, saying every tenth of a download in the log (a 611 MB model on a slow link
+    takes minutes: the watchdog and the user see it move)."""
+    said = [-10]
+
+    def progress(what: str, done: int, total: int) -> None:
+        percent = done * 100 // total if total else 0
+        if percent >= said[0] + 10:
+            said[0] = percent
+            reporter.emit(ev.Log(message=f"style model: {what} {percent} %"))
+
+    return lambda ref: hub.fetch(ref, progress)
 
 
 def strength_label(epoch: int, strength: float) -> str:
@@ -31,7 +46,7 @@ def strength_label(epoch: int, strength: float) -> str:
 class Judging:
     def __init__(self, run: RunDir, config: Config, reporter: Reporter) -> None:
         self.run, self.config, self.reporter = run, config, reporter
-        style = open_style(config.samples.style_model, download=True)
+        style = open_style(config.samples.style_model, download=True, fetch=fetch_saying(reporter))
         if style.embedder is not None:
             provider = getattr(style.embedder, "provider", "")
             reporter.emit(ev.Log(message=f"style score: {config.samples.style_model} ({provider})"))

@@ -20,6 +20,7 @@ from stylora_tui.run import control
 from stylora_tui.run import events as ev
 from stylora_tui.run.status import FINISHED, STOPPED
 from stylora_tui.trainer import checkpoint as ckpt
+from stylora_tui.trainer import faults
 from stylora_tui.trainer.data import caption_for_step, epoch_batches, random_crop
 from stylora_tui.trainer.prefetch import Prefetcher
 from stylora_tui.trainer.saves import Saves
@@ -118,6 +119,7 @@ class Loop:
                 train_s += elapsed
                 rate = 1 / elapsed if rate is None else 0.9 * rate + 0.1 / elapsed
                 self.report_step(step, epoch, group.mean_across(mean_loss), rate, train_s)
+                faults.point("train.step")
                 if step >= s.total_steps:
                     break
                 (due,) = group.agree_any([self.saves.checkpoint_due()])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import traceback
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from stylora_tui.trainer.rental import RentalSide
 from stylora_tui.trainer.saves import disk_problem
 from stylora_tui.trainer.seams import Intents, Reporter, Signals
 from stylora_tui.trainer.session import StoppedBeforeTraining, open_session
+from stylora_tui.trainer.watchdog import Watchdog
 
 GPU_EVERY_S = 2.0
 
@@ -71,7 +73,8 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
     reporter = Reporter(events, status)
     reporter.earlier_s = before.elapsed_s  # a resumed run's meter goes on from there
     intents = Intents(run, signals, active=rank == 0)
-    telemetry = reserve = config = rental = None
+    telemetry = reserve = config = None
+    ending = Ending(run, reporter, lock)
     try:
         from stylora_tui.trainer.telemetry import GpuTelemetry
 
@@ -84,7 +87,8 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
             telemetry.start()
         config = build_config(read_toml_file(run.config, "the run's config"), source=str(run.config))
         if rank == 0:
-            rental = RentalSide(run, config, reporter)
+            ending.config, ending.rental = config, RentalSide(run, config, reporter)
+            Watchdog(run, config, reporter, ending.wind_up)
         # Until training starts, `runs` shows the step a resume continues from.
         reporter.status(force=True, step=newest_checkpoint_step(run) or 0)
         try:
@@ -114,20 +118,38 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
             reserve.release()
         if telemetry is not None:
             telemetry.stop()
-        if events is not None and config is not None and reporter.final is not None:
-            announce(run, config, reporter)
-        held = [lock]
-
-        def release_lock() -> None:
-            if held[0] is not None:
-                os.close(held[0])
-                held[0] = None
-
-        if rental is not None:
-            rental.end(reporter.final, release_lock)
+        ending.wind_up()
         if events is not None:
             events.close()
-        release_lock()
+
+
+class Ending:
+    """What follows the final event, once, whoever gets there first (the main thread, or the
+    watchdog failing a stuck one): the webhook, the mirror's last send, the lock released,
+    the machine dealt with."""
+
+    def __init__(self, run: RunDir, reporter: Reporter, lock: int | None) -> None:
+        self.run, self.reporter, self.lock = run, reporter, lock
+        self.config: Config | None = None
+        self.rental: RentalSide | None = None
+        self.once = threading.Lock()
+        self.done = False
+
+    def wind_up(self) -> None:
+        with self.once:
+            if self.done:
+                return
+            self.done = True
+        if self.config is not None and self.reporter.final is not None:
+            announce(self.run, self.config, self.reporter)
+        if self.rental is not None:
+            self.rental.end(self.reporter.final, self.release_lock)
+        self.release_lock()
+
+    def release_lock(self) -> None:
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
 
 
 def announce(run: RunDir, config: Config, reporter: Reporter) -> None:

@@ -241,3 +241,49 @@ def test_a_run_lost_with_its_machine_resumes_from_its_mirror(tmp_path, dataset, 
     made = calls(log)
     assert [c["argv"] for c in made] == [["stop", "pod", "pod42"]], "stopped exactly once"
     assert all(made[0]["checked"].values()), "after the mirror held the final adapter"
+
+
+def stalling(tmp_path, dataset, cache_env, name: str, on_stall: str):
+    """A run whose trainer hangs for good after step 3 (once), with a watchdog floor of 3 s."""
+    from stylora_tui.trainer.faults import ONCE_ENV
+
+    run = prepare(tmp_path, demo_config(dataset, rental={"on_stall": on_stall}, **EVERY_STEP), name)
+    env = {**cache_env, ENV: "train.step:3:hang", ONCE_ENV: str(tmp_path / "hung-once"), "STYLORA_STALL_FLOOR_S": "3"}
+    return run, env
+
+
+def test_a_hung_trainer_is_reported_stalled_with_its_stacks_and_restarted_once(tmp_path, dataset, cache_env, uninterrupted):
+    run, env = stalling(tmp_path, dataset, cache_env, "straight", "restart")
+    hung = trainer(run, env)
+    assert hung.returncode == 1
+    assert "most recent call first" in hung.stderr and "faults.py" in hung.stderr, "every thread's stack is dumped"
+    stalled = [e for e in events(run) if e["type"] == "run.stalled"]
+    assert len(stalled) == 1 and stalled[0]["action"] == "restart" and stalled[0]["step"] == 3
+    wait_for(lambda: run_status(run).status == "finished", timeout=300)
+    final = load_file(str(run.output / "straight.safetensors"))
+    assert all(torch.equal(final[k], uninterrupted[k]) for k in final), "the restarted trainer ends as the uninterrupted one"
+    assert [e["type"] for e in events(run)].count("run.resumed") == 1
+
+
+def test_a_hung_trainer_with_on_stall_fail_fails_the_run_saying_why(tmp_path, dataset, cache_env):
+    run, env = stalling(tmp_path, dataset, cache_env, "stuck", "fail")
+    hung = trainer(run, env)
+    assert hung.returncode == 1
+    assert run_status(run).status == "failed"
+    last = events(run)[-1]
+    assert last["type"] == "run.failed" and "stalled: no progress for" in last["reason"] and "trainer.log" in last["hint"]
+
+
+def test_a_hung_trainer_with_on_stall_nothing_shows_stalled_and_keeps_waiting(tmp_path, dataset, cache_env):
+    import signal
+
+    run, env = stalling(tmp_path, dataset, cache_env, "waiting", "nothing")
+    process = trainer(run, env, wait=False)
+    try:
+        wait_for(lambda: run_status(run).status == "stalled", timeout=180)
+        listed = json.loads(run_cli("runs", "--json", "--runs-dir", str(run.path.parent)).stdout)
+        assert listed[0]["status"] == "stalled"
+        assert process.poll() is None, "nothing: the trainer is left to recover"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
