@@ -34,6 +34,15 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-every", type=int, metavar="N", help="save an adapter every N epochs")
     parser.add_argument("--seed", type=int)
     parser.add_argument(
+        "--mirror", metavar="TO", help="copy the run off this machine as it goes: a folder, user@host:path or hf://org/repo"
+    )
+    parser.add_argument(
+        "--on-finish",
+        choices=("nothing", "stop", "terminate"),
+        help="when the run has finished (and the mirror has it): stop or give back this rented machine",
+    )
+    parser.add_argument("--on-failure", choices=("nothing", "stop", "terminate"), help="the same when the run fails")
+    parser.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="any config key, e.g. --set network.dim=32 (repeatable)"
     )
 

@@ -7,12 +7,13 @@ from pathlib import Path
 from stylora_tui.config.presets import preset_for
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import scan_dataset
-from stylora_tui.forecast.estimates import checkpointing, durations, own_gpu_gib, peak_vram_gib, summary_lines
+from stylora_tui.forecast.estimates import checkpointing, durations, own_duration, own_gpu_gib, peak_vram_gib, summary_lines
 from stylora_tui.integrations.nvml import this_machine
 from stylora_tui.launch import preflight
 from stylora_tui.launch.options import edits_from_args, resolve_model_option
 from stylora_tui.launch.prepare import with_defaults
 from stylora_tui.model.files import check_model_path, check_vae_path, resolve_prediction
+from stylora_tui.rental.meter import machine_price
 from stylora_tui.views import download
 from stylora_tui.views.console import console, print_json, safe
 
@@ -74,7 +75,8 @@ def run(args) -> int:
     if config.dataset.random_crop:
         out.print("random_crop: every image is cropped and VAE-encoded again at every step (no latent cache; slower)")
     out.print(f"system RAM while loading: about {host_ram / 2**30:.1f} GiB")
-    for line in summary_lines(config, steps["total"] if steps else None, machine):
+    price = machine_price(config.rental.price_per_hour)
+    for line in summary_lines(config, steps["total"] if steps else None, machine, price_per_hour=price):
         out.print(safe(line))
     for problem in problems:
         label = "[yellow]warning[/]" if problem.code == "cpu-training" else "[red]error[/]"
@@ -84,7 +86,11 @@ def run(args) -> int:
 
 def estimates_json(config, total_steps, machine) -> dict:
     ckpt = checkpointing(config, own_gpu_gib(machine) or 24.0)
+    price = machine_price(config.rental.price_per_hour)
+    here = own_duration(config, total_steps, machine) if total_steps else None
     return {
+        "price_per_hour": price,
+        "cost": round(price * here.seconds / 3600, 2) if price and here is not None else None,
         "gradient_checkpointing": ckpt,
         "peak_vram_gib": round(peak_vram_gib(config, ckpt), 1),
         "durations": [

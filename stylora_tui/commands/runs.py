@@ -15,6 +15,7 @@ from stylora_tui.views.rental import cost, mirror_state_line
 
 STATUS_STYLE = {
     "running": "bold green",
+    "stalled": "bold red",
     "finished": "cyan",
     "stopped": "yellow",
     "crashed": "bold red",

@@ -140,6 +140,15 @@ def durations(config: Config, total_steps: int, machine: Machine) -> list[Durati
     return result
 
 
+def own_duration(config: Config, total_steps: int, machine: Machine) -> Duration | None:
+    """The estimate for this machine's GPU; None without one, or one we have no figures for."""
+    if not machine.gpus:
+        return None
+    known = card_for(machine.gpus[0])
+    first = durations(config, total_steps, machine)[:1]
+    return first[0] if first and first[0].card == (known.name if known else machine.gpus[0]) else None
+
+
 def human(seconds: float) -> str:
     hours = seconds / 3600
     if seconds < 90:
@@ -163,9 +172,16 @@ def lower_hint(config: Config) -> str:
     return ", or ".join(parts)
 
 
-def summary_lines(config: Config, total_steps: int | None, machine: Machine, most_cards: int | None = None) -> list[str]:
-    """What review and `plan` say about time and memory, one line each. Without a GPU here
-    the memory verdict is for a 24 GiB card, the smallest usual SDXL rental."""
+def summary_lines(
+    config: Config,
+    total_steps: int | None,
+    machine: Machine,
+    most_cards: int | None = None,
+    price_per_hour: float | None = None,
+) -> list[str]:
+    """What review and `plan` say about time and memory (and, with this machine's price, the
+    run's cost), one line each. Without a GPU here the memory verdict is for a 24 GiB card,
+    the smallest usual SDXL rental."""
     lines = []
     own_memory = own_gpu_gib(machine)
     memory = own_memory or 24.0
@@ -180,4 +196,8 @@ def summary_lines(config: Config, total_steps: int | None, machine: Machine, mos
         shown = durations(config, total_steps, machine)[:most_cards]
         parts = [f"{d.card} {human(d.seconds)}{'' if d.fits else ' (does not fit)'}" for d in shown]
         lines.append(f"time: {', '.join(parts)} (estimated from each card's compute rate, not measured)")
+        here = own_duration(config, total_steps, machine)
+        if price_per_hour and here is not None:
+            cost = price_per_hour * here.seconds / 3600
+            lines.append(f"cost: about ${cost:,.2f} on this machine at ${price_per_hour:,.2f}/h ({human(here.seconds)})")
     return lines

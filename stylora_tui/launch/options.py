@@ -32,6 +32,9 @@ def edits_from_args(args) -> dict:
         ("training", "max_steps"): args.max_steps,
         ("saving", "every_n_epochs"): args.save_every,
         ("training", "seed"): args.seed,
+        ("mirror", "to"): getattr(args, "mirror", None),
+        ("rental", "on_finish"): getattr(args, "on_finish", None),
+        ("rental", "on_failure"): getattr(args, "on_failure", None),
     }
     for (section, key), value in simple.items():
         if value is not None:

@@ -3,6 +3,7 @@ per hour (`[rental] price_per_hour`, else what the provider says)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -39,5 +40,12 @@ def meter(price: float | None, elapsed_s: float, eta_s: float | None) -> Meter |
 
 
 def machine_price(configured: float, env: Mapping[str, str] | None = None) -> float | None:
-    """The configured price, else the provider's, else None (unknown)."""
-    return configured if configured > 0 else price_per_hour(env)
+    """The configured price, else the provider's (asked once per process), else None."""
+    if configured > 0:
+        return configured
+    return price_per_hour(env) if env is not None else _provider_price()
+
+
+@functools.cache
+def _provider_price() -> float | None:
+    return price_per_hour()

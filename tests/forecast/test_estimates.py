@@ -93,7 +93,8 @@ def test_plan_reports_estimates_and_they_follow_the_settings(tmp_path, practice_
         return json.loads(result.stdout)["estimates"]
 
     auto, forced_off = plan(), plan("--set", "training.gradient_checkpointing=false")
-    assert set(auto) == {"gradient_checkpointing", "peak_vram_gib", "durations"}
+    assert set(auto) == {"gradient_checkpointing", "peak_vram_gib", "durations", "price_per_hour", "cost"}
+    assert auto["cost"] is None, "no GPU here, so no estimate of this machine's cost"
     assert {"gpu", "seconds", "fits", "gradient_checkpointing"} == set(auto["durations"][0])
     forced_on = plan("--set", "training.gradient_checkpointing=true")
     assert forced_off["gradient_checkpointing"] is False and forced_on["gradient_checkpointing"] is True
@@ -114,3 +115,15 @@ def test_plan_reports_estimates_and_they_follow_the_settings(tmp_path, practice_
         str(tmp_path / "runs"),
     ).stdout
     assert "GPU memory: about" in text and "time: RTX 3090" in text
+
+
+def test_the_cost_follows_the_price_and_the_machine():
+    from stylora_tui.config.build import build_config
+    from stylora_tui.forecast.estimates import summary_lines
+
+    config = build_config({"model": {"family": "animagine"}})
+    cheap = [line for line in summary_lines(config, 3000, H100, price_per_hour=1.0) if line.startswith("cost")]
+    dear = [line for line in summary_lines(config, 3000, H100, price_per_hour=3.0) if line.startswith("cost")]
+    assert cheap and dear and cheap != dear and "$3.00/h" in dear[0]
+    assert not [line for line in summary_lines(config, 3000, H100) if line.startswith("cost")], "no price, no cost"
+    assert not [line for line in summary_lines(config, 3000, Machine(), price_per_hour=1.0) if line.startswith("cost")]

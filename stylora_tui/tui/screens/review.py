@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from rich.markup import escape
@@ -10,7 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Label, Select, Static
 
 from stylora_tui.dataset.doctor import examine, steps_for
 from stylora_tui.display import printable
@@ -21,11 +22,34 @@ from stylora_tui.forecast.size import estimate
 from stylora_tui.launch import preflight
 from stylora_tui.launch.start import start_run
 from stylora_tui.model.files import resolve_prediction
+from stylora_tui.rental.meter import machine_price
+from stylora_tui.rental.provider import detect
 from stylora_tui.run.layout import next_run_name
 from stylora_tui.tui.messages import MonitorRequested
 from stylora_tui.tui.palette import theme_palette
 from stylora_tui.tui.screens.step import WizardStepScreen
 from stylora_tui.tui.widgets.field import Field
+
+WHEN_DONE = {
+    "nothing": "keep this machine running",
+    "stop": "stop this machine (rental)",
+    "terminate": "give this machine back (rental)",
+}
+
+
+def when_done(config) -> str:
+    """What happens to the machine at the end, and what the run will cost where the price is known."""
+    action = config.rental.on_finish
+    provider = detect(os.environ, config.rental.command)
+    if action == "nothing":
+        said = "the machine keeps running (and billing) after the run"
+    elif provider is None:
+        said = f"{action}: no provider found here; set [rental] command (e.g. sudo shutdown -h now)"
+    else:
+        said = f"{action} {provider.name} 2 min after the run (k in the monitor keeps it)"
+    if config.mirror.to:
+        said += f"; mirrored to {config.mirror.to}"
+    return said
 
 
 class ReviewScreen(WizardStepScreen):
@@ -39,6 +63,14 @@ class ReviewScreen(WizardStepScreen):
         with Horizontal(classes="row"):
             yield Label("Run name:", classes="field-label")
             yield Field(self.wizard.run_name, placeholder=next_run_name(self.services.runs_root), id="run-name")
+        with Horizontal(classes="row"):
+            yield Label("When done:", classes="field-label")
+            yield Select(
+                [(label, value) for value, label in WHEN_DONE.items()],
+                value=str(self.wizard.edits.get("rental.on_finish", "nothing")),
+                allow_blank=False,
+                id="on-finish",
+            )
         yield Static("", id="summary")
 
     def more_below(self) -> str:
@@ -122,9 +154,11 @@ class ReviewScreen(WizardStepScreen):
         if report is not None:
             warnings = sorted({f.code for f in report.findings if f.severity is Severity.WARNING})
             table.add_row("warnings", ", ".join(warnings) if warnings else "none")
-        for line in summary_lines(config, total_steps, self.machine(), most_cards=3):
+        price = machine_price(config.rental.price_per_hour)
+        for line in summary_lines(config, total_steps, self.machine(), most_cards=3, price_per_hour=price):
             label, _, text = line.partition(": ")
             table.add_row(label, escape(text))
+        table.add_row("when done", Text(printable(when_done(config))))
         problems = preflight.check(config, self.machine(), total_steps)
         for problem in problems:
             colour = palette.warning if problem.code == "cpu-training" else palette.error
@@ -133,6 +167,14 @@ class ReviewScreen(WizardStepScreen):
 
     def keep(self) -> None:
         self.change_wizard(run_name=self.query_one("#run-name", Input).value.strip())
+
+    @on(Select.Changed, "#on-finish")
+    def on_finish_chosen(self, event: Select.Changed) -> None:
+        edits = {**self.wizard.edits, "rental.on_finish": str(event.value)}
+        if edits["rental.on_finish"] == "nothing":
+            edits.pop("rental.on_finish")
+        self.change_wizard(edits=edits)
+        self.query_one("#summary", Static).update(self.summary())
 
     @on(Input.Submitted, "#run-name")
     def name_entered(self) -> None:
