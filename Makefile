@@ -56,7 +56,7 @@ $(HUB_MIDDLE)/.installed: $(STAMP) Makefile
 
 test-hub-middle: $(HUB_MIDDLE)/.installed
 	PYTHONPATH=$(HUB_MIDDLE) $(VENV)/bin/python -c "import huggingface_hub as h; assert h.__version__ == '$(HUB_MIDDLE_VERSION)', h.__file__"
-	PYTHONPATH=$(HUB_MIDDLE) $(VENV)/bin/python -m pytest -q tests/integrations/test_hub.py tests/integrations/test_hub_network.py
+	PYTHONPATH=$(HUB_MIDDLE) $(VENV)/bin/python -m pytest -q tests/integrations/test_hub.py tests/integrations/test_hub_network.py tests/rental/test_hub_mirror.py tests/integrations/test_style.py
 
 clean:
 	rm -rf $(VENV) $(LOWEST_VENV) $(HUB_MIDDLE) .pytest_cache

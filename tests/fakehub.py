@@ -4,6 +4,7 @@ gating, an optional slow pace (to interrupt a download) and a recorded request l
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -24,6 +25,8 @@ class FakeHub:
         self.pace_s = 0.0  # sleep per 64 KiB sent: slow enough to interrupt
         self.corrupt: set[str] = set()  # files served with one byte flipped
         self.download_fault = ""  # "503", "garbage" or "stall": the listing answers, the file does not
+        self.private: set[str] = set()  # repos created private
+        self.commits = 0
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,6 +41,9 @@ class FakeHub:
             def do_GET(self):
                 hub.serve(self, body=True)
 
+            def do_POST(self):
+                hub.serve_post(self)
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -48,6 +54,9 @@ class FakeHub:
 
     def add(self, repo: str, files: dict[str, bytes | Path]) -> None:
         self.repos[repo] = files
+
+    def serve_post(self, handler: BaseHTTPRequestHandler) -> None:
+        _serve_post(self, handler)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -70,6 +79,18 @@ class FakeHub:
             siblings.append(entry)
         return siblings
 
+    def _tree(self, handler: BaseHTTPRequestHandler, repo: str, under: str, body: bool) -> None:
+        """The repo's files (recursive listing, as newer huggingface_hub lists before a snapshot)."""
+        entries = []
+        for sibling in self._siblings(repo):
+            if under and not sibling["rfilename"].startswith(under + "/"):
+                continue
+            entry = {"type": "file", "oid": sibling["blobId"], "size": sibling["size"], "path": sibling["rfilename"]}
+            if "lfs" in sibling:
+                entry["lfs"] = {"oid": sibling["lfs"]["sha256"], "size": sibling["size"], "pointerSize": 134}
+            entries.append(entry)
+        _reply(handler, 200, json.dumps(entries).encode(), {"Content-Type": "application/json"}, body)
+
     def _true(self, repo: str, name: str) -> bytes:
         item = self.repos[repo][name]
         return item.read_bytes() if isinstance(item, Path) else item
@@ -88,6 +109,9 @@ class FakeHub:
                 "auth": handler.headers.get("Authorization"),
             }
         )
+        tree = re.match(r"^/api/models/([^/]+/[^/]+)/tree/[^/]+(?:/(.*))?$", path)
+        if tree and tree.group(1) in self.repos:
+            return self._tree(handler, tree.group(1), (tree.group(2) or "").strip("/"), body)
         info = re.match(r"^/api/models/([^/]+/[^/]+?)(?:/revision/([^/]+))?$", path)
         resolve = re.match(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$", path)
         repo = (info or resolve).group(1) if (info or resolve) else None
@@ -160,6 +184,46 @@ class FakeHub:
                     time.sleep(self.pace_s)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+def _serve_post(hub: FakeHub, handler: BaseHTTPRequestHandler) -> None:
+    """The write side: creating a repo, and commits (every file uploaded inline, as the
+    hub's commit API takes small files), so a mirror can be sent here and read back."""
+    path = handler.path.split("?", 1)[0]
+    data = handler.rfile.read(int(handler.headers.get("Content-Length", 0) or 0))
+    hub.requests.append({"method": "POST", "path": path, "range": None, "auth": handler.headers.get("Authorization")})
+    if path == "/api/repos/create":
+        body = json.loads(data or b"{}")
+        name = body.get("name", "")
+        repo = name if "/" in name else f"{body.get('organization')}/{name}"
+        hub.repos.setdefault(repo, {})
+        if body.get("private") or body.get("visibility") == "private":
+            hub.private.add(repo)
+        return _reply(
+            handler, 200, json.dumps({"url": f"{hub.url}/{repo}", "name": repo}).encode(), {"Content-Type": "application/json"}
+        )
+    preupload = re.match(r"^/api/models/([^/]+/[^/]+)/preupload/[^/]+$", path)
+    if preupload:
+        files = json.loads(data)["files"]
+        answer = {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+        return _reply(handler, 200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+    commit = re.match(r"^/api/models/([^/]+/[^/]+)/commit/[^/]+$", path)
+    if commit and commit.group(1) in hub.repos:
+        files = hub.repos[commit.group(1)]
+        for line in data.decode().splitlines():
+            entry = json.loads(line)
+            value = entry.get("value", {})
+            if entry.get("key") == "file":
+                files[value["path"]] = base64.b64decode(value["content"])
+            elif entry.get("key") == "deletedFile":
+                files.pop(value["path"], None)
+            elif entry.get("key") == "deletedFolder":
+                for name in [n for n in files if n.startswith(value["path"].rstrip("/") + "/")]:
+                    files.pop(name)
+        hub.commits += 1
+        answer = {"commitUrl": f"{hub.url}/{commit.group(1)}/commit/{COMMIT}", "commitOid": COMMIT, "pullRequestUrl": None}
+        return _reply(handler, 200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+    return _reply(handler, 404, b'{"error":"Not Found"}', {})
 
 
 def _reply(handler, status: int, data: bytes, headers: dict, body: bool = True) -> None:

@@ -287,3 +287,43 @@ def test_a_hung_trainer_with_on_stall_nothing_shows_stalled_and_keeps_waiting(tm
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def test_a_run_lost_with_its_machine_resumes_from_a_hub_mirror(tmp_path, dataset, cache_env, uninterrupted):
+    import shutil
+
+    from tests.fakehub import FakeHub
+
+    hub = FakeHub()
+    try:
+        env = {
+            **cache_env,
+            "HF_ENDPOINT": hub.url,
+            "HF_TOKEN": "hf_test_token",
+            "HF_HOME": str(tmp_path / "hf"),
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+        }
+        config = demo_config(dataset, mirror={"to": "hf://me/stylora-runs"}, **EVERY_STEP)
+        run = prepare(tmp_path / "old", config, "straight")
+        assert trainer(run, {**env, ENV: "output.written:2:kill"}).returncode == -9
+        assert any(name.endswith("/COMPLETE") for name in hub.repos["me/stylora-runs"])
+        shutil.rmtree(run.path)
+        new_root = tmp_path / "new"
+        resumed = run_cli(
+            "--resume",
+            "straight",
+            "--from",
+            "hf://me/stylora-runs",
+            "--headless",
+            "--runs-dir",
+            str(new_root),
+            env=env,
+            timeout=600,
+        )
+        assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+        final = load_file(str(new_root / "straight" / "output" / "straight.safetensors"))
+        assert all(torch.equal(final[k], uninterrupted[k]) for k in final)
+        wait_for(lambda: "straight/output/straight.safetensors" in hub.repos["me/stylora-runs"], timeout=60)
+    finally:
+        hub.close()
