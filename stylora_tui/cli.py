@@ -129,6 +129,15 @@ COMMANDS: tuple[Command, ...] = (
         description="Start a training run. Without --detach, shows progress; Ctrl-C stops it cleanly (a checkpoint is saved).",
     ),
     Command(
+        "queue",
+        "queue",
+        arguments.queue_arguments,
+        help="train prepared runs one after another (one per GPU on several), then stop the machine once",
+        description="Train runs prepared with `train --no-start` (or stopped ones) one after another, or one per GPU "
+        "on a machine with several, in a runner that goes on without this terminal; [rental] on_finish applies "
+        "after the last run.",
+    ),
+    Command(
         "runs", "runs", arguments.runs_arguments, help="list runs and their status", description="List runs and their status."
     ),
     Command(

@@ -103,9 +103,17 @@ def tag_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def queue_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", metavar="RUN", nargs="+", help="prepared runs (train --no-start), or stopped ones")
+    add_runs_dir(p)
+
+
 def train_arguments(p: argparse.ArgumentParser) -> None:
     add_train_options(p)
     p.add_argument("--detach", action="store_true", help="return at once; the run keeps training")
+    p.add_argument(
+        "--no-start", action="store_true", help="check and prepare the run, but start it later (stylora-tui queue RUN...)"
+    )
     p.add_argument(
         "--allow-cpu", action="store_true", help="train a real model on a machine without an NVIDIA GPU (days, not hours)"
     )

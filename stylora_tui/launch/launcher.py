@@ -34,9 +34,10 @@ OWN_GROUP_ENV = "STYLORA_OWN_PROCESS_GROUP"
 class TrainerLauncher:
     """Launches `python -m stylora_tui.trainer RUN_DIR`; tests may pass another module."""
 
-    def __init__(self, module: str = "stylora_tui.trainer", python: str | None = None) -> None:
+    def __init__(self, module: str = "stylora_tui.trainer", python: str | None = None, extra_env: dict | None = None) -> None:
         self.module = module
         self.python = python or sys.executable
+        self.extra_env = extra_env or {}  # the queue's: the GPUs a run is pinned to
 
     def command(self, run: RunDir, processes: int) -> list[str]:
         if processes <= 1:
@@ -63,7 +64,7 @@ class TrainerLauncher:
 
     def launch(self, run: RunDir, processes: int = 1) -> Launched:
         run.logs.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", OWN_GROUP_ENV: "1"}
+        env = {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1", OWN_GROUP_ENV: "1"}
         with open(run.trainer_log, "ab") as log, open(os.devnull, "rb") as devnull:
             process = subprocess.Popen(
                 self.command(run, processes),

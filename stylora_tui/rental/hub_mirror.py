@@ -79,7 +79,9 @@ class HubRepo:
             folder = run.checkpoints / newest
             for path in sorted(folder.rglob("*")):
                 if path.is_file():
-                    operations.append(CommitOperationAdd(f"{run.name}/checkpoints/{newest}/{path.relative_to(folder)}", str(path)))
+                    operations.append(
+                        CommitOperationAdd(f"{run.name}/checkpoints/{newest}/{path.relative_to(folder)}", str(path))
+                    )
             if sent["checkpoint"]:
                 operations.append(CommitOperationDelete(f"{run.name}/checkpoints/{sent['checkpoint']}/", is_folder=True))
         if not operations:
@@ -97,7 +99,11 @@ class HubRepo:
         try:
             self._call(
                 lambda: snapshot_download(
-                    self.repo, allow_patterns=[f"{name}/*"], local_dir=str(staging), endpoint=hub_address(), etag_timeout=timeout_s()
+                    self.repo,
+                    allow_patterns=[f"{name}/*"],
+                    local_dir=str(staging),
+                    endpoint=hub_address(),
+                    etag_timeout=timeout_s(),
                 )
             )
             if not (staging / name / "config.toml").is_file():

@@ -10,22 +10,17 @@ everywhere while the machine waits to be stopped.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 
 from stylora_tui.config.schema import Config
 from stylora_tui.rental.destinations import parse
+from stylora_tui.rental.lifecycle import QUEUED_ENV, deal_with_machine
 from stylora_tui.rental.meter import machine_price
 from stylora_tui.rental.mirror import Mirror, MirrorState
-from stylora_tui.rental.provider import Provider, detect, run_action, shown
-from stylora_tui.run import control
 from stylora_tui.run import events as ev
 from stylora_tui.run.layout import RunDir
 from stylora_tui.trainer.seams import Reporter
 
-# Test-only: the tests count down in a second or two, not two minutes.
-COUNTDOWN_S = int(os.environ.get("STYLORA_RENTAL_COUNTDOWN_S", "120"))
-COUNTDOWN_EVERY_S = 10
 MIRROR_FINAL_S = 1800.0  # how long the end waits for the mirror to hold the final adapter
 SENT_AFTER = (ev.OutputSaved, ev.CheckpointSaved, ev.SampleSaved, ev.EpochJudged, ev.AdapterSuggested, ev.ValidationLoss)
 
@@ -55,27 +50,19 @@ class RentalSide:
 
     def end(self, final: ev.Event | None, release_lock: Callable[[], None]) -> None:
         """After the final event: the mirror brought up to date, the lock released, then the
-        machine dealt with as `[rental]` says for how the run ended."""
+        machine dealt with as `[rental]` says for how the run ended (in a queue, the queue
+        deals with it after its last run)."""
         action = self.action_for(final)
         held = True
         if self.mirror is not None:
             held = self.mirror.flush(MIRROR_FINAL_S)
             self.mirror.close()
         release_lock()
-        if action == "nothing":
+        if os.environ.get(QUEUED_ENV) == "1":
+            if action != "nothing":
+                self.reporter.emit(ev.Log(message="the queue deals with this machine after its last run"))
             return
-        provider = detect(os.environ, self.config.rental.command)
-        why_not = self.why_not(final, provider, held)
-        if why_not:
-            self.reporter.emit(ev.RentalAction(action=action, outcome="skipped", output=why_not))
-            return
-        assert provider is not None
-        if not self.count_down(action, provider):
-            self.reporter.emit(ev.RentalAction(action=action, outcome="cancelled"))
-            return
-        ok, output = run_action(provider, action)
-        command = shown(provider.command_for(action))
-        self.reporter.emit(ev.RentalAction(action=action, outcome="done" if ok else "failed", command=command, output=output))
+        deal_with_machine(self.run, action, self.config.rental.command, self.reporter.emit, self.why_not(final, held))
 
     def action_for(self, final: ev.Event | None) -> str:
         if isinstance(final, ev.RunFinished):
@@ -84,31 +71,10 @@ class RentalSide:
             return self.config.rental.on_failure
         return "nothing"  # stopped by the user: they are here
 
-    def why_not(self, final: ev.Event | None, provider: Provider | None, held: bool) -> str:
-        if provider is None:
-            return (
-                "no provider found (not RunPod: no RUNPOD_POD_ID; not Vast.ai: no CONTAINER_ID); "
-                "set [rental] command, e.g. sudo shutdown -h now"
-            )
+    def why_not(self, final: ev.Event | None, held: bool) -> str:
         if isinstance(final, ev.RunFinished) and not (self.run.path / final.output).is_file():
             return f"the final adapter {final.output} is missing; the machine is kept"
         if not held:
             reason = self.mirror.state.error if self.mirror is not None else ""
             return f"the mirror does not hold the run ({reason or 'it did not finish in time'}); the machine is kept"
         return ""
-
-    def count_down(self, action: str, provider: Provider) -> bool:
-        """True when the countdown ran out; False when someone asked to keep the machine."""
-        deadline = time.monotonic() + COUNTDOWN_S
-        said_at = None
-        while True:
-            left = deadline - time.monotonic()
-            if control.KEEP_MACHINE in control.pending(self.run):
-                control.consume(self.run, control.KEEP_MACHINE)
-                return False
-            if left <= 0:
-                return True
-            if said_at is None or said_at - left >= COUNTDOWN_EVERY_S:
-                self.reporter.emit(ev.RentalCountdown(action=action, seconds=round(left), provider=provider.name))
-                said_at = left
-            time.sleep(min(0.5, left))

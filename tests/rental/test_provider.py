@@ -79,11 +79,12 @@ def finished_run(tmp_path):
 
 
 def end_of(run, tmp_path, monkeypatch, rental: dict, mirror: str = "", env: dict | None = None, keep: bool = False):
+    from stylora_tui.rental import lifecycle
     from stylora_tui.trainer import rental as rental_module
 
     log = tmp_path / "calls.jsonl"
     fake_cli(tmp_path / "bin", "runpodctl", log)
-    monkeypatch.setattr(rental_module, "COUNTDOWN_S", 1)
+    monkeypatch.setattr(lifecycle, "COUNTDOWN_S", 1)
     monkeypatch.setenv("PATH", with_path(tmp_path / "bin")["PATH"])
     for key, value in (env or {"RUNPOD_POD_ID": "abc"}).items():
         monkeypatch.setenv(key, value)
@@ -111,9 +112,9 @@ def test_a_finished_run_stops_the_machine_once_after_the_mirror_has_it(finished_
 
 
 def test_a_cancelled_countdown_calls_nothing(finished_run, tmp_path, monkeypatch):
-    from stylora_tui.trainer import rental as rental_module
+    from stylora_tui.rental import lifecycle
 
-    monkeypatch.setattr(rental_module, "COUNTDOWN_S", 5)
+    monkeypatch.setattr(lifecycle, "COUNTDOWN_S", 5)
     events, made = end_of(finished_run, tmp_path, monkeypatch, {"on_finish": "terminate"}, keep=True)
     assert made == [] and events[-1].outcome == "cancelled"
     assert control.KEEP_MACHINE not in control.pending(finished_run), "the cancel is consumed"
