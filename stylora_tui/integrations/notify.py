@@ -40,6 +40,8 @@ class RunEnded:
     reason: str = ""
     hint: str = ""
     suggested: str = ""  # the suggested adapter and why, in one line
+    cost: str = ""  # what the run cost at the machine's price, when known
+    take_home: tuple[str, ...] = ()  # commands that copy the outputs to the user's computer
 
     def text(self) -> str:
         head = f"stylora-tui: {self.run} {self.status} at step {self.step}/{self.total_steps} after {_duration(self.duration_s)}"
@@ -51,6 +53,11 @@ class RunEnded:
         lines.append(f"{'output' if self.status == 'finished' else 'run'}: {self.output}")
         if self.suggested:
             lines.append(f"suggested: {self.suggested}")
+        if self.cost:
+            lines.append(f"cost: {self.cost}")
+        if self.take_home:
+            lines.append("take it home:")
+            lines.extend(f"  {command}" for command in self.take_home)
         return "\n".join(lines)
 
 

@@ -20,6 +20,8 @@ from stylora_tui.config.schema import Config
 from stylora_tui.config.toml_io import read_toml_file
 from stylora_tui.errors import StyloraError
 from stylora_tui.integrations import notify
+from stylora_tui.rental.meter import meter
+from stylora_tui.rental.take_home import take_home
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
 from stylora_tui.run.event_log import EventWriter
@@ -181,10 +183,17 @@ def announce(run: RunDir, config: Config, reporter: Reporter) -> None:
         getattr(final, "reason", ""),
         getattr(final, "hint", ""),
         suggested_line(reporter.suggested) if isinstance(final, ev.RunFinished) else "",
+        cost_line(current),
+        tuple(take_home(run.output)) if isinstance(final, ev.RunFinished) else (),
     )
     kind = notify.kind_of(url, config.notify.kind)
     problem = notify.send(url, kind, ended)
     reporter.emit(ev.Log(message=f"notification not sent: {problem}" if problem else f"notified the {kind} webhook"))
+
+
+def cost_line(current: Status | None) -> str:
+    found = meter(current.price_per_hour, current.elapsed_s, None) if current is not None else None
+    return found.line() if found is not None else ""
 
 
 def suggested_line(suggested: ev.AdapterSuggested | None) -> str:

@@ -135,3 +135,19 @@ def test_plan_and_train_refuse_a_bad_address_from_the_environment(tmp_path):
     config.write_text('schema_version = 1\n[notify]\nurl = "http://[::1"\n')
     result = run_cli("plan", "--model", "demo", "--preset", str(config))
     assert result.returncode == 1 and "Traceback" not in result.stderr and "not a valid address" in result.stderr
+
+
+def test_the_message_says_the_suggestion_the_cost_and_the_way_home():
+    from dataclasses import replace
+
+    ended = replace(
+        ENDED,
+        suggested="run-07-e0012.safetensors at strength 0.8 (e12: style 0.712)",
+        cost="$1.40 so far at $1.00/h",
+        take_home=("rsync -avP -e 'ssh -p 2222' root@1.2.3.4:/root/runs/run-07/output/ ./run-07/",),
+    )
+    text = ended.text()
+    assert "suggested: run-07-e0012.safetensors at strength 0.8" in text
+    assert "cost: $1.40 so far at $1.00/h" in text
+    assert "take it home:\n  rsync -avP -e 'ssh -p 2222' root@1.2.3.4:" in text
+    assert "cost" not in ENDED.text() and "take it home" not in ENDED.text(), "only what is known is said"
