@@ -11,10 +11,12 @@ Each run goes under its own name: `<to>/<run>/`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,8 @@ from stylora_tui.run.layout import RunDir
 from stylora_tui.run.summary import newest_checkpoint_step
 
 COMPLETE = "COMPLETE"
-NEVER_SENT = ("lock", "control")  # the trainer's lock and pending intents are this machine's own
+HELD = ".mirror-held"
+NEVER_SENT = ("lock", "control", HELD)  # the trainer's lock and pending intents are this machine's own
 RSYNC_SSH = "ssh -o BatchMode=yes -o ConnectTimeout=20"  # never a password prompt in a detached process
 REMOTE = re.compile(r"^(?:[^@/\s]+@)?[A-Za-z0-9][A-Za-z0-9.\-]*:(?!//)")  # user@host:path, host:path
 HUB = "hf://"
@@ -53,6 +56,49 @@ def newest_checkpoint(run: RunDir) -> str | None:
     return checkpoint_name(step) if step is not None else None
 
 
+@contextlib.contextmanager
+def held_checkpoint(run: RunDir, wanted: bool = True) -> Iterator[tuple[str, Path] | None]:
+    """The newest complete checkpoint, hard-linked aside for the length of a send: the
+    trainer drops older checkpoints as it saves newer ones (keep_checkpoints), and a send
+    that lost its checkpoint halfway would fail and wait out a back-off, again and again
+    while checkpoints come faster than they travel. Links cost no space; where the file
+    system has none, the files are copied."""
+    held = run.path / HELD
+    shutil.rmtree(held, ignore_errors=True)
+    try:
+        yield _hold_newest(run, held) if wanted else None
+    finally:
+        shutil.rmtree(held, ignore_errors=True)
+
+
+def _hold_newest(run: RunDir, held: Path) -> tuple[str, Path] | None:
+    for _ in range(5):
+        newest = newest_checkpoint(run)
+        if newest is None:
+            return None
+        source, target = run.checkpoints / newest, held / newest
+        try:
+            for path in sorted(source.rglob("*")):
+                if path.is_file():
+                    _link_or_copy(path, target / path.relative_to(source))
+        except FileNotFoundError:  # replaced by a newer one while it was linked: hold that
+            shutil.rmtree(held, ignore_errors=True)
+            continue
+        if (target / COMPLETE).is_file():
+            return newest, target
+    return None
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        shutil.copy2(source, target)
+
+
 @dataclass(frozen=True)
 class Folder:
     root: Path
@@ -64,14 +110,15 @@ class Folder:
         target = self.root / run.name
         for rel in files_to_send(run):
             _copy_if_changed(run.path / rel, target / rel)
-        newest = newest_checkpoint(run) if checkpoints else None
-        if newest is not None:
-            source, mirrored = run.checkpoints / newest, target / "checkpoints" / newest
-            for path in sorted(source.rglob("*")):
-                if path.is_file() and path.name != COMPLETE:
-                    _copy_if_changed(path, mirrored / path.relative_to(source))
-            _copy_if_changed(source / COMPLETE, mirrored / COMPLETE)
-            _drop_older(target / "checkpoints", newest)
+        with held_checkpoint(run, checkpoints) as held:
+            if held is not None:
+                newest, source = held
+                mirrored = target / "checkpoints" / newest
+                for path in sorted(source.rglob("*")):
+                    if path.is_file() and path.name != COMPLETE:
+                        _copy_if_changed(path, mirrored / path.relative_to(source))
+                _copy_if_changed(source / COMPLETE, mirrored / COMPLETE)
+                _drop_older(target / "checkpoints", newest)
 
     def pull(self, name: str, into: Path) -> None:
         source = self.root / name
@@ -127,13 +174,14 @@ class Rsync:
         # Excluded paths are also kept from --delete: the mirror's checkpoints stay.
         excludes = [f"--exclude=/{name}" for name in (*NEVER_SENT, "checkpoints")] + ["--exclude=*.tmp"]
         self._rsync(*excludes, "--delete", f"{run.path}/", self._remote(run.name) + "/")
-        newest = newest_checkpoint(run) if checkpoints else None
-        if newest is not None:
-            target = self._remote(run.name, "checkpoints") + "/"
-            only = [f"--include=/{newest}/***", "--exclude=*"]
-            # The checkpoint without its marker, then the marker, dropping older ones.
-            self._rsync(f"--exclude=/{newest}/{COMPLETE}", *only, f"{run.checkpoints}/", target)
-            self._rsync(*only, "--delete", "--delete-excluded", f"{run.checkpoints}/", target)
+        with held_checkpoint(run, checkpoints) as held:
+            if held is not None:
+                newest, source = held
+                target = self._remote(run.name, "checkpoints") + "/"
+                # The checkpoint without its marker, then the marker, dropping older ones: the
+                # held folder holds only the newest, so --delete cannot take it.
+                self._rsync(f"--exclude=/{newest}/{COMPLETE}", f"{source.parent}/", target)
+                self._rsync("--delete", f"{source.parent}/", target)
 
     def pull(self, name: str, into: Path) -> None:
         into.mkdir(parents=True, exist_ok=True)

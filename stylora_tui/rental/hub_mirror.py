@@ -18,7 +18,7 @@ from pathlib import Path
 from stylora_tui.atomic import write_json_atomic
 from stylora_tui.integrations.hub_answers import hub_address, timeout_s
 from stylora_tui.integrations.network import describe, is_network_failure
-from stylora_tui.rental.destinations import HUB, MirrorError, files_to_send, newest_checkpoint
+from stylora_tui.rental.destinations import HUB, MirrorError, files_to_send, held_checkpoint, newest_checkpoint
 from stylora_tui.run.layout import RunDir
 
 SENT_FILE = "mirror-hub.json"
@@ -74,21 +74,22 @@ class HubRepo:
             now[rel] = [stat.st_size, stat.st_mtime_ns]
             if sent["files"].get(rel) != now[rel]:
                 operations.append(CommitOperationAdd(f"{run.name}/{rel}", str(run.path / rel)))
-        newest = newest_checkpoint(run) if checkpoints else None
-        if newest is not None and newest != sent["checkpoint"]:
-            folder = run.checkpoints / newest
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    operations.append(
-                        CommitOperationAdd(f"{run.name}/checkpoints/{newest}/{path.relative_to(folder)}", str(path))
-                    )
-            if sent["checkpoint"]:
-                operations.append(CommitOperationDelete(f"{run.name}/checkpoints/{sent['checkpoint']}/", is_folder=True))
-        if not operations:
-            return
-        api = self._api()
-        self._call(lambda: api.create_repo(self.repo, private=True, exist_ok=True))
-        self._call(lambda: api.create_commit(self.repo, operations, commit_message=f"{run.name}: {newest or 'files'}"))
+        with held_checkpoint(run, checkpoints) as held:
+            newest = held[0] if held is not None else None
+            if held is not None and newest != sent["checkpoint"]:
+                folder = held[1]
+                for path in sorted(folder.rglob("*")):
+                    if path.is_file():
+                        operations.append(
+                            CommitOperationAdd(f"{run.name}/checkpoints/{newest}/{path.relative_to(folder)}", str(path))
+                        )
+                if sent["checkpoint"]:
+                    operations.append(CommitOperationDelete(f"{run.name}/checkpoints/{sent['checkpoint']}/", is_folder=True))
+            if not operations:
+                return
+            api = self._api()
+            self._call(lambda: api.create_repo(self.repo, private=True, exist_ok=True))
+            self._call(lambda: api.create_commit(self.repo, operations, commit_message=f"{run.name}: {newest or 'files'}"))
         write_json_atomic(run.path / SENT_FILE, {"files": now, "checkpoint": newest or sent["checkpoint"]})
 
     def pull(self, name: str, into: Path) -> None:

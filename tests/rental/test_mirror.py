@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 
 import pytest
 
 from stylora_tui.errors import RunError
 from stylora_tui.launch.restore import restore
+from stylora_tui.rental import destinations
 from stylora_tui.rental import mirror as mirror_module
 from stylora_tui.rental.destinations import Folder, MirrorError, Rsync, parse
 from stylora_tui.rental.mirror import Mirror
@@ -90,6 +92,53 @@ def test_rsync_over_ssh_with_the_real_rsync(tmp_path, monkeypatch):
     assert "samples/e0001/01.png" not in files, "the mirror follows the run"
     destination.pull("run-01", tmp_path / "back")
     assert (tmp_path / "back" / "checkpoints" / "step-000040" / "state.safetensors").read_bytes() == b"state 40"
+
+
+@pytest.mark.parametrize("kind", ["folder", pytest.param("rsync", marks=needs_rsync)])
+def test_a_checkpoint_replaced_while_it_is_sent_still_arrives_whole(tmp_path, monkeypatch, kind):
+    """The trainer keeps one checkpoint and saves the next while the mirror is sending the
+    last (checkpoints can come faster than they travel): the send still delivers a complete
+    checkpoint, never fails for it, and the next send delivers the newer one."""
+    run = a_run(tmp_path / "runs", steps=(20,))
+    (tmp_path / "remote").mkdir()
+
+    def trainer_saves_again():
+        if (run.checkpoints / "step-000020").exists():
+            shutil.rmtree(run.checkpoints / "step-000020")
+            add_checkpoint(run, 30)
+
+    if kind == "folder":
+        destination = Folder(tmp_path / "remote")
+        copy = destinations._copy_if_changed
+
+        def copy_while_training(source, target):
+            if "checkpoints" in target.parts:
+                trainer_saves_again()
+            copy(source, target)
+
+        monkeypatch.setattr(destinations, "_copy_if_changed", copy_while_training)
+    else:
+        monkeypatch.setenv("STYLORA_RSYNC_SSH", fake_ssh(tmp_path / "bin"))
+        destination = parse(f"me@rental-box:{tmp_path / 'remote'}")
+        started = subprocess.run
+        sent: list = []
+
+        def rsync_while_training(command, **kwargs):
+            sent.append(command)
+            if len(sent) == 2:  # the run's files are there; its checkpoint goes next
+                trainer_saves_again()
+            return started(command, **kwargs)
+
+        monkeypatch.setattr(subprocess, "run", rsync_while_training)
+    destination.push(run, checkpoints=True)
+    files = mirrored(tmp_path / "remote")
+    assert "checkpoints/step-000020/COMPLETE" in files
+    there = tmp_path / "remote" / "run-01" / "checkpoints" / "step-000020" / "state.safetensors"
+    assert there.read_bytes() == b"state 20"
+    destination.push(run, checkpoints=True)
+    files = mirrored(tmp_path / "remote")
+    assert "checkpoints/step-000030/COMPLETE" in files and not any("step-000020" in f for f in files)
+    assert not (run.path / ".mirror-held").exists(), "nothing of the send is left in the run"
 
 
 @needs_rsync
