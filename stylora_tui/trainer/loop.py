@@ -22,7 +22,6 @@ from stylora_tui.run.status import FINISHED, STOPPED
 from stylora_tui.trainer import checkpoint as ckpt
 from stylora_tui.trainer import faults
 from stylora_tui.trainer.data import caption_for_step, epoch_batches, random_crop
-from stylora_tui.trainer.prefetch import Prefetcher
 from stylora_tui.trainer.saves import Saves
 from stylora_tui.trainer.seams import Intents, Reporter
 from stylora_tui.trainer.session import Session
@@ -53,7 +52,6 @@ class Loop:
         self.saves = Saves(session, reporter)
         self.train_te = session.config.network.trains_text_encoders
         self.alphas_cumprod = session.base.noise_scheduler.alphas_cumprod.to(session.device)
-        self.prefetch: Prefetcher[HostBatch] = Prefetcher(self.host_batch, background=session.device.type == "cuda")
 
     # ------------------------------------------------------------ predicates
 
@@ -68,12 +66,6 @@ class Loop:
     # ------------------------------------------------------------ the loop
 
     def run(self) -> Outcome:
-        try:
-            return self.train()
-        finally:
-            self.prefetch.close()
-
-    def train(self) -> Outcome:
         s, tr, group = self.s, self.s.config.training, self.s.group
         position = s.position
         step, train_s, epoch = position.step, position.train_s, position.epoch
@@ -138,8 +130,10 @@ class Loop:
         return self.finish(ckpt.Position(step, epoch, index, train_s))
 
     def host_batch(self, batch: tuple[int, ...], epoch: int, batch_index: int) -> HostBatch:
-        """The batch's host-side inputs: a pure function of (batch, epoch, index), so on a GPU
-        the prefetch thread prepares it one batch ahead."""
+        """The batch's host-side inputs, a pure function of (batch, epoch, index), prepared on
+        the loop's thread. A thread preparing the next batch ahead was tried: on a CPU it
+        fought the step's OpenMP team for the cores (a 2-core run crawled), and on a GPU it
+        would hide at most ~1.5 % of a step, so it is not worth a path only a GPU runs."""
         s, tr = self.s, self.s.config.training
         items = [s.items[i] for i in batch]
         if s.config.dataset.random_crop:
@@ -160,9 +154,7 @@ class Loop:
     def batch_loss(self, batches: list[list[int]], batch_index: int, epoch: int) -> torch.Tensor:
         s, tr = self.s, self.s.config.training
         batch = batches[batch_index]
-        host = self.prefetch.get(tuple(batch), epoch, batch_index)
-        if batch_index + 1 < len(batches):
-            self.prefetch.ahead(tuple(batches[batch_index + 1]), epoch, batch_index + 1)
+        host = self.host_batch(tuple(batch), epoch, batch_index)
         latents = host.latents
         if latents is None:  # random crops, or a damaged cache entry: encoded now
             latents = torch.stack([s.latents.get(s.items[i], crop) for i, crop in zip(batch, host.crops)])

@@ -10,8 +10,7 @@ import torch
 
 
 def pinned(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Page-locked when bound for CUDA: done ahead (on the prefetch thread), the copy later
-    does not wait."""
+    """Page-locked when bound for CUDA, so the copy to the GPU does not wait."""
     return tensor.pin_memory() if device.type == "cuda" else tensor
 
 

@@ -1,10 +1,8 @@
 """What only a GPU shows: bf16 training with random crops (latents encoded on the device mid-run),
-no host sync inside the step but the one loss read, and the prefetch thread on. Deselected by
-default (`-m 'not gpu'`); on a GPU machine: `python -m pytest -m gpu`."""
+and no host sync inside the step but the one loss read. Deselected by default (`-m 'not gpu'`); on a GPU machine: `python -m pytest -m gpu`."""
 
 from __future__ import annotations
 
-import threading
 import warnings
 
 import pytest
@@ -79,31 +77,3 @@ def test_the_step_path_never_waits_for_the_gpu(tmp_path, dataset, cache_env, ext
     )
     syncs = step_path_syncs(*in_process(tmp_path, config, "syncs"))
     assert syncs == [], syncs
-
-
-def test_the_prefetch_thread_runs_on_the_gpu_and_trains_what_in_place_preparation_does(tmp_path, dataset, cache_env, monkeypatch):
-    config = demo_config(dataset, captions={"shuffle": True}, training={"epochs": 1, "max_steps": 5}, **QUIET)
-    original = Loop.host_batch
-    weights, threads = {}, {}
-    for background in (True, False):
-        seen = []
-
-        def host_batch(self, *key, _seen=seen):
-            _seen.append(threading.current_thread().name)
-            return original(self, *key)
-
-        monkeypatch.setattr(Loop, "host_batch", host_batch)
-        name = "ahead" if background else "in-place"
-        session, loop = in_process(tmp_path / name, config, name)
-        assert (loop.prefetch.pool is not None) is True, "on a GPU the batch is prepared ahead by default"
-        if not background:
-            loop.prefetch.close()
-            loop.prefetch.pool = None
-        assert loop.run().step == 5
-        weights[background] = {k: v.detach().float().cpu() for k, v in session.adapter.state_dict().items()}
-        threads[background] = seen
-    assert sum(name.startswith("prefetch") for name in threads[True]) >= 4
-    assert not any(name.startswith("prefetch") for name in threads[False])
-    # Same inputs in the same order; only the GPU's own non-deterministic reductions differ.
-    for key in weights[True]:
-        torch.testing.assert_close(weights[True][key], weights[False][key], rtol=1e-3, atol=1e-5)

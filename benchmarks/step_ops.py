@@ -1,0 +1,208 @@
+"""Host work per optimizer step: dispatched operations and time, the trainer against the base.
+
+    python benchmarks/step_ops.py                       # full module tree at tiny widths, 256x384
+    python benchmarks/step_ops.py --model demo --steps 4
+
+At tiny widths the arithmetic is negligible, so what a step costs is the host's work: one
+Python-and-dispatcher trip per operation. On a GPU that work is what the GPU waits on when
+it outruns the host (FIELD-NOTES: ~30 k kernels per practice step at 5-10 us each).
+
+"real": the trainer's own loop in this process (`Loop.run` on a prepared run with the
+practice preset: LoCon full dim 64, both text encoders, min-SNR, max-norm, shuffled captions),
+every operation dispatched to ATen counted between two `train.step` events, by name.
+"base": the same model with no adapter, forward and backward through the same UNet and text
+encoders (their first layers the only trained weights, so backward crosses every layer) and
+AdamW: the floor any adapter trainer stands on.
+
+Counted and timed in separate passes (counting slows the step). Prints a table and the
+operations that grew most; record it in docs/BENCHMARKS.md with the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_loop import ROOT, TRIGGER, prepare, resolution  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+
+
+class Counting(TorchDispatchMode):
+    """Every ATen operation dispatched while active, by name (views and casts included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_name: collections.Counter = collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.by_name[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def real_steps(run, warmup: int, steps: int, count: bool) -> tuple[list[float], list[float], collections.Counter]:
+    """(wall s per step, CPU s per step, operations over the timed steps) of the real loop."""
+    from stylora_tui.config.build import build_config
+    from stylora_tui.config.toml_io import read_toml_file
+    from stylora_tui.run import events as ev
+    from stylora_tui.trainer.loop import Loop
+    from stylora_tui.trainer.seams import Intents, Reporter, Signals
+    from stylora_tui.trainer.session import open_session
+
+    config = build_config(read_toml_file(run.path / "config.toml", "the run's config"))
+    intents, reporter = Intents(run, Signals()), Reporter(None, None)
+    session = open_session(run, config, intents, reporter)
+    counting = Counting()
+    marks: list[tuple[float, float, collections.Counter]] = []
+
+    def heard(event) -> None:
+        if isinstance(event, ev.TrainStep):
+            marks.append((time.perf_counter(), time.process_time(), collections.Counter(counting.by_name)))
+
+    reporter.listeners.append(heard)
+    loop = Loop(session, intents, reporter)
+    if count:
+        with counting:
+            loop.run()
+    else:
+        loop.run()
+    timed = marks[warmup - 1 :] if warmup else marks
+    wall = [b[0] - a[0] for a, b in zip(timed, timed[1:])]
+    cpu = [b[1] - a[1] for a, b in zip(timed, timed[1:])]
+    return wall, cpu, timed[-1][2] - timed[0][2]
+
+
+def base_steps(run, warmup: int, steps: int, count: bool) -> tuple[list[float], list[float], collections.Counter]:
+    from stylora_tui.config.build import build_config
+    from stylora_tui.config.toml_io import read_toml_file
+    from stylora_tui.dataset.synthetic import PRACTICE_TAGS
+    from stylora_tui.model.files import resolve_prediction
+    from stylora_tui.trainer.loading import Placement, load_base_model, vae_dtype_for
+    from stylora_tui.trainer.session import precision
+    from stylora_tui.trainer.text import TextConditioner
+
+    config = build_config(read_toml_file(run.path / "config.toml", "the run's config"))
+    tr = config.training
+    device, mixed, dtype = precision(config)
+    placement = Placement(device, dtype, torch.float32 if device.type == "cpu" else dtype, vae_dtype_for(dtype))
+    base = load_base_model(
+        config.model.path,
+        config.model.vae,
+        resolve_prediction(config.model.path, config.model.prediction_type, tr.zero_terminal_snr),
+        placement,
+    )
+    for model in (base.unet, base.vae, base.text_encoder, base.text_encoder_2):
+        model.requires_grad_(False)
+    trained = [
+        base.unet.conv_in.weight,
+        base.text_encoder.get_input_embeddings().weight,
+        base.text_encoder_2.get_input_embeddings().weight,
+    ]
+    for parameter in trained:
+        parameter.requires_grad_(True)
+    base.unet.train()
+    optimizer = torch.optim.AdamW(trained, lr=1e-6)
+    conditioner = TextConditioner(
+        base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2, config.captions.max_token_length, base.pad_id_2
+    )
+    width, height = config.resolution
+    token_ids = conditioner.token_ids([", ".join([TRIGGER, *PRACTICE_TAGS[:8]])])
+    rows = [conditioner.rows(token_ids[which], which, device) for which in (0, 1)]
+    noisy = torch.randn(1, 4, height // 8, width // 8, device=device, dtype=dtype)
+    noise = torch.randn_like(noisy)
+    time_ids = torch.tensor([[height, width, 0, 0, height, width]], device=device, dtype=dtype)
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=mixed != "no")
+
+    def step() -> None:
+        with autocast:
+            states, pooled = [], None
+            for which, encoder in enumerate((base.text_encoder, base.text_encoder_2)):
+                output = encoder(rows[which], output_hidden_states=True)
+                if which == 1:
+                    pooled = output.text_embeds.view(1, conditioner.chunks, -1)[:, 0]
+                states.append(output.hidden_states[-2].reshape(1, -1, output.hidden_states[-2].shape[-1]))
+            hidden = torch.cat(states, dim=-1).to(dtype)
+            prediction = base.unet(
+                noisy, torch.tensor([500], device=device), hidden, added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids}
+            ).sample
+        torch.nn.functional.mse_loss(prediction.float(), noise.float()).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    counting = Counting()
+    wall, cpu = [], []
+    for index in range(warmup + steps):
+        began, began_cpu = time.perf_counter(), time.process_time()
+        if count and index == warmup:
+            counting.__enter__()
+        step()
+        if index >= warmup:
+            wall.append(time.perf_counter() - began)
+            cpu.append(time.process_time() - began_cpu)
+    if count:
+        counting.__exit__(None, None, None)
+    return wall, cpu, counting.by_name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="full-tree", help="full-tree (default), demo, mid, sdxl, or a model path")
+    parser.add_argument("--resolution", type=resolution, default=(256, 384), help="WxH (default 256x384)")
+    parser.add_argument("--preset", default="animagine-style", help="the practice's preset (default animagine-style)")
+    parser.add_argument("--steps", type=int, default=20, help="steps timed after the warm-up (default 20)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--workdir", type=Path, help="keep models, data and runs here (default: a temporary folder)")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="stylora-ops-"))
+    work.mkdir(parents=True, exist_ok=True)
+    import os
+
+    os.environ.setdefault("XDG_CACHE_HOME", str(work / "cache"))
+    os.environ.setdefault("XDG_STATE_HOME", str(work / "state"))
+    # Timed passes alternate (base, real, base, real) so a change in the machine's load
+    # falls on both; the counted passes run once each.
+    counted, timed = (
+        argparse.Namespace(**{**vars(args), "steps": 2}),
+        argparse.Namespace(**{**vars(args), "steps": args.steps // 2}),
+    )
+    rows = {}
+    for name, measure in (("base", base_steps), ("real", real_steps)):
+        _, _, operations = measure(prepare(counted, work), args.warmup, counted.steps, count=True)
+        rows[name] = {"operations": operations, "wall": [], "cpu": []}
+    for _round in range(2):
+        for name, measure in (("base", base_steps), ("real", real_steps)):
+            wall, cpu, _ = measure(prepare(timed, work), args.warmup, timed.steps, count=False)
+            rows[name]["wall"] += wall
+            rows[name]["cpu"] += cpu
+    width, height = args.resolution
+    print(f"model {args.model}, {width}x{height}, preset {args.preset}, {args.steps} steps timed after {args.warmup}, CPU")
+    print("| loop | operations/step | casts/step | s/step (median) | ratio | p10–p90 | CPU s/step |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    base_wall = statistics.median(rows["base"]["wall"])
+    for name, row in rows.items():
+        per = sum(row["operations"].values()) / counted.steps
+        casts = sum(n for op, n in row["operations"].items() if op in ("_to_copy", "copy_")) / counted.steps
+        wall = sorted(row["wall"])
+        spread = f"{wall[len(wall) // 10]:.3f}–{wall[(len(wall) * 9) // 10]:.3f}"
+        print(
+            f"| {name} | {per:,.0f} | {casts:,.0f} | {statistics.median(wall):.3f} | "
+            f"{statistics.median(wall) / base_wall:.2f}x | {spread} | {statistics.median(row['cpu']):.3f} |"
+        )
+    grown = rows["real"]["operations"] - rows["base"]["operations"]
+    print("\nthe operations the real step adds, per step:")
+    for op, n in grown.most_common(12):
+        print(f"  {op:<28} {n / counted.steps:>8,.0f}")
+
+
+if __name__ == "__main__":
+    main()
