@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_loop import ROOT, TRIGGER, prepare, resolution  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
+from stylora_tui.run.layout import RunDir  # noqa: E402
 
 
 class Counting(TorchDispatchMode):
@@ -153,39 +157,76 @@ def base_steps(run, warmup: int, steps: int, count: bool) -> tuple[list[float], 
     return wall, cpu, counting.by_name
 
 
+MEASURES = {"base": base_steps, "real": real_steps}
+SCALED_DIM = {"full-tree": 6, "demo": 6, "mid": 26}  # 64 x (first width / 320)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="full-tree", help="full-tree (default), demo, mid, sdxl, or a model path")
     parser.add_argument("--resolution", type=resolution, default=(256, 384), help="WxH (default 256x384)")
     parser.add_argument("--preset", default="animagine-style", help="the practice's preset (default animagine-style)")
-    parser.add_argument("--steps", type=int, default=20, help="steps timed after the warm-up (default 20)")
+    parser.add_argument("--steps", type=int, default=20, help="steps timed, all rounds together (default 20)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--workdir", type=Path, help="keep models, data and runs here (default: a temporary folder)")
+    parser.add_argument(
+        "--dim",
+        type=int,
+        default=None,
+        help="adapter rank (default: the preset's 64 scaled with the model's widths, 6 on full-tree; 64 on sdxl)",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="timed rounds, base then real in each (default 2)")
+    parser.add_argument("--measure", choices=("base", "real"), help=argparse.SUPPRESS)  # internal: one pass
+    parser.add_argument("--count", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--run", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure:
+        wall, cpu, operations = MEASURES[args.measure](RunDir(args.run), args.warmup, args.steps, args.count)
+        print(json.dumps({"wall": wall, "cpu": cpu, "operations": operations}))
+        return
     work = args.workdir or Path(tempfile.mkdtemp(prefix="stylora-ops-"))
     work.mkdir(parents=True, exist_ok=True)
-    import os
-
     os.environ.setdefault("XDG_CACHE_HOME", str(work / "cache"))
     os.environ.setdefault("XDG_STATE_HOME", str(work / "state"))
-    # Timed passes alternate (base, real, base, real) so a change in the machine's load
-    # falls on both; the counted passes run once each.
+    if args.dim is None and not args.measure:
+        # The practice's rank 64 at SDXL's widths (320 at the first level) is ~5 % of the
+        # adapted widths; at tiny widths the same share keeps the adapter's arithmetic as
+        # small beside the base's as it is in the practice, so what is left is host work.
+        args.dim = SCALED_DIM.get(args.model, 64)
+    per_round = max(1, args.steps // args.rounds)
     counted, timed = (
         argparse.Namespace(**{**vars(args), "steps": 2}),
-        argparse.Namespace(**{**vars(args), "steps": args.steps // 2}),
+        argparse.Namespace(**{**vars(args), "steps": per_round}),
     )
-    rows = {}
-    for name, measure in (("base", base_steps), ("real", real_steps)):
-        _, _, operations = measure(prepare(counted, work), args.warmup, counted.steps, count=True)
-        rows[name] = {"operations": operations, "wall": [], "cpu": []}
-    for _round in range(2):
-        for name, measure in (("base", base_steps), ("real", real_steps)):
-            wall, cpu, _ = measure(prepare(timed, work), args.warmup, timed.steps, count=False)
-            rows[name]["wall"] += wall
-            rows[name]["cpu"] += cpu
+
+    def measure(name: str, plan: argparse.Namespace, count: bool) -> dict:
+        """One pass in a process of its own, as a user's trainer runs: nothing left over
+        from the pass before (threads, caches, allocator state) lands on this one."""
+        run = prepare(plan, work)
+        command = [sys.executable, __file__, "--measure", name, "--run", str(run.path)]
+        command += ["--warmup", str(args.warmup), "--steps", str(plan.steps)] + (["--count"] if count else [])
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            raise SystemExit(f"the {name} pass failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    rows = {name: {"operations": collections.Counter(measure(name, counted, True)["operations"])} for name in MEASURES}
+    # Timed passes alternate (base, real, base, real, ...) so a change in the machine's load
+    # falls on both.
+    for name in MEASURES:
+        rows[name].update(wall=[], cpu=[])
+    for _round in range(args.rounds):
+        for name in MEASURES:
+            result = measure(name, timed, False)
+            rows[name]["wall"] += result["wall"]
+            rows[name]["cpu"] += result["cpu"]
     width, height = args.resolution
-    print(f"model {args.model}, {width}x{height}, preset {args.preset}, {args.steps} steps timed after {args.warmup}, CPU")
+    timed_steps = per_round * args.rounds
+    print(
+        f"model {args.model}, {width}x{height}, preset {args.preset} at rank {args.dim}, {timed_steps} steps timed in {args.rounds} "
+        f"alternating rounds after {args.warmup} each, CPU ({os.cpu_count()} cores)"
+    )
     print("| loop | operations/step | casts/step | s/step (median) | ratio | p10–p90 | CPU s/step |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     base_wall = statistics.median(rows["base"]["wall"])

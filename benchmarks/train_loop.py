@@ -13,14 +13,19 @@ everything between steps counts (data, captions, bookkeeping, events, status).
 checkpointing and optimizer, then looping forward / backward / optimizer step on inputs
 prepared before the loop (latents, noise, token ids), with nothing else.
 
-Prints seconds per step (steady state: after --warmup steps; the median, with the mean and
-the fastest and slowest step beside it), the ratio of the medians, time from the process
-start to the first step, peak RSS (and, for the real loop, the peak reached before its first
-step: loading and latent caching) and peak VRAM of each process. The ratio is of medians
-because on a shared machine single steps of either loop stall by up to a third at random;
-the mean is printed so a slow step that recurs is still seen. On a CPU the process CPU time
-per step (every thread, median) is printed too: it moves less than wall time when the
-machine's other tenants take cores from both loops in turn.
+The loops alternate, round by round (real, bare, real, bare: --rounds, 2 by default), each
+round a fresh pair of processes, so a change in the machine's load falls on both; 20 steps
+of each are timed by default, after --warmup untimed steps per round.
+
+Prints seconds per step (the median, with the mean, the 10th-90th percentile spread and each
+round's median beside it), the ratio of the medians, time from the process start to the
+first step, peak RSS (and, for the real loop, the peak reached before its first step:
+loading and latent caching) and peak VRAM of each process. The ratio is of medians because
+on a shared machine single steps of either loop stall by up to a third at random; the mean
+is printed so a slow step that recurs is still seen. The process CPU time per step (every
+thread, median) is printed too: it moves less than wall time when the machine's other
+tenants take cores from both loops in turn. Needs only `pip install .[train]`: nothing of
+the test suite is imported.
 """
 
 from __future__ import annotations
@@ -99,6 +104,10 @@ def prepare(args, work: Path):
         "saving": {"every_n_epochs": 0},
         "samples": {"every_n_epochs": 0},
     }
+    if getattr(args, "compile", False):
+        edits["training"]["compile"] = True
+    if getattr(args, "dim", None):
+        edits["network"] = {"dim": args.dim, "alpha": args.dim / 2, "conv_dim": args.dim, "conv_alpha": args.dim / 2}
     config = preset_for(None, args.preset, edits)
     return prepare_run(config, work / "runs", None, machine=this_machine(), allow_cpu=True).run
 
@@ -108,11 +117,27 @@ def peak_rss_mib(usage) -> float:
 
 
 def step_times(durations: list[float]) -> dict:
+    ordered = sorted(durations)
     return {
         "s_per_step": statistics.median(durations),
         "mean_s": statistics.mean(durations),
-        "fastest_s": min(durations),
-        "slowest_s": max(durations),
+        "p10_s": ordered[len(ordered) // 10],
+        "p90_s": ordered[(len(ordered) * 9) // 10],
+    }
+
+
+def merged(rounds: list[dict]) -> dict:
+    """One loop's rounds together: the steps of all of them, the first round's start-up."""
+    durations = [d for r in rounds for d in r["durations"]]
+    cpu = [c for r in rounds for c in r["cpu"]]
+    first = rounds[0]
+    return {
+        **first,
+        **step_times(durations),
+        "steps": len(durations),
+        "round_medians": [statistics.median(r["durations"]) for r in rounds],
+        "cpu_s_per_step": statistics.median(cpu) if cpu else None,
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in rounds),
     }
 
 
@@ -135,7 +160,8 @@ def setup_peak_mib(pid: int) -> float | None:
 
 
 def real_loop(run, args) -> dict:
-    from stylora_tui.run.events import EventTailer
+    from stylora_tui.run import events as ev
+    from stylora_tui.run.event_log import EventTailer
 
     started = time.time()
     with open(run.path / "benchmark-trainer.log", "w") as log:
@@ -147,7 +173,7 @@ def real_loop(run, args) -> dict:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            new_steps = sum(1 for event in tailer.read_new() if event.get("type") == "train.step")
+            new_steps = sum(1 for event in tailer.read_new() if isinstance(event, ev.TrainStep))
             if new_steps:
                 seen += new_steps
                 cpu_readings.append((seen, cpu_seconds(process.pid)))
@@ -170,8 +196,8 @@ def real_loop(run, args) -> dict:
     timed = [(count, cpu) for count, cpu in cpu_readings if count >= args.warmup and cpu is not None]
     cpu_per_step = [(later - earlier) / (n2 - n1) for (n1, earlier), (n2, later) in zip(timed, timed[1:])]
     return {
-        **step_times(gaps[max(args.warmup - 1, 0) :]),
-        "cpu_s_per_step": statistics.median(cpu_per_step) if cpu_per_step else None,
+        "durations": gaps[max(args.warmup - 1, 0) :],
+        "cpu": cpu_per_step,
         "first_step_s": stamps[0] - started,
         "peak_rss_mib": peak_rss_mib(usage),
         "setup_peak_rss_mib": setup_peak,
@@ -192,7 +218,7 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
     from stylora_tui.trainer.loading import Placement, load_base_model, vae_dtype_for
     from stylora_tui.trainer.network import LoConNetwork
     from stylora_tui.trainer.optim import build_optimizer
-    from stylora_tui.trainer.session import enable_checkpointing, precision
+    from stylora_tui.trainer.session import compile_blocks, compiles, enable_checkpointing, precision
     from stylora_tui.trainer.text import TextConditioner
 
     config = build_config(read_toml_file(run_path / "config.toml", "the run's config"))
@@ -216,6 +242,8 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
     events = [json.loads(line) for line in (run_path / "events.jsonl").read_text().splitlines() if line.strip()]
     if next(e for e in events if e["type"] == "run.started")["gradient_checkpointing"]:
         enable_checkpointing(base, train_te)
+    if compiles(config):
+        compile_blocks(base.unet)
     optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
     conditioner = TextConditioner(
         base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2, config.captions.max_token_length, base.pad_id_2
@@ -283,8 +311,8 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
         if first is None:
             first = time.time() - started
     return {
-        **step_times(durations),
-        "cpu_s_per_step": statistics.median(cpu),
+        "durations": durations,
+        "cpu": cpu,
         "first_step_s": first,
         "peak_rss_mib": peak_rss_mib(resource.getrusage(resource.RUSAGE_SELF)),
         "peak_vram_mib": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
@@ -301,9 +329,11 @@ def main() -> None:
     parser.add_argument("--model", default="mid", help="demo, full-tree, mid, sdxl (random weights), or a model path")
     parser.add_argument("--resolution", type=resolution, default=(512, 512), help="WxH or one side (default 512)")
     parser.add_argument("--preset", default="animagine-style", help="the practice's preset (default animagine-style)")
-    parser.add_argument("--steps", type=int, default=6, help="steps timed after the warm-up (default 6)")
-    parser.add_argument("--warmup", type=int, default=2, help="steps not timed (default 2)")
+    parser.add_argument("--steps", type=int, default=20, help="steps timed per loop, all rounds together (default 20)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds, real then bare in each (default 2)")
+    parser.add_argument("--warmup", type=int, default=2, help="steps not timed at the start of each round (default 2)")
     parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--compile", action="store_true", help="training.compile = true in both loops")
     parser.add_argument("--workdir", type=Path, help="keep models, data and runs here (default: a temporary folder)")
     parser.add_argument("--bare", type=Path, help=argparse.SUPPRESS)  # internal: the bare loop's own process
     args = parser.parse_args()
@@ -314,22 +344,25 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("XDG_CACHE_HOME", str(work / "cache"))  # cold latent cache per workdir
     os.environ.setdefault("XDG_STATE_HOME", str(work / "state"))
-    run = prepare(args, work)
-    real = real_loop(run, args)
-    bare = subprocess.run(
-        [sys.executable, __file__, "--bare", str(run.path), "--warmup", str(args.warmup), "--steps", str(args.steps)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if bare.returncode != 0:
-        raise SystemExit(f"the bare loop failed:\n{bare.stderr[-3000:]}")
-    bare_result = json.loads(bare.stdout.strip().splitlines()[-1])
+    # Real and bare alternate, round by round (ABAB), so a change in the machine's load
+    # (other tenants, thermal limits) falls on both rather than on whichever ran second.
+    per_round = argparse.Namespace(**{**vars(args), "steps": max(1, args.steps // args.rounds)})
+    reals, bares = [], []
+    for _round in range(args.rounds):
+        run = prepare(per_round, work)
+        reals.append(real_loop(run, per_round))
+        command = [sys.executable, __file__, "--bare", str(run.path), "--warmup", str(args.warmup)]
+        bare = subprocess.run(command + ["--steps", str(per_round.steps)], capture_output=True, text=True, cwd=ROOT)
+        if bare.returncode != 0:
+            raise SystemExit(f"the bare loop failed:\n{bare.stderr[-3000:]}")
+        bares.append(json.loads(bare.stdout.strip().splitlines()[-1]))
+    real, bare_result = merged(reals), merged(bares)
     width, height = args.resolution
     print(
         f"model {args.model}, {width}x{height}, preset {args.preset}, device {real['device']}, "
         f"gradient checkpointing {'on' if real['gradient_checkpointing'] else 'off'}, "
-        f"{args.steps} steps timed after {args.warmup}"
+        f"{'compiled blocks' if args.compile else 'eager'}, "
+        f"{real['steps']} steps timed each, in {args.rounds} alternating rounds after {args.warmup} untimed"
     )
 
     def gib(mib):
@@ -341,14 +374,15 @@ def main() -> None:
         return f"{result['cpu_s_per_step']:.2f} | {result['cpu_s_per_step'] / bare_result['cpu_s_per_step']:.2f}x"
 
     print(
-        "| loop | s/step (median) | ratio | mean | fastest–slowest | CPU s/step | CPU ratio | first step | peak RSS "
-        "| before step 1 | peak VRAM |"
+        "| loop | s/step (median) | ratio | mean | p10–p90 | round medians | CPU s/step | CPU ratio | first step "
+        "| peak RSS | before step 1 | peak VRAM |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, result in (("bare", bare_result), ("real", real)):
         print(
             f"| {name} | {result['s_per_step']:.3f} | {result['s_per_step'] / bare_result['s_per_step']:.2f}x | "
-            f"{result['mean_s']:.3f} | {result['fastest_s']:.3f}–{result['slowest_s']:.3f} | {cpu(result)} | "
+            f"{result['mean_s']:.3f} | {result['p10_s']:.3f}–{result['p90_s']:.3f} | "
+            f"{' '.join(f'{m:.3f}' for m in result['round_medians'])} | {cpu(result)} | "
             f"{result['first_step_s']:.1f} s | {gib(result['peak_rss_mib'])} | {gib(result.get('setup_peak_rss_mib'))} | "
             f"{gib(result['peak_vram_mib'])} |"
         )

@@ -155,6 +155,12 @@ class TrainingConfig:
         "large VRAM saving for about 43% more compute; auto = off where the GPU has the memory without it",
         choices=("auto", True, False),
     )
+    compile: bool | str = spec(
+        "auto",
+        "torch.compile the UNet's repeated transformer blocks: faster steps after a slower first one; "
+        "auto = off until a GPU measures the gain (benchmarks/gpu_acceptance.sh)",
+        choices=("auto", True, False),
+    )
     seed: int = spec(42, "fixes data order, noise and initial weights", min=0, max=2**32 - 1)
     noise_offset: float = spec(0.0, "adds offset noise for darker darks / brighter brights; 0 = off", min=0.0, max=1.0)
     min_snr_gamma: float = spec(5.0, "min-SNR loss weighting; 5 is usual, 0 = off", min=0.0, max=100.0)

@@ -24,6 +24,7 @@ import torch
 
 from stylora_tui.config.schema import NetworkConfig
 from stylora_tui.model.kohya_names import text_encoder_key, unet_key
+from stylora_tui.trainer.bypass import linear_forward
 
 TRANSFORMER = ["Transformer2DModel"]
 CONV_BLOCKS = ["ResnetBlock2D", "Downsample2D", "Upsample2D"]
@@ -92,6 +93,9 @@ class LoConNetwork(torch.nn.Module):
         components = [("unet", unet, unet_targets(net), None)]
         if net.trains_text_encoders:
             components += [("te1", text_encoder, TEXT_BLOCKS, 1), ("te2", text_encoder_2, TEXT_BLOCKS, 2)]
+        # Plain lists, so the base models are not registered as this module's children.
+        self.adapted = [model for _, model, _, _ in components]
+        self.factors: list[list[torch.Tensor]] = []  # each module's factor in a cell, refreshed per forward
         for component, model, targets, te_index in components:
             network = _lycoris(model, targets, net)
             names = {id(module): name for name, module in model.named_modules()}
@@ -105,6 +109,7 @@ class LoConNetwork(torch.nn.Module):
         # Modules of the same (up, down) shapes are contiguous, so their norms are one batch.
         self.order = sorted(self.modules_by_key, key=lambda k: (_shapes(self.modules_by_key[k].lora), k))
         self.register_buffer("scalars", torch.ones(len(self.order)))
+        # Each module's alpha / rank times its multiplier (the preview strength; 1 in training).
         self.register_buffer(
             "scales", torch.tensor([float(self.modules_by_key[k].lora.scale) for k in self.order]), persistent=False
         )
@@ -125,6 +130,8 @@ class LoConNetwork(torch.nn.Module):
         # .to()/.cuda() replace every buffer: bind the views again afterwards.
         result = super()._apply(fn, recurse)
         self._bind_scalars()
+        if self.factors:
+            self.refresh_factors()
         return result
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
@@ -139,6 +146,21 @@ class LoConNetwork(torch.nn.Module):
     def apply_to(self) -> None:
         for network in self.parts.values():
             network.apply_to()
+        self.factors[:] = [[torch.ones(())] for _ in self.order]
+        for cell, key in zip(self.factors, self.order):
+            lora = self.modules_by_key[key].lora
+            base = lora.org_module[0]
+            if isinstance(base, torch.nn.Linear) and not base.weight.requires_grad and not getattr(lora, "tucker", False):
+                base.forward = linear_forward(lora, cell)
+        for model in self.adapted:
+            model.register_forward_pre_hook(lambda module, args: self.refresh_factors())
+        self.refresh_factors()
+
+    def refresh_factors(self) -> None:
+        """Every module's factor in one multiplication, as views the modules read: max-norm
+        changes the scalars after each optimizer step, and previews the scales."""
+        for cell, factor in zip(self.factors, (self.scales * self.scalars).unbind()):
+            cell[0] = factor
 
     def param_groups(self, unet_lr: float, text_encoder_lr: float) -> list[dict]:
         groups = []
@@ -186,8 +208,9 @@ class LoConNetwork(torch.nn.Module):
                 up.copy_(state[f"{key}.lora_up.weight"].to(up))
                 lora.scale = float(state[f"{key}.alpha"]) / lora.lora_dim
                 lora.multiplier = strength
-            scalars = self.scalars.clone()
+            scalars, scales = self.scalars.clone(), self.scales.clone()
             self.scalars.fill_(1.0)
+            self.scales.copy_(torch.tensor([self.modules_by_key[k].lora.scale * strength for k in self.order]))
         try:
             yield
         finally:
@@ -197,6 +220,7 @@ class LoConNetwork(torch.nn.Module):
                     lora.lora_up.weight.copy_(up)
                     lora.scale, lora.multiplier = scale, multiplier
                 self.scalars.copy_(scalars)
+                self.scales.copy_(scales)
 
     def trainable_parameters(self) -> int:
         return sum(p.numel() for m in self.modules_by_key.values() for p in m.lora.parameters() if p.requires_grad)

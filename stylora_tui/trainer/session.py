@@ -305,6 +305,8 @@ def set_up_training(config: Config, base: BaseModel, runtime: Runtime, steps: St
     use_checkpointing = checkpointing(config, memory_gib)
     if use_checkpointing:
         enable_checkpointing(base, config.network.trains_text_encoders)
+    if compiles(config):
+        compile_blocks(base.unet)
     optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
     reduction = runtime.group.reduce_during_backward([p for g in optimizer.param_groups for p in g["params"]])
     scheduler = build_scheduler(config, optimizer, steps.total_steps)
@@ -351,6 +353,24 @@ def find_start(run: RunDir, config: Config, training: Training, rank: int, repor
             f"move {run.checkpoints} aside to start the run over, or start a new run",
         )
     return Start(position=position, generator=generator, checkpoint=latest, previous=previous)
+
+
+def compiles(config: Config) -> bool:
+    """training.compile, with "auto" decided: off until a GPU has measured what compiling
+    gains against its minute or two of start-up (benchmarks/gpu_acceptance.sh runs both)."""
+    return config.training.compile is True
+
+
+def compile_blocks(unet) -> None:
+    """Regional compilation, diffusers' recommended pattern: each repeated transformer block
+    compiled in place (one graph serves every block of a shape), the rest left eager. The
+    first step (and the first preview) pays the compile."""
+    for module in unet.modules():
+        if type(module).__name__ in REPEATED_BLOCKS:
+            module.compile()
+
+
+REPEATED_BLOCKS = ("BasicTransformerBlock",)
 
 
 def enable_checkpointing(base: BaseModel, train_te: bool) -> None:

@@ -1,0 +1,143 @@
+"""The written-out linear bypass against lycoris' own: same outputs and gradients, fewer
+dispatched operations (the host work a GPU step waits on)."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from stylora_tui.config.build import build_config
+
+
+class Counting(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _models(dtype):
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    from stylora_tui.trainer.demo_model import DEMO_OVERRIDES
+    from stylora_tui.trainer.sdxl_layout import shipped_config
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel.from_config({**shipped_config("unet"), **DEMO_OVERRIDES["unet"]})
+    keep = lambda c: {k: v for k, v in c.items() if not k.startswith("_") and k != "architectures"}  # noqa: E731
+    te1 = CLIPTextModel(CLIPTextConfig(**keep({**shipped_config("text_encoder"), **DEMO_OVERRIDES["text_encoder"]})))
+    te2 = CLIPTextModelWithProjection(
+        CLIPTextConfig(**keep({**shipped_config("text_encoder_2"), **DEMO_OVERRIDES["text_encoder_2"]}))
+    )
+    for model in (unet, te1, te2):
+        model.requires_grad_(False)
+        model.to(dtype)
+    return unet, te1, te2
+
+
+def _network(lean: bool, dtype=torch.float32, checkpointing: bool = False):
+    from stylora_tui.trainer.network import LoConNetwork
+
+    unet, te1, te2 = _models(dtype)
+    config = build_config({"network": {"dim": 4, "alpha": 2, "conv_dim": 4, "conv_alpha": 2}}).network
+    torch.manual_seed(1)
+    network = LoConNetwork(unet, te1, te2, config)
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for module in network.modules_by_key.values():  # lycoris starts up at zero: no gradient to see
+            module.lora.lora_up.weight.copy_(torch.randn(module.lora.lora_up.weight.shape, generator=generator) * 0.05)
+        network.scalars.copy_(torch.rand(len(network.order), generator=generator) * 0.5 + 0.5)  # max-norm at work
+    if lean:
+        network.apply_to()
+    else:
+        for part in network.parts.values():
+            part.apply_to()
+    if checkpointing:
+        unet.enable_gradient_checkpointing()
+        for encoder in (te1, te2):
+            encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    for model in (unet, te1, te2):
+        model.train()
+    return (unet, te1, te2), network
+
+
+def _step(models, network, autocast: bool):
+    unet, te1, te2 = models
+    generator = torch.Generator().manual_seed(3)
+    ids = torch.randint(0, 1000, (1, 77), generator=generator)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        hidden = torch.cat(
+            [te1(ids, output_hidden_states=True).hidden_states[-2], te2(ids, output_hidden_states=True).hidden_states[-2]], -1
+        )
+        pooled = te2(ids).text_embeds
+        latents = torch.randn(1, 4, 16, 24, generator=generator).to(unet.dtype)
+        added = {"text_embeds": pooled, "time_ids": torch.tensor([[192.0, 128, 0, 0, 192, 128]])}
+        out = unet(latents, torch.tensor([500]), hidden.to(unet.dtype), added_cond_kwargs=added).sample
+    loss = out.float().square().mean()
+    loss.backward()
+    # te1's last layer feeds nothing the UNet reads (its penultimate states are): no gradient.
+    grads = {
+        k: torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in m.lora.parameters()])
+        for k, m in network.modules_by_key.items()
+    }
+    return out.detach().float(), grads
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_the_lean_bypass_computes_what_lycoris_does_in_fp32(checkpointing):
+    out, grads = _step(*_network(lean=True, checkpointing=checkpointing), autocast=False)
+    ref_out, ref_grads = _step(*_network(lean=False), autocast=False)
+    torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-6)
+    assert grads.keys() == ref_grads.keys()
+    learning = [key for key in grads if grads[key].abs().sum() > 0]
+    assert len(learning) > 0.9 * len(grads)
+    for key in grads:
+        torch.testing.assert_close(grads[key], ref_grads[key], rtol=1e-4, atol=1e-7)
+
+
+def test_the_lean_bypass_under_bf16_autocast_with_a_bf16_base():
+    out, grads = _step(*_network(lean=True, dtype=torch.bfloat16), autocast=True)
+    ref_out, ref_grads = _step(*_network(lean=False, dtype=torch.bfloat16), autocast=True)
+    torch.testing.assert_close(out, ref_out, rtol=0.05, atol=0.02)
+    flat, ref = torch.cat(list(grads.values())), torch.cat(list(ref_grads.values()))
+    assert all(g.dtype == torch.float32 for g in grads.values()), "the fp32 adapter gets fp32 gradients"
+    cosine = torch.nn.functional.cosine_similarity(flat, ref, dim=0)
+    assert cosine > 0.999, cosine
+
+
+def test_the_lean_bypass_dispatches_far_fewer_operations():
+    counts = {}
+    for lean in (True, False):
+        models, network = _network(lean=lean)
+        counting = Counting()
+        with counting:
+            _step(models, network, autocast=False)
+        counts[lean] = sum(counting.count.values())
+    linear = sum(isinstance(m.lora.org_module[0], torch.nn.Linear) for m in network.modules_by_key.values())
+    assert counts[False] - counts[True] >= 15 * linear, (counts, linear)
+
+
+def test_previews_at_a_strength_scale_the_lean_modules():
+    """loaded_as_file's strength reaches the lean modules: at strength 0 the base alone."""
+    models, network = _network(lean=True)
+    unet, te1, _ = models
+    ids = torch.randint(0, 1000, (1, 77), generator=torch.Generator().manual_seed(4))
+    state = network.kohya_state_dict()
+    with torch.no_grad():
+        adapted = te1(ids).last_hidden_state
+        with network.loaded_as_file(state, 0.0):
+            at_zero = te1(ids).last_hidden_state
+        again = te1(ids).last_hidden_state
+        for part in network.parts.values():
+            part.restore()
+        base = te1(ids).last_hidden_state
+    torch.testing.assert_close(at_zero, base)
+    torch.testing.assert_close(again, adapted)
+    assert not torch.allclose(adapted, base)
