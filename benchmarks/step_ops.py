@@ -176,6 +176,7 @@ def main() -> None:
         default=None,
         help="adapter rank (default: the preset's 64 scaled with the model's widths, 6 on full-tree; 64 on sdxl)",
     )
+    parser.add_argument("--compile", action="store_true", help="training.compile = true in the real loop")
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds, base then real in each (default 2)")
     parser.add_argument("--measure", choices=("base", "real"), help=argparse.SUPPRESS)  # internal: one pass
     parser.add_argument("--count", action="store_true", help=argparse.SUPPRESS)
@@ -224,7 +225,7 @@ def main() -> None:
     width, height = args.resolution
     timed_steps = per_round * args.rounds
     print(
-        f"model {args.model}, {width}x{height}, preset {args.preset} at rank {args.dim}, {timed_steps} steps timed in {args.rounds} "
+        f"model {args.model}, {width}x{height}, preset {args.preset} at rank {args.dim}{', compiled blocks' if args.compile else ''}, {timed_steps} steps timed in {args.rounds} "
         f"alternating rounds after {args.warmup} each, CPU ({os.cpu_count()} cores)"
     )
     print("| loop | operations/step | casts/step | s/step (median) | ratio | p10–p90 | CPU s/step |")
