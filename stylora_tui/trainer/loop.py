@@ -52,6 +52,8 @@ class Loop:
         self.saves = Saves(session, reporter)
         self.train_te = session.config.network.trains_text_encoders
         self.alphas_cumprod = session.base.noise_scheduler.alphas_cumprod.to(session.device)
+        # Listed once: adapter.parameters() walks ~1000 modules, ~20 ms of Python a step.
+        self.trainable = [p for group in session.optimizer.param_groups for p in group["params"]]
 
     # ------------------------------------------------------------ predicates
 
@@ -192,7 +194,7 @@ class Loop:
             s.reduction.finish(apply=finite)
         if finite:
             if s.config.optimizer.max_grad_norm:
-                s.accelerator.clip_grad_norm_(s.adapter.parameters(), s.config.optimizer.max_grad_norm)
+                s.accelerator.clip_grad_norm_(self.trainable, s.config.optimizer.max_grad_norm)
             s.optimizer.step()
             s.scheduler.step()
             if s.config.training.scale_weight_norms:
