@@ -41,13 +41,16 @@ def checkpoint_name(step: int) -> str:
 
 
 def files_to_send(run: RunDir) -> list[str]:
-    """The run folder's files, relative, outside checkpoints/ (sent on their own)."""
+    """The run folder's files, relative, outside checkpoints/ (sent on their own), without
+    anything in the making (`*.tmp`) or hidden: those are this machine's own and come and go
+    while the trainer runs (the disk-space reserve, staged writes, the held checkpoint)."""
     found = []
     for path in sorted(run.path.rglob("*")):
         rel = path.relative_to(run.path)
-        if not path.is_file() or rel.parts[0] in (*NEVER_SENT, "checkpoints") or ".tmp" in path.name:
+        if rel.parts[0] in (*NEVER_SENT, "checkpoints") or any(p.startswith(".") or ".tmp" in p for p in rel.parts):
             continue
-        found.append(str(rel))
+        if path.is_file():
+            found.append(str(rel))
     return found
 
 
@@ -109,7 +112,9 @@ class Folder:
     def push(self, run: RunDir, checkpoints: bool) -> None:
         target = self.root / run.name
         for rel in files_to_send(run):
-            _copy_if_changed(run.path / rel, target / rel)
+            # A file the trainer removed since the listing is no longer part of the run.
+            with contextlib.suppress(FileNotFoundError):
+                _copy_if_changed(run.path / rel, target / rel)
         with held_checkpoint(run, checkpoints) as held:
             if held is not None:
                 newest, source = held
@@ -163,7 +168,9 @@ class Rsync:
             raise MirrorError("rsync is not installed here", "apt-get install rsync (or make install, which does)")
         command = ["rsync", "-a", "--partial", "-e", os.environ.get("STYLORA_RSYNC_SSH", RSYNC_SSH), *args]
         result = subprocess.run(command, capture_output=True, text=True, timeout=6 * 3600)
-        if result.returncode != 0:
+        # 24: files vanished between rsync's listing and their transfer (the trainer
+        # replaced or removed them); what is there was sent, the next send follows.
+        if result.returncode not in (0, 24):
             said = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
             raise MirrorError(f"rsync to {self.address} failed: {said}", "check the address, the ssh key and the space there")
 
@@ -172,7 +179,7 @@ class Rsync:
 
     def push(self, run: RunDir, checkpoints: bool) -> None:
         # Excluded paths are also kept from --delete: the mirror's checkpoints stay.
-        excludes = [f"--exclude=/{name}" for name in (*NEVER_SENT, "checkpoints")] + ["--exclude=*.tmp"]
+        excludes = [f"--exclude=/{name}" for name in (*NEVER_SENT, "checkpoints")] + ["--exclude=*.tmp", "--exclude=.*"]
         self._rsync(*excludes, "--delete", f"{run.path}/", self._remote(run.name) + "/")
         with held_checkpoint(run, checkpoints) as held:
             if held is not None:

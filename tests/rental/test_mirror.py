@@ -141,6 +141,38 @@ def test_a_checkpoint_replaced_while_it_is_sent_still_arrives_whole(tmp_path, mo
     assert not (run.path / ".mirror-held").exists(), "nothing of the send is left in the run"
 
 
+@pytest.mark.parametrize("kind", ["folder", pytest.param("rsync", marks=needs_rsync)])
+def test_files_the_trainer_makes_and_removes_as_it_runs_never_fail_a_send(tmp_path, monkeypatch, kind):
+    """The disk-space reserve (logs/.space-reserve) and staged writes come and go while the
+    trainer runs: they are never sent, and a file removed between the listing and its copy
+    is simply not part of the run any more (it made the final send fail, so the machine was
+    never stopped)."""
+    run = a_run(tmp_path / "runs", steps=(20,))
+    (run.path / "logs").mkdir(exist_ok=True)
+    (run.path / "logs" / ".space-reserve").write_bytes(b"\0" * 1024)
+    staged = run.samples / "e0002.4242.tmp"
+    staged.mkdir(parents=True)
+    (staged / "01.png").write_bytes(b"half a preview")
+    (run.path / "going.txt").write_text("removed by the trainer mid-send")
+    (tmp_path / "remote").mkdir()
+    if kind == "folder":
+        destination = Folder(tmp_path / "remote")
+        copy = destinations._copy_if_changed
+
+        def copy_while_training(source, target):
+            (run.path / "going.txt").unlink(missing_ok=True)
+            copy(source, target)
+
+        monkeypatch.setattr(destinations, "_copy_if_changed", copy_while_training)
+    else:
+        monkeypatch.setenv("STYLORA_RSYNC_SSH", fake_ssh(tmp_path / "bin"))
+        destination = parse(f"me@rental-box:{tmp_path / 'remote'}")
+    destination.push(run, checkpoints=True)
+    files = mirrored(tmp_path / "remote")
+    assert "checkpoints/step-000020/COMPLETE" in files and "config.toml" in files
+    assert not any(".space-reserve" in f or ".tmp" in f for f in files), files
+
+
 @needs_rsync
 def test_an_rsync_that_fails_says_why(tmp_path, monkeypatch):
     monkeypatch.setenv("STYLORA_RSYNC_SSH", fake_ssh(tmp_path / "bin"))
