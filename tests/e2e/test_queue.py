@@ -54,6 +54,8 @@ def test_a_queue_trains_its_runs_in_turn_and_stops_the_machine_once(tmp_path, ca
     assert all(any("the queue deals with this machine" in e.get("message", "") for e in logs[n]) for n in names)
     made = calls(log)
     assert [c["argv"] for c in made] == [["stop", "pod", "pod7"]], "the machine is stopped once, after the last run"
+    # The action's event is written once the provider's command has returned.
+    wait_for(lambda: events(RunDir(root / "variant-c"))[-1]["type"] == "rental.action", timeout=60)
     last = events(RunDir(root / "variant-c"))
     assert last[-1]["type"] == "rental.action" and last[-1]["outcome"] == "done"
     assert not (root / "queue.json").exists()
