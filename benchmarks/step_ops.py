@@ -35,7 +35,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_loop import ROOT, TRIGGER, prepare, resolution  # noqa: E402
+from train_loop import ROOT, TRIGGER, frozen_base, prepare, resolution  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from stylora_tui.run.layout import RunDir  # noqa: E402
@@ -89,23 +89,12 @@ def base_steps(run, warmup: int, steps: int, count: bool) -> tuple[list[float], 
     from stylora_tui.config.build import build_config
     from stylora_tui.config.toml_io import read_toml_file
     from stylora_tui.dataset.synthetic import PRACTICE_TAGS
-    from stylora_tui.model.files import resolve_prediction
-    from stylora_tui.trainer.loading import Placement, load_base_model, vae_dtype_for
     from stylora_tui.trainer.session import precision
     from stylora_tui.trainer.text import TextConditioner
 
     config = build_config(read_toml_file(run.path / "config.toml", "the run's config"))
-    tr = config.training
     device, mixed, dtype = precision(config)
-    placement = Placement(device, dtype, torch.float32 if device.type == "cpu" else dtype, vae_dtype_for(dtype))
-    base = load_base_model(
-        config.model.path,
-        config.model.vae,
-        resolve_prediction(config.model.path, config.model.prediction_type, tr.zero_terminal_snr),
-        placement,
-    )
-    for model in (base.unet, base.vae, base.text_encoder, base.text_encoder_2):
-        model.requires_grad_(False)
+    base = frozen_base(config, train_te=True)
     trained = [
         base.unet.conv_in.weight,
         base.text_encoder.get_input_embeddings().weight,

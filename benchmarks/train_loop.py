@@ -207,6 +207,27 @@ def real_loop(run, args) -> dict:
     }
 
 
+def frozen_base(config, train_te: bool):
+    """The run's base model as the trainer places it, every weight frozen."""
+    import torch
+
+    from stylora_tui.model.files import resolve_prediction
+    from stylora_tui.trainer.loading import Placement, load_base_model, vae_dtype_for
+    from stylora_tui.trainer.session import precision
+
+    device, _mixed, dtype = precision(config)
+    text_dtype = torch.float32 if train_te and device.type == "cpu" else dtype
+    base = load_base_model(
+        config.model.path,
+        config.model.vae,
+        resolve_prediction(config.model.path, config.model.prediction_type, config.training.zero_terminal_snr),
+        Placement(device, dtype, text_dtype, vae_dtype_for(dtype)),
+    )
+    for model in (base.unet, base.vae, base.text_encoder, base.text_encoder_2):
+        model.requires_grad_(False)
+    return base
+
+
 def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
     """Runs in its own process (see --bare): the same model and adapter, no trainer."""
     started = time.time()
@@ -214,8 +235,6 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
 
     from stylora_tui.config.build import build_config
     from stylora_tui.config.toml_io import read_toml_file
-    from stylora_tui.model.files import resolve_prediction
-    from stylora_tui.trainer.loading import Placement, load_base_model, vae_dtype_for
     from stylora_tui.trainer.network import LoConNetwork
     from stylora_tui.trainer.optim import build_optimizer
     from stylora_tui.trainer.session import compile_blocks, compiles, enable_checkpointing, precision
@@ -225,15 +244,8 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
     tr, net = config.training, config.network
     device, mixed, dtype = precision(config)
     train_te = net.trains_text_encoders
-    placement = Placement(device, dtype, torch.float32 if train_te and device.type == "cpu" else dtype, vae_dtype_for(dtype))
-    base = load_base_model(
-        config.model.path,
-        config.model.vae,
-        resolve_prediction(config.model.path, config.model.prediction_type, tr.zero_terminal_snr),
-        placement,
-    )
+    base = frozen_base(config, train_te)
     for model in (base.unet, base.vae, base.text_encoder, base.text_encoder_2):
-        model.requires_grad_(False)
         model.eval()
     torch.manual_seed(tr.seed)
     adapter = LoConNetwork(base.unet, base.text_encoder, base.text_encoder_2, net)

@@ -95,7 +95,7 @@ def remove_stale(folder: Path, recursive: bool = False) -> list[Path]:
         return removed
     for entry in entries:
         match = STAGED.match(entry.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
@@ -120,7 +120,8 @@ def publish_dir(folder: Path, build: Callable[[Path], object]) -> None:
             raise
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -3,9 +3,9 @@ last held the run, or why it is failing), the meter and the way home."""
 
 from __future__ import annotations
 
-import os
 import time
 
+from stylora_tui.atomic import pid_alive
 from stylora_tui.display import printable
 from stylora_tui.errors import StyloraError
 from stylora_tui.launch.prepare import frozen_config
@@ -56,15 +56,7 @@ def expects_action(run: RunDir, state: RunState) -> bool:
 def trainer_alive(run: RunDir) -> bool:
     """The trainer process itself (its lock is released before the countdown)."""
     pid = read_status(run.status_file).pid
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid is not None and pid > 0 and pid_alive(pid)
 
 
 def await_rental(run: RunDir, watch: Watch, out, poll_s: float = 0.5) -> None:
