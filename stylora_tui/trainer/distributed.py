@@ -1,17 +1,24 @@
 """Several processes (GPUs) training one run: who takes which batch, agreeing on a stop or
 a save, and averaging the adapter's gradients. With one process every call is free.
 
-The adapter is not wrapped in DistributedDataParallel: its forward runs inside the UNet,
-never through a wrapper's forward(), which is where DDP arms its gradient hooks. The
-gradients are reduced as DDP does it, though: in buckets launched while backward still
-runs (`GradientBuckets`), so the transfer hides behind the rest of backward.
+Gradients are averaged by torch's DistributedDataParallel, prepared by accelerate, as every
+peer trainer does: buckets all-reduced while backward still runs, in the same order on every
+process, rebuilt in the order backward produces them. DDP arms its hooks in its wrapper's
+forward(), but the adapter's modules run inside the UNet and the text encoders, never
+through a forward of their own: so the wrapper (`Replicated`) holds the adapter as its only
+parameters and its forward runs the whole loss computation it is handed.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
+
+from stylora_tui.errors import StyloraError
 
 
 class Group:
@@ -42,6 +49,26 @@ class Group:
         dist.all_reduce(tensor)
         return float(tensor.item()) / self.world
 
+    def check_replicas(self, adapter: torch.nn.Module) -> None:
+        """Every process holds the same adapter (identical averaged gradients, identical
+        steps), checked before each checkpoint: a process that silently trained alone would
+        otherwise be found only in a worse adapter. Two sums, one all-reduce."""
+        if self.world == 1:
+            return
+        import torch.distributed as dist
+
+        with torch.no_grad():
+            sums = torch.stack([torch.stack([p.double().sum(), p.double().abs().sum()]) for p in adapter.parameters()]).sum(0)
+        both = torch.cat([sums, -sums]).to(self.device)
+        dist.all_reduce(both, op=dist.ReduceOp.MAX)
+        highest, lowest = both[:2], -both[2:]
+        if not torch.allclose(highest, lowest, rtol=1e-9, atol=0.0):
+            raise StyloraError(
+                f"the {self.world} processes' adapters differ (weight sums {lowest.tolist()} to {highest.tolist()}): "
+                "their gradients were not averaged",
+                "this is a bug: report it with the run's logs/trainer.log; no checkpoint was written from these weights",
+            )
+
     def shard(self, batches: list[list[int]]) -> list[list[int]]:
         """This process's batches: every world-th one, wrapping so all take as many steps."""
         if self.world == 1:
@@ -49,109 +76,51 @@ class Group:
         count = math.ceil(len(batches) / self.world)
         return [batches[(i * self.world + self.rank) % len(batches)] for i in range(count)]
 
-    def reduce_during_backward(self, params: list[torch.Tensor]) -> GradientBuckets | None:
-        """Buckets that average these gradients over all processes; None with one process."""
-        return GradientBuckets(params, self.world) if self.world > 1 else None
+    def replicate(self, adapter: torch.nn.Module) -> Replicated | torch.nn.parallel.DistributedDataParallel:
+        """What each training step's loss is computed through: with several processes,
+        `adapter` in DDP; with one, as it is (nothing to average)."""
+        if self.world == 1:
+            return Replicated(adapter)
+        # DDP's settings come from `ddp_settings`, given to the Accelerator. No device
+        # placement (the adapter is placed already), and the forward left as it is:
+        # accelerate would wrap it in an autocast that the VAE, encoding random crops in
+        # fp32, must not run under; the loss computation autocasts what it should itself.
+        with warnings.catch_warnings():
+            # torch 2.13 renames broadcast_buffers, but only the old name skips buffers at
+            # init too; 2.x before it knows only the old one.
+            warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
+            prepared = self.accelerator.prepare_model(Replicated(adapter), device_placement=False)
+        module = prepared.module
+        if hasattr(module, "_original_forward"):
+            module.forward = module._original_forward
+        return prepared
+
+    def accumulating(self, replicated: torch.nn.Module, last: bool) -> AbstractContextManager:
+        """Around a micro-batch's forward and backward: gradients are averaged only on the
+        optimizer step's last micro-batch, the others accumulate locally (DDP's no_sync)."""
+        if self.world == 1 or last:
+            return nullcontext()
+        return replicated.no_sync()
 
 
-BUCKET_BYTES = 25 << 20  # DDP's default bucket size
+def ddp_settings():
+    """For accelerate's Accelerator(kwargs_handlers=...). A parameter may go unused on a
+        process (a graph that differs by process): DDP then finds it from the graph and, where no
+        process used it, leaves its gradient None, as one process would. Buffers are no business
+        of DDP's: the max-norm scalars change identically everywhere, from identical gradients,
+    and syncing ~3 k small buffers before every forward is host work a step can do without."""
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    return DistributedDataParallelKwargs(find_unused_parameters=True, broadcast_buffers=False)
 
 
-class GradientBuckets:
-    """The adapter's gradients averaged over all processes in ~25 MB buckets, each all-reduced
-    asynchronously once backward has produced every gradient in it (a hook on each
-    parameter), as DDP does, and launched strictly in bucket order, as DDP's are: collectives
-    must be issued in the same order on every process, and a graph that differs between
-    processes produces gradients in a different order. Like DDP, the buckets start in the
-    reverse of the parameters' order and are rebuilt once, after the first reduced backward,
-    in the order rank 0's backward produced the gradients (the UNet's before the text
-    encoders', whatever the parameters' order), so later buckets fill while backward still
-    runs. Armed only for the last micro-batch of an optimizer step; `finish` launches what
-    backward did not complete, waits, and writes the averages back. A parameter no process
-    produced a gradient for keeps none, as with one process (AdamW then leaves it alone
-    instead of decaying it): each bucket carries a flag per parameter."""
+class Replicated(torch.nn.Module):
+    """The adapter as DDP sees it: its parameters, and a forward that computes whatever it is
+    handed (the micro-batch's loss, through the base models the adapter lives in)."""
 
-    def __init__(self, params: list[torch.Tensor], world: int, bucket_bytes: int = BUCKET_BYTES) -> None:
-        self.params, self.world, self.bucket_bytes = list(params), world, bucket_bytes
-        self.index_of = {id(p): index for index, p in enumerate(self.params)}
-        self.observed: list[int] | None = []  # the first reduced backward's order, until the rebuild
-        self._build(list(reversed(self.params)))
-        self.armed = False
-        self.inflight: dict[int, tuple[torch.Tensor, object]] = {}
-        self.launched_in_backward = 0  # for tests and benchmarks: buckets that overlapped
-        for param in self.params:
-            param.register_post_accumulate_grad_hook(self._produced)
+    def __init__(self, adapter: torch.nn.Module) -> None:
+        super().__init__()
+        self.adapter = adapter
 
-    def _build(self, ordered: list[torch.Tensor]) -> None:
-        self.buckets: list[list[torch.Tensor]] = [[]]
-        size = 0
-        for param in ordered:
-            if size and size + param.numel() * param.element_size() > self.bucket_bytes:
-                self.buckets.append([])
-                size = 0
-            self.buckets[-1].append(param)
-            size += param.numel() * param.element_size()
-        self.bucket_of = {id(p): index for index, bucket in enumerate(self.buckets) for p in bucket}
-        self.ready = [0] * len(self.buckets)
-        self.next_launch = 0  # buckets before this one are launched
-
-    def arm(self, armed: bool) -> None:
-        self.armed = armed
-
-    def _produced(self, param: torch.Tensor) -> None:
-        if not self.armed:
-            return
-        if self.observed is not None:
-            self.observed.append(self.index_of[id(param)])
-        self.ready[self.bucket_of[id(param)]] += 1
-        while self.next_launch < len(self.buckets) and self.ready[self.next_launch] == len(self.buckets[self.next_launch]):
-            self._launch(self.next_launch)
-            self.launched_in_backward += 1
-
-    def _launch(self, index: int) -> None:
-        import torch.distributed as dist
-
-        bucket = self.buckets[index]
-        grads = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in bucket]
-        used = torch.tensor([float(p.grad is not None) for p in bucket], dtype=grads[0].dtype)
-        if grads[0].device.type == "cuda":
-            used = used.pin_memory().to(grads[0].device, non_blocking=True)
-        flat = torch.cat([*grads, used])
-        self.inflight[index] = (flat, dist.all_reduce(flat, async_op=True))
-        self.next_launch = index + 1
-
-    def finish(self, apply: bool = True) -> None:
-        """Wait for every bucket; with `apply`, each gradient becomes the average."""
-        for index in range(self.next_launch, len(self.buckets)):
-            self._launch(index)
-        done = sorted(self.inflight.items())
-        for _, (_, handle) in done:
-            handle.wait()
-        if apply:
-            # One read of every bucket's flags, after all gradients have arrived.
-            flags = iter(torch.cat([flat[len(flat) - len(self.buckets[index]) :] for index, (flat, _) in done]).tolist())
-            for index, (flat, _) in done:
-                flat /= self.world
-                offset = 0
-                for param in self.buckets[index]:
-                    param.grad = flat[offset : offset + param.numel()].view_as(param) if next(flags) else None
-                    offset += param.numel()
-        self.inflight.clear()
-        self.armed = False
-        if self.observed is not None:
-            self._rebuild()
-        self.ready = [0] * len(self.buckets)
-        self.next_launch = 0
-
-    def _rebuild(self) -> None:
-        """Buckets in rank 0's production order (every rank the same), the parameters it
-        never produced last."""
-        import torch.distributed as dist
-
-        order: list = [self.observed]
-        dist.broadcast_object_list(order, src=0)
-        seen = list(dict.fromkeys(order[0]))
-        produced = set(seen)
-        rest = [index for index in reversed(range(len(self.params))) if index not in produced]
-        self._build([self.params[index] for index in seen + rest])
-        self.observed = None
+    def forward(self, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        return compute()

@@ -91,11 +91,11 @@ class Loop:
                 micro_steps = min(tr.gradient_accumulation_steps, len(batches) - index)
                 losses = []
                 for micro in range(micro_steps):
-                    loss = self.batch_loss(batches, index, epoch)
-                    if s.reduction is not None:  # several GPUs: reduce during the last backward
-                        s.reduction.arm(micro == micro_steps - 1)
-                    # A non-finite loss gives non-finite gradients: the whole step is skipped below.
-                    s.accelerator.backward(loss / micro_steps)
+                    # Several GPUs: gradients are averaged in the last micro-batch's backward.
+                    with group.accumulating(s.replicated, last=micro == micro_steps - 1):
+                        loss = self.batch_loss(batches, index, epoch)
+                        # A non-finite loss gives non-finite gradients: the whole step is skipped below.
+                        s.accelerator.backward(loss / micro_steps)
                     losses.append(loss.detach())
                     index += 1
                 mean_loss, finite = step_values(losses)
@@ -162,12 +162,6 @@ class Loop:
             latents = torch.stack([s.latents.get(s.items[i], crop) for i, crop in zip(batch, host.crops)])
         latents = to_device(latents, s.device).to(s.weight_dtype)
         time_ids = to_device(host.time_ids, s.device).to(s.weight_dtype)
-        if s.static_text:
-            hidden = torch.cat([s.static_text[i][0] for i in batch])
-            pooled = torch.cat([s.static_text[i][1] for i in batch])
-        else:
-            with torch.set_grad_enabled(self.train_te), s.accelerator.autocast():
-                hidden, pooled = s.conditioner.encode_ids(host.token_ids, s.device, s.weight_dtype)
         noise = torch.randn(latents.shape, generator=s.generator, dtype=torch.float32)
         if tr.noise_offset:
             noise += tr.noise_offset * torch.randn((latents.shape[0], latents.shape[1], 1, 1), generator=s.generator)
@@ -175,23 +169,33 @@ class Loop:
             0, s.base.noise_scheduler.config.num_train_timesteps, (latents.shape[0],), generator=s.generator
         )
         noise, timesteps = to_device(noise, s.device).to(latents.dtype), to_device(timesteps, s.device)
-        return denoising_loss(
-            s.base,
-            latents,
-            noise,
-            timesteps,
-            hidden,
-            pooled,
-            time_ids,
-            s.accelerator.autocast(),
-            tr.min_snr_gamma,
-            self.alphas_cumprod,
-        ).mean()
+
+        def compute() -> torch.Tensor:
+            """Everything the adapter takes part in, run through `s.replicated` (DDP's forward
+            with several GPUs)."""
+            if s.static_text:
+                hidden = torch.cat([s.static_text[i][0] for i in batch])
+                pooled = torch.cat([s.static_text[i][1] for i in batch])
+            else:
+                with torch.set_grad_enabled(self.train_te), s.accelerator.autocast():
+                    hidden, pooled = s.conditioner.encode_ids(host.token_ids, s.device, s.weight_dtype)
+            return denoising_loss(
+                s.base,
+                latents,
+                noise,
+                timesteps,
+                hidden,
+                pooled,
+                time_ids,
+                s.accelerator.autocast(),
+                tr.min_snr_gamma,
+                self.alphas_cumprod,
+            ).mean()
+
+        return s.replicated(compute)
 
     def optimizer_step(self, finite: bool) -> None:
         s = self.s
-        if s.reduction is not None:
-            s.reduction.finish(apply=finite)
         if finite:
             if s.config.optimizer.max_grad_norm:
                 s.accelerator.clip_grad_norm_(self.trainable, s.config.optimizer.max_grad_norm)

@@ -49,6 +49,7 @@ class Saves:
             # state is the same, and a second save would only risk the complete one.
             group.barrier()
             return done
+        group.check_replicas(s.adapter)
         needed, why = ckpt.space_needed(s.run.checkpoints, s.adapter)
         free = shutil.disk_usage(s.run.path).free
         (short,) = group.agree_any([free < needed])

@@ -34,7 +34,7 @@ from stylora_tui.trainer.data import (
     load_pixels,
     vae_fingerprint,
 )
-from stylora_tui.trainer.distributed import GradientBuckets, Group
+from stylora_tui.trainer.distributed import Group, Replicated, ddp_settings
 from stylora_tui.trainer.facts import started_event, training_facts
 from stylora_tui.trainer.loading import (
     BaseModel,
@@ -105,7 +105,7 @@ class Training:
     adapter: LoConNetwork
     optimizer: object  # torch.optim.Optimizer, prepared by accelerate
     scheduler: object  # torch.optim.lr_scheduler.LRScheduler
-    reduction: GradientBuckets | None  # several GPUs: gradients averaged during backward
+    replicated: Replicated | torch.nn.Module  # what losses are computed through: DDP with several GPUs
     gradient_checkpointing: bool
 
 
@@ -145,7 +145,7 @@ class Session:
     adapter = property(lambda self: self.training.adapter)
     optimizer = property(lambda self: self.training.optimizer)
     scheduler = property(lambda self: self.training.scheduler)
-    reduction = property(lambda self: self.training.reduction)
+    replicated = property(lambda self: self.training.replicated)
     position = property(lambda self: self.start.position)
     generator = property(lambda self: self.start.generator)
 
@@ -218,7 +218,7 @@ def set_up_runtime(config: Config) -> Runtime:
     device, mixed, weight_dtype = precision(config)
     # cpu=True on a machine without CUDA also makes accelerate join a gloo process group
     # when several processes were launched (without it each trains alone).
-    accelerator = Accelerator(mixed_precision=mixed, cpu=device.type == "cpu")
+    accelerator = Accelerator(mixed_precision=mixed, cpu=device.type == "cpu", kwargs_handlers=[ddp_settings()])
     device = accelerator.device
     train_te = config.network.trains_text_encoders
     placement = Placement(
@@ -308,13 +308,12 @@ def set_up_training(config: Config, base: BaseModel, runtime: Runtime, steps: St
     if compiles(config):
         compile_blocks(base.unet)
     optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
-    reduction = runtime.group.reduce_during_backward([p for g in optimizer.param_groups for p in g["params"]])
     scheduler = build_scheduler(config, optimizer, steps.total_steps)
     return Training(
         adapter=adapter,
         optimizer=runtime.accelerator.prepare(optimizer),
         scheduler=scheduler,
-        reduction=reduction,
+        replicated=runtime.group.replicate(adapter),
         gradient_checkpointing=use_checkpointing,
     )
 
