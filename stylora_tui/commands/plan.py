@@ -7,6 +7,7 @@ from pathlib import Path
 from stylora_tui.config.presets import preset_for
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import scan_dataset
+from stylora_tui.forecast.batch import batch_json, batch_line
 from stylora_tui.forecast.estimates import checkpointing, durations, own_duration, own_gpu_gib, peak_vram_gib, summary_lines
 from stylora_tui.integrations.nvml import this_machine
 from stylora_tui.launch import preflight
@@ -25,12 +26,13 @@ def run(args) -> int:
         check_model_path(config.model.path)
         check_vae_path(config.model.vae)
     prediction = resolve_prediction(config.model.path, config.model.prediction_type, config.training.zero_terminal_snr)
-    steps = None
+    steps, counted = None, None
     if config.dataset.path:
         report = examine(
             scan_dataset(Path(config.dataset.path), config.dataset.caption_extension, config.dataset.repeats), config
         )
-        steps = report.steps.to_json()
+        counted = report.steps
+        steps = counted.to_json()
     machine = this_machine()
     problems = preflight.check(config, machine, steps["total"] if steps else None)
     from stylora_tui.trainer.modules import host_ram_bytes, plan_network
@@ -56,6 +58,7 @@ def run(args) -> int:
         "host_ram_bytes": host_ram,
         "preflight": [p.to_json() for p in problems],
         "estimates": estimates_json(config, steps["total"] if steps else None, machine),
+        "batch": batch_json(config, counted, machine),
     }
     refused = [p for p in problems if p.code != "cpu-training"]
     if args.json:
@@ -78,6 +81,7 @@ def run(args) -> int:
     price = machine_price(config.rental.price_per_hour)
     for line in summary_lines(config, steps["total"] if steps else None, machine, price_per_hour=price):
         out.print(safe(line))
+    out.print(safe(batch_line(config, counted, machine)))
     for problem in problems:
         label = "[yellow]warning[/]" if problem.code == "cpu-training" else "[red]error[/]"
         out.print(f"{label}: {safe(problem.message)}\n  hint: {safe(problem.hint)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from stylora_tui.config.schema import Config
 
@@ -123,6 +123,11 @@ class StepCount:
     gradient_accumulation_steps: int
     max_steps: int
     processes: int = 1
+
+    def at_batch(self, batch_size: int) -> StepCount:
+        """The same images at another batch size (batches still form within buckets)."""
+        rows = tuple(replace(b, steps=math.ceil(b.draws / batch_size)) for b in self.buckets)
+        return replace(self, buckets=rows, batch_size=batch_size)
 
     @property
     def batches_per_epoch(self) -> int:

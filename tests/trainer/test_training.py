@@ -189,3 +189,20 @@ def test_gradient_checkpointing_leaves_no_module_untrained(tmp_path, dataset, ca
     state = load_file(str(run.output / "ckpt.safetensors"))
     untrained = sorted(k for k, v in state.items() if k.endswith("lora_up.weight") and not v.abs().max() > 0)
     assert untrained and all(k.startswith("lora_te1_text_model_encoder_layers_1_") for k in untrained)
+
+
+def test_the_trainer_trains_at_the_batch_it_was_given(tmp_path, dataset, cache_env):
+    from stylora_tui.dataset.doctor import steps_for
+    from stylora_tui.dataset.scan import scan_dataset
+
+    config = demo_config(dataset, training={"epochs": 2, "batch_size": 3, "seed": 3})
+    counted = steps_for(scan_dataset(dataset, ".txt", 1), config)
+    assert counted.total_steps < counted.at_batch(1).total_steps
+    run = prepare(tmp_path, config, "batched")
+    done = trainer(run, cache_env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    log = events(run)
+    started = next(e for e in log if e["type"] == "run.started")
+    steps = [e for e in log if e["type"] == "train.step"]
+    assert started["total_steps"] == counted.total_steps == len(steps), "the steps review and check counted"
+    assert steps[0]["images_per_s"] == pytest.approx(steps[0]["it_per_s"] * 3, rel=1e-3), "three images per step"

@@ -17,6 +17,7 @@ from stylora_tui.dataset.doctor import examine, steps_for
 from stylora_tui.display import printable
 from stylora_tui.errors import PreflightError, StyloraError
 from stylora_tui.findings import Severity
+from stylora_tui.forecast.batch import batch_line
 from stylora_tui.forecast.estimates import summary_lines
 from stylora_tui.forecast.size import estimate
 from stylora_tui.launch import preflight
@@ -158,6 +159,7 @@ class ReviewScreen(WizardStepScreen):
         for line in summary_lines(config, total_steps, self.machine(), most_cards=3, price_per_hour=price):
             label, _, text = line.partition(": ")
             table.add_row(label, escape(text))
+        table.add_row("batch", escape(batch_line(config, steps, self.machine()).partition(": ")[2]))
         table.add_row("when done", Text(printable(when_done(config))))
         problems = preflight.check(config, self.machine(), total_steps)
         for problem in problems:
