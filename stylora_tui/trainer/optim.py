@@ -18,11 +18,12 @@ def build_optimizer(config: Config, groups: list[dict], device: torch.device) ->
     if "betas" in args:
         args["betas"] = tuple(args["betas"])
     if opt.name == "AdamW":
-        # ~2000 small adapter tensors: the fused kernel is one launch for all of them on CUDA;
-        # elsewhere torch defaults to a Python loop over them (11 operations each, a third of
-        # a tiny-width step's operations), where the foreach path is one call per operation.
-        cuda = device.type == "cuda"
-        return torch.optim.AdamW(groups, weight_decay=opt.weight_decay, fused=cuda, foreach=not cuda, **args)
+        # ~2000 small adapter tensors: the fused kernel is one call for all of them (CUDA, and
+        # the CPU since torch 2.4: 2.5x faster there than the foreach path, which reads each
+        # tensor's step count on the host). Without it, foreach rather than torch's default
+        # Python loop over the tensors (11 operations each).
+        fused = device.type in fused_devices()
+        return torch.optim.AdamW(groups, weight_decay=opt.weight_decay, fused=fused, foreach=not fused, **args)
     if opt.name == "AdamW8bit":
         try:
             import bitsandbytes as bnb
@@ -48,6 +49,15 @@ def build_optimizer(config: Config, groups: list[dict], device: torch.device) ->
         args.setdefault("warmup_init", False)
         return Adafactor(groups, weight_decay=opt.weight_decay, **args)
     raise OptimizerError(f"unknown optimizer {opt.name}", "use AdamW, AdamW8bit, Prodigy or Adafactor")
+
+
+def fused_devices() -> list[str]:
+    """Device types with torch's fused optimizer kernels, in this torch."""
+    try:
+        from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+    except ImportError:  # older than torch 2.1
+        return ["cuda"]
+    return _get_fused_kernels_supported_devices()
 
 
 def warmup_steps(config: Config, total_steps: int) -> int:

@@ -15,7 +15,8 @@ from tests.trainer.conftest import demo_config, in_process, merged
 pytestmark = pytest.mark.slow
 
 READS = ("item", "tolist", "__bool__", "__float__", "__int__", "numpy")
-# The CPU AdamW reads its step counter on the host; on CUDA the fused AdamW keeps it on the device.
+# A foreach AdamW (a torch without fused CPU kernels) reads its step counter on the host; the
+# fused one keeps it on the device.
 ALLOWED = ("torch/optim/",)
 
 
