@@ -217,7 +217,7 @@ def main() -> None:
         f"model {args.model}, {width}x{height}, preset {args.preset} at rank {args.dim}{', compiled blocks' if args.compile else ''}, {timed_steps} steps timed in {args.rounds} "
         f"alternating rounds after {args.warmup} each, CPU ({os.cpu_count()} cores)"
     )
-    print("| loop | operations/step | casts/step | s/step (median) | ratio | p10–p90 | CPU s/step |")
+    print("| loop | operations/step | casts+copies/step | s/step (median) | ratio | p10–p90 | CPU s/step |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     base_wall = statistics.median(rows["base"]["wall"])
     for name, row in rows.items():
