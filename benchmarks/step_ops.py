@@ -89,12 +89,14 @@ def base_steps(run, warmup: int, steps: int, count: bool) -> tuple[list[float], 
     from stylora_tui.config.build import build_config
     from stylora_tui.config.toml_io import read_toml_file
     from stylora_tui.dataset.synthetic import PRACTICE_TAGS
-    from stylora_tui.trainer.session import precision
+    from stylora_tui.trainer.session import compile_blocks, compiles, precision
     from stylora_tui.trainer.text import TextConditioner
 
     config = build_config(read_toml_file(run.path / "config.toml", "the run's config"))
     device, mixed, dtype = precision(config)
     base = frozen_base(config, train_te=True)
+    if compiles(config):  # the same blocks compiled as in the real loop: like against like
+        compile_blocks(base)
     trained = [
         base.unet.conv_in.weight,
         base.text_encoder.get_input_embeddings().weight,
@@ -165,7 +167,7 @@ def main() -> None:
         default=None,
         help="adapter rank (default: the preset's 64 scaled with the model's widths, 6 on full-tree; 64 on sdxl)",
     )
-    parser.add_argument("--compile", action="store_true", help="training.compile = true in the real loop")
+    parser.add_argument("--compile", action="store_true", help="training.compile = true: the same blocks compiled in both loops")
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds, base then real in each (default 2)")
     parser.add_argument("--measure", choices=("base", "real"), help=argparse.SUPPRESS)  # internal: one pass
     parser.add_argument("--count", action="store_true", help=argparse.SUPPRESS)

@@ -157,7 +157,7 @@ class TrainingConfig:
     )
     compile: bool | str = spec(
         "auto",
-        "torch.compile the UNet's repeated transformer blocks: faster steps after a slower first one; "
+        "torch.compile the UNet's transformer blocks and the text encoders' layers: faster steps after a slower first one; "
         "auto = off until a GPU measures the gain (benchmarks/gpu_acceptance.sh)",
         choices=("auto", True, False),
     )

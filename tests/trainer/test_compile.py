@@ -1,5 +1,6 @@
-"""training.compile: the UNet's repeated transformer blocks compiled (regional compilation)
-train the adapter eager training does, to float tolerance; "auto" and false leave them eager."""
+"""training.compile: the UNet's transformer blocks and the text encoders' layers compiled
+(regional compilation) train the adapter eager training does, to float tolerance; "auto" and
+false leave them eager."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from stylora_tui.config.build import build_config
-from stylora_tui.trainer.session import compiles
+from stylora_tui.trainer.session import REPEATED_BLOCKS, compiles
 from tests.trainer.conftest import demo_config, in_process
 
 QUIET = {"saving": {"every_n_epochs": 0}, "samples": {"every_n_epochs": 0}}
@@ -38,12 +39,14 @@ def test_compiled_blocks_train_what_eager_blocks_train(tmp_path, dataset, cache_
         name = "compiled" if compile_ else "eager"
         config = demo_config(dataset, training={"epochs": 1, "max_steps": 3, "compile": compile_}, **QUIET)
         session, loop = in_process(tmp_path / name, config, name)
-        compiled_blocks[compile_] = sum(
-            1 for m in session.base.unet.modules() if type(m).__name__ == "BasicTransformerBlock" and m._compiled_call_impl
-        )
+        base = session.base
+        compiled_blocks[compile_] = {
+            name: sum(1 for m in model.modules() if type(m).__name__ in REPEATED_BLOCKS and m._compiled_call_impl)
+            for name, model in (("unet", base.unet), ("te1", base.text_encoder), ("te2", base.text_encoder_2))
+        }
         assert loop.run().step == 3
         weights[compile_] = {k: v.detach().clone() for k, v in session.adapter.state_dict().items()}
-    assert compiled_blocks[False] == 0 and compiled_blocks[True] > 0
+    assert not any(compiled_blocks[False].values()) and all(compiled_blocks[True].values()), compiled_blocks
     assert weights[True].keys() == weights[False].keys()
     moved = [k for k in weights[True] if k.endswith("lora_up.weight") and weights[True][k].abs().sum() > 0]
     assert moved, "three steps moved the adapter"
