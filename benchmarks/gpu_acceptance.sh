@@ -5,7 +5,8 @@
 #      trainer against the bare loop, alternating rounds, eager and with compiled blocks
 #      (whether training.compile "auto" should turn on is decided from these two rows);
 #   3. a 50-step practice run at that size, then its step time, peak VRAM and NVML readings
-#      against what forecast/estimates.py predicted (benchmarks/estimates_check.py);
+#      against what forecast/estimates.py predicted (benchmarks/estimates_check.py), at
+#      batch 1 and at batch 2 (what a larger batch buys, as forecast/batch.py estimates it);
 # all written to one file (default gpu-acceptance.md). Copy its tables into
 # docs/BENCHMARKS.md and correct EFFICIENCY / STEP_OVERHEAD_S / the memory model from it.
 #
@@ -86,6 +87,14 @@ section "Practice run: $run_steps steps, against the estimates"
 run "$python" benchmarks/train_loop.py --model "$model" --resolution "$resolution" --steps $((run_steps - 2)) \
     --rounds 1 --warmup 2 --workdir "$work/run" > "$work/run-table.md"
 practice=$(ls -d "$work"/run/runs/*/ | tail -n 1)
+run "$python" benchmarks/estimates_check.py "$practice" >> "$out"
+
+# What a batch of 2 buys (forecast/batch.py offers larger batches from the estimates: the
+# per-step overhead shared by the batch); its s/step against batch 1's above.
+section "Practice run at batch 2: $run_steps steps, against the estimates"
+run "$python" benchmarks/train_loop.py --model "$model" --resolution "$resolution" --steps $((run_steps - 2)) \
+    --rounds 1 --warmup 2 --batch-size 2 --workdir "$work/run-batch2" > "$work/run-batch2-table.md"
+practice=$(ls -d "$work"/run-batch2/runs/*/ | tail -n 1)
 run "$python" benchmarks/estimates_check.py "$practice" >> "$out"
 
 echo "gpu_acceptance.sh: wrote $out"

@@ -100,7 +100,7 @@ def prepare(args, work: Path):
             "repeats": 1,
         },
         "captions": {"trigger": TRIGGER},
-        "training": {"max_steps": args.warmup + args.steps, "epochs": 1000},
+        "training": {"max_steps": args.warmup + args.steps, "epochs": 1000, "batch_size": getattr(args, "batch_size", 1)},
         "saving": {"every_n_epochs": 0},
         "samples": {"every_n_epochs": 0},
     }
@@ -345,6 +345,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds, real then bare in each (default 2)")
     parser.add_argument("--warmup", type=int, default=2, help="steps not timed at the start of each round (default 2)")
     parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=1, help="images per step in both loops (default 1)")
     parser.add_argument("--compile", action="store_true", help="training.compile = true in both loops")
     parser.add_argument("--workdir", type=Path, help="keep models, data and runs here (default: a temporary folder)")
     parser.add_argument("--bare", type=Path, help=argparse.SUPPRESS)  # internal: the bare loop's own process

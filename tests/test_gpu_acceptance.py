@@ -32,16 +32,20 @@ def test_the_dry_run_writes_every_section(tmp_path):
         "## Loop benchmark: demo at 128x192, real against bare",
         "## Loop benchmark: demo at 128x192, compiled blocks",
         "## Practice run: 5 steps",
+        "## Practice run at batch 2: 5 steps",
     ):
         assert heading in text, text
     assert "| bare |" in text and "| real |" in text, text
     assert "| s/step |" in text and "| peak VRAM (torch) |" in text, text
+    assert ", batch 2, " in text, "the second practice run trained at batch 2"
 
 
 def test_it_refuses_unknown_arguments_and_a_machine_without_a_gpu(tmp_path):
     env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
     wrong = subprocess.run(["bash", str(SCRIPT), "--fast"], capture_output=True, text=True, env=env, timeout=60)
     assert wrong.returncode == 2 and "unknown argument --fast" in wrong.stderr
+    usage = subprocess.run(["bash", str(SCRIPT), "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert usage.stdout.startswith("Everything a GPU machine") and "set -e" not in usage.stdout
     import torch
 
     if torch.cuda.is_available():
