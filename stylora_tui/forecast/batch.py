@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from stylora_tui.config.schema import Config
 from stylora_tui.dataset.buckets import StepCount
-from stylora_tui.forecast.estimates import FITS, checkpointing, durations, human, own_gpu_gib, peak_vram_gib
+from stylora_tui.forecast.estimates import FITS, checkpointing, human, own_duration, own_gpu_gib, peak_vram_gib
 from stylora_tui.integrations.machine import Machine
 
 LARGEST = 8  # beyond it, most style datasets' buckets hold fewer images than one batch
@@ -40,8 +40,8 @@ def at_batch(config: Config, batch_size: int) -> Config:
 def choice(config: Config, steps: StepCount, machine: Machine, batch_size: int) -> BatchChoice:
     changed = at_batch(config, batch_size)
     total = steps.at_batch(batch_size).total_steps
-    here = durations(changed, total, machine)[:1] if machine.gpus else []
-    return BatchChoice(batch_size, total, here[0].seconds if here else None)
+    here = own_duration(changed, total, machine)
+    return BatchChoice(batch_size, total, here.seconds if here is not None else None)
 
 
 def fits(config: Config, memory_gib: float) -> bool:

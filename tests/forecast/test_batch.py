@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 
+from stylora_tui.config.build import build_config
 from stylora_tui.dataset.buckets import count_steps
 from stylora_tui.forecast.batch import LARGEST, batch_line, faster_batch
+from stylora_tui.integrations.machine import Machine
 from tests.conftest import run_cli
 from tests.forecast.test_estimates import H100, NO_GPU, RTX_4090, practice
 
@@ -52,6 +54,17 @@ def test_a_faster_batch_is_offered_only_where_this_gpu_holds_it_and_it_pays():
         small is None
         or small.seconds <= 0.9 * faster_batch(practice(epochs=10, batch_size=small.batch_size), _steps(1), RTX_4090).seconds
     )
+
+
+def test_a_gpu_without_figures_gets_no_offer_rather_than_another_cards():
+    # At 512x512 the per-step overhead is a large share even on the slowest card in the
+    # table, so another card's figures would offer a batch here.
+    small = build_config({"model": {"path": "/models/full-size-sdxl.safetensors"}, "dataset": {"resolution_px": 512}})
+    steps = _steps(1)
+    assert faster_batch(small, steps, Machine(("NVIDIA GeForce RTX 3090",), 16, (81920.0,))) is not None
+    unknown = Machine(("NVIDIA Quadro Mystery",), 16, (81920.0,))
+    assert faster_batch(small, steps, unknown) is None
+    assert batch_line(small, steps, unknown) == f"batch: 1 ({steps.total_steps} steps)"
 
 
 def test_a_batch_is_never_offered_larger_than_the_fullest_bucket():
