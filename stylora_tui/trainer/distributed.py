@@ -83,8 +83,8 @@ class Group:
             return Replicated(adapter)
         # DDP's settings come from `ddp_settings`, given to the Accelerator. No device
         # placement (the adapter is placed already), and the forward left as it is:
-        # accelerate would wrap it in an autocast that the VAE, encoding random crops in
-        # fp32, must not run under; the loss computation autocasts what it should itself.
+        # accelerate wraps it in an autocast of its own, and the loss computation already
+        # autocasts what it should; without the wrapper one GPU and several compute alike.
         with warnings.catch_warnings():
             # torch 2.13 renames broadcast_buffers, but only the old name skips buffers at
             # init too; 2.x before it knows only the old one.

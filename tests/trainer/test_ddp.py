@@ -35,14 +35,18 @@ def _forward(adapter: Adapter, batch: torch.Tensor, rank: int, differ: bool) -> 
     return adapter.head(batch).square().mean()
 
 
-def _worker(rank: int, port: int, results, differ: bool) -> None:
+def _group(rank: int, port: int, mixed_precision: str = "no"):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
     from accelerate import Accelerator
 
     from stylora_tui.trainer.distributed import Group, ddp_settings
 
-    accelerator = Accelerator(cpu=True, kwargs_handlers=[ddp_settings()])
-    group = Group(accelerator, accelerator.device)
+    accelerator = Accelerator(cpu=True, mixed_precision=mixed_precision, kwargs_handlers=[ddp_settings()])
+    return Group(accelerator, accelerator.device)
+
+
+def _worker(rank: int, port: int, results, differ: bool) -> None:
+    group = _group(rank, port)
     adapter, reference = Adapter(), Adapter()
     replicated = group.replicate(adapter)
     torch.manual_seed(100 + rank)
@@ -82,6 +86,15 @@ def _worker(rank: int, port: int, results, differ: bool) -> None:
     dist.destroy_process_group()
 
 
+def _autocast_worker(rank: int, port: int, results) -> None:
+    group = _group(rank, port, mixed_precision="bf16")
+    replicated = group.replicate(Adapter())
+    with torch.no_grad():
+        autocast = replicated(lambda: torch.tensor(float(torch.is_autocast_enabled("cpu"))))
+    results[rank] = (type(replicated).__name__, bool(autocast))
+    dist.destroy_process_group()
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -97,3 +110,12 @@ def test_ddp_averages_like_one_all_reduce_over_the_step(differ):
         wrapper, steps = results[rank]
         assert wrapper == "DistributedDataParallel"
         assert steps == [[], [], []], f"rank {rank}: these gradients differ from one all-reduce's average, by step: {steps}"
+
+
+@pytest.mark.slow
+def test_the_computation_is_not_put_under_accelerates_autocast():
+    # accelerate wraps a prepared model's forward in autocast under mixed precision; the
+    # loss computation autocasts what it should itself, as with one GPU (no wrapper there).
+    results = mp.Manager().dict()
+    mp.spawn(_autocast_worker, args=(_free_port(), results), nprocs=2, join=True)
+    assert results[0] == ("DistributedDataParallel", False), results[0]
