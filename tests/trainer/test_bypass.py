@@ -141,3 +141,18 @@ def test_previews_at_a_strength_scale_the_lean_modules():
     torch.testing.assert_close(at_zero, base)
     torch.testing.assert_close(again, adapted)
     assert not torch.allclose(adapted, base)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_both_layouts_of_the_up_gradient_agree(dtype):
+    from stylora_tui.trainer.bypass import up_gradient
+
+    generator = torch.Generator().manual_seed(3)
+    mid = torch.randn(6, 300, generator=generator).to(dtype)  # (r, tokens)
+    grad = torch.randn(300, 40, generator=generator).to(dtype)  # (tokens, out)
+    direct, transposed = up_gradient(mid, grad, True), up_gradient(mid, grad, False)
+    assert direct.shape == transposed.shape == (40, 6) and direct.is_contiguous()
+    expected = (grad.double().t() @ mid.double().t()).to(dtype)
+    tolerance = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 2e-2, "atol": 2e-1}
+    torch.testing.assert_close(direct, expected, **tolerance)
+    torch.testing.assert_close(transposed, expected, **tolerance)
