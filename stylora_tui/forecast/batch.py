@@ -52,29 +52,37 @@ def faster_batch(config: Config, steps: StepCount, machine: Machine) -> BatchCho
     """The batch that fits this machine's GPU and finishes soonest by estimate, when that is
     not the batch set and saves at least MATERIAL of the time; None without a GPU here (the
     gain depends on the card: a few per cent on a slow one, a third on a fast one)."""
+    offer = _offer(config, steps, machine)
+    return offer[0] if offer is not None else None
+
+
+def _offer(config: Config, steps: StepCount, machine: Machine) -> tuple[BatchChoice, float, float] | None:
+    """(the faster batch, its seconds, the batch set's seconds), or None."""
     memory = own_gpu_gib(machine)
     if memory is None:
         return None
+    now = choice(config, steps, machine, config.training.batch_size).seconds
     fullest = max((b.draws for b in steps.buckets), default=1)
     sizes = [b for b in range(1, min(LARGEST, fullest) + 1) if fits(at_batch(config, b), memory)]
-    options = [c for c in (choice(config, steps, machine, b) for b in sizes) if c.seconds is not None]
-    now = choice(config, steps, machine, config.training.batch_size)
-    if not options or now.seconds is None:
+    timed = [(c.seconds, -c.batch_size, c) for c in (choice(config, steps, machine, b) for b in sizes) if c.seconds is not None]
+    if now is None or not timed:
         return None
-    best = min(options, key=lambda c: (c.seconds or 0.0, -c.batch_size))
-    return best if (best.seconds or 0.0) <= (1 - MATERIAL) * now.seconds else None
+    seconds, _, best = min(timed, key=lambda t: t[:2])
+    return (best, seconds, now) if seconds <= (1 - MATERIAL) * now else None
 
 
 def batch_json(config: Config, steps: StepCount | None, machine: Machine) -> dict:
     """plan --json's "batch": the batch set, its steps, and a faster one that fits here."""
-    better = faster_batch(config, steps, machine) if steps is not None else None
+    offer = _offer(config, steps, machine) if steps is not None else None
+    faster = None
+    if offer is not None:
+        better, seconds, _ = offer
+        faster = {"batch_size": better.batch_size, "total_steps": better.total_steps, "seconds": round(seconds)}
     return {
         "batch_size": config.training.batch_size,
         "total_steps": steps.total_steps if steps is not None else None,
         "learning_rate_scaled": False,
-        "faster": {"batch_size": better.batch_size, "total_steps": better.total_steps, "seconds": round(better.seconds or 0)}
-        if better is not None
-        else None,
+        "faster": faster,
     }
 
 
@@ -86,12 +94,12 @@ def batch_line(config: Config, steps: StepCount | None, machine: Machine) -> str
         return f"batch: {size}{per_gpu}; {RATE}"
     line = f"batch: {size}{per_gpu} ({steps.total_steps} steps"
     line += f"; {steps.at_batch(1).total_steps} at batch 1); {RATE}: fewer steps move the adapter less" if size > 1 else ")"
-    better = faster_batch(config, steps, machine)
-    if better is not None and better.seconds is not None:
-        now = choice(config, steps, machine, size)
+    offer = _offer(config, steps, machine)
+    if offer is not None:
+        better, seconds, now = offer
         line += (
             f"; batch {better.batch_size} fits here: {better.total_steps} steps, "
-            f"about {human(better.seconds)} instead of {human(now.seconds or 0.0)} by estimate"
+            f"about {human(seconds)} instead of {human(now)} by estimate"
         )
         if size == 1:
             line += f"; {RATE}: raise the rates or the epochs with it"

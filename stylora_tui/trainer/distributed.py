@@ -59,7 +59,7 @@ class Group:
 
         with torch.no_grad():
             sums = torch.stack([torch.stack([p.double().sum(), p.double().abs().sum()]) for p in adapter.parameters()]).sum(0)
-        both = torch.cat([sums, -sums]).to(self.device)
+        both = torch.cat([sums, -sums])  # on the adapter's device, as the collective needs
         dist.all_reduce(both, op=dist.ReduceOp.MAX)
         highest, lowest = both[:2], -both[2:]
         if not torch.allclose(highest, lowest, rtol=1e-9, atol=0.0):
@@ -105,9 +105,9 @@ class Group:
 
 def ddp_settings():
     """For accelerate's Accelerator(kwargs_handlers=...). A parameter may go unused on a
-        process (a graph that differs by process): DDP then finds it from the graph and, where no
-        process used it, leaves its gradient None, as one process would. Buffers are no business
-        of DDP's: the max-norm scalars change identically everywhere, from identical gradients,
+    process (a graph that differs by process): DDP then finds it from the graph and, where no
+    process used it, leaves its gradient None, as one process would. Buffers are no business
+    of DDP's: the max-norm scalars change identically everywhere, from identical gradients,
     and syncing ~3 k small buffers before every forward is host work a step can do without."""
     from accelerate.utils import DistributedDataParallelKwargs
 
