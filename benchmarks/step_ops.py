@@ -96,7 +96,7 @@ def base_steps(run, warmup: int, steps: int, count: bool) -> tuple[list[float], 
     device, mixed, dtype = precision(config)
     base = frozen_base(config, train_te=True)
     if compiles(config):  # the same blocks compiled as in the real loop: like against like
-        compile_blocks(base)
+        compile_blocks(base, train_te=True)
     trained = [
         base.unet.conv_in.weight,
         base.text_encoder.get_input_embeddings().weight,

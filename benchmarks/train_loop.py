@@ -255,7 +255,7 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
     if next(e for e in events if e["type"] == "run.started")["gradient_checkpointing"]:
         enable_checkpointing(base, train_te)
     if compiles(config):
-        compile_blocks(base)
+        compile_blocks(base, train_te)
     optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
     conditioner = TextConditioner(
         base.tokenizer, base.tokenizer_2, base.text_encoder, base.text_encoder_2, config.captions.max_token_length, base.pad_id_2

@@ -306,7 +306,7 @@ def set_up_training(config: Config, base: BaseModel, runtime: Runtime, steps: St
     if use_checkpointing:
         enable_checkpointing(base, config.network.trains_text_encoders)
     if compiles(config):
-        compile_blocks(base)
+        compile_blocks(base, config.network.trains_text_encoders)
     optimizer = build_optimizer(config, adapter.param_groups(config.optimizer.unet_lr, config.optimizer.text_encoder_lr), device)
     scheduler = build_scheduler(config, optimizer, steps.total_steps)
     return Training(
@@ -360,13 +360,15 @@ def compiles(config: Config) -> bool:
     return config.training.compile is True
 
 
-def compile_blocks(base: BaseModel) -> None:
+def compile_blocks(base: BaseModel, train_te: bool) -> None:
     """Regional compilation, diffusers' recommended pattern: each repeated block compiled in
     place (one graph serves every block of a shape), the rest left eager: the UNet's
-    transformer blocks and both text encoders' layers (between them nearly every adapter
-    module, whose per-module Python a compiled block no longer runs). The first step (and
-    the first preview) pays the compile."""
-    for model in (base.unet, base.text_encoder, base.text_encoder_2):
+    transformer blocks and, when they train, both text encoders' layers (between them nearly
+    every adapter module, whose per-module Python a compiled block no longer runs; frozen
+    encoders run too rarely to repay a compile). The first step (and the first preview) pays
+    the compile."""
+    models = (base.unet, base.text_encoder, base.text_encoder_2) if train_te else (base.unet,)
+    for model in models:
         for module in model.modules():
             if type(module).__name__ in REPEATED_BLOCKS:
                 module.compile()

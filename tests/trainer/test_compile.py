@@ -57,3 +57,20 @@ def test_compiled_blocks_train_what_eager_blocks_train(tmp_path, dataset, cache_
     flat = {c: torch.cat([w.flatten() for w in weights[c].values()]) for c in weights}
     drift = ((flat[True] - flat[False]).norm() / flat[False].norm()).item()
     assert drift <= 1e-5, drift
+
+
+def test_frozen_text_encoders_are_left_eager():
+    from types import SimpleNamespace
+
+    from stylora_tui.trainer.session import compile_blocks
+
+    def model(block: str) -> torch.nn.Module:
+        return torch.nn.Sequential(type(block, (torch.nn.Linear,), {})(2, 2))
+
+    for train_te in (True, False):
+        base = SimpleNamespace(
+            unet=model("BasicTransformerBlock"), text_encoder=model("CLIPEncoderLayer"), text_encoder_2=model("CLIPEncoderLayer")
+        )
+        compile_blocks(base, train_te)  # lazy: nothing compiles before a call
+        compiled = [bool(m[0]._compiled_call_impl) for m in (base.unet, base.text_encoder, base.text_encoder_2)]
+        assert compiled == [True, train_te, train_te]
