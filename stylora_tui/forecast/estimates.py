@@ -52,6 +52,7 @@ CARDS = (
 TEXT_ENCODER_PARAMETERS = 817_000_000  # CLIP ViT-L + OpenCLIP bigG with projection
 ADAPTER_BYTES_PER_PARAM = {"AdamW8bit": 4 + 4 + 2}  # fp32 weight and grad, two 8-bit moments
 ADAMW_BYTES_PER_PARAM = 4 + 4 + 8  # fp32 weight, grad, two fp32 moments
+HALF_COPY_BYTES_PER_PARAM = 2  # under bf16/fp16 the forward reads a half-precision copy (trainer/bypass.py)
 # Activations of one 1024x1024 image through the SDXL UNet in bf16, with and without
 # gradient checkpointing (GiB); they grow with pixels, batch and the UNet's size.
 ACTIVATIONS_GIB_1024 = {True: 3.0, False: 14.0}
@@ -86,9 +87,10 @@ def peak_vram_gib(config: Config, checkpointing: bool) -> float:
     unet = unet_parameters(config.model.path)
     # The text encoders scale with the UNet near enough (a tiny test model has tiny ones).
     base = unet * (1 + TEXT_ENCODER_PARAMETERS / SDXL_UNET_PARAMETERS) * 2 / 2**30
-    adapter = (
-        estimate(config).trainable_params * ADAPTER_BYTES_PER_PARAM.get(config.optimizer.name, ADAMW_BYTES_PER_PARAM) / 2**30
-    )
+    per_param = ADAPTER_BYTES_PER_PARAM.get(config.optimizer.name, ADAMW_BYTES_PER_PARAM)
+    if config.training.mixed_precision != "no":
+        per_param += HALF_COPY_BYTES_PER_PARAM
+    adapter = estimate(config).trainable_params * per_param / 2**30
     activations = (
         ACTIVATIONS_GIB_1024[checkpointing]
         * (width * height)

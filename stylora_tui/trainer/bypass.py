@@ -10,6 +10,13 @@ flattened once, one scaling by a factor (scale x multiplier x the max-norm scala
 for all modules at once before each model's forward, the sum an in-place addmm, and the
 backward as the matmuls it is. Same numbers up to float rounding (a test).
 
+Under mixed precision the fp32 adapter is read in half precision. Cast per module forward
+that is two casts per module (and two more each time gradient checkpointing recomputes a
+block), each a launch and an autograd node: ~2,100-3,600 per practice step. Instead each
+model's adapter is cast in one multi-tensor copy before that model's forward
+(`HalfCopies`), the modules read their copy, and their gradients come back to the fp32
+weights through autograd's own dtype conversion, as the per-module casts' did.
+
 Convolution modules (a few dozen) keep lycoris' own forward: each is already one
 convolution op per direction.
 """
@@ -28,7 +35,8 @@ class LinearBypass(torch.autograd.Function):
     three times faster at small ranks (the gradient of `up` most of all: see `up_gradient`)."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, down, up, factor):
+    def forward(ctx, x, weight, bias, down, up, factor, half):
+        """`half`: (down, up) already cast to the model's autocast dtype, or None."""
         shape = x.shape
         flat = x.reshape(-1, shape[-1])
         out = flat.mm(weight.t()) if bias is None else torch.addmm(bias, flat, weight.t())
@@ -38,7 +46,7 @@ class LinearBypass(torch.autograd.Function):
         if out.dtype != flat.dtype:
             flat = flat.to(out.dtype)
         if down.dtype != out.dtype:
-            down, up = down.to(out.dtype), up.to(out.dtype)
+            down, up = half if half is not None and half[0].dtype == out.dtype else (down.to(out.dtype), up.to(out.dtype))
         mid = down.mm(flat.t()).mul_(factor)  # (r, tokens)
         out.addmm_(mid.t(), up.t())
         ctx.save_for_backward(flat, weight, down, up, mid, factor)
@@ -61,7 +69,8 @@ class LinearBypass(torch.autograd.Function):
             if grad_x.dtype != ctx.input_dtype:
                 grad_x = grad_x.to(ctx.input_dtype)
         grad_down = g_mid.t().mm(flat)
-        return grad_x, None, None, grad_down, up_gradient(mid, g, g.is_cuda), None
+        # In the compute dtype: autograd converts each to its fp32 weight's dtype.
+        return grad_x, None, None, grad_down, up_gradient(mid, g, g.is_cuda), None, None
 
 
 def up_gradient(mid: torch.Tensor, grad: torch.Tensor, in_up_layout: bool) -> torch.Tensor:
@@ -75,17 +84,55 @@ def up_gradient(mid: torch.Tensor, grad: torch.Tensor, in_up_layout: bool) -> to
     return mid.mm(grad).t()
 
 
-def linear_forward(lora, factor: list):
+def linear_forward(lora, cell: list):
     """A forward for the Linear that `lora` (a lycoris LoConModule in bypass mode) adapts:
-    the base Linear and the bypass together, at `factor[0]` (the module's own cell, refreshed
-    before each model's forward; a cell rather than an index into one list, so a compiled
-    block is one graph for every instance instead of one per module)."""
+    the base Linear and the bypass together, at the factor `cell[0]` and with the half
+    precision copy `cell[1]` (both refreshed before each model's forward; a cell rather than
+    an index into one list, so a compiled block is one graph for every instance instead of
+    one per module)."""
     linear, down, up = lora.org_module[0], lora.lora_down, lora.lora_up
 
     def forward(x):
-        dw, uw = down.weight, up.weight
-        if dw.dtype != x.dtype:  # a bf16 base with the fp32 adapter: it meets the activation
-            dw, uw = dw.to(x.dtype), uw.to(x.dtype)
-        return LinearBypass.apply(x, linear.weight, linear.bias, dw, uw, factor[0])
+        return LinearBypass.apply(x, linear.weight, linear.bias, down.weight, up.weight, cell[0], cell[1])
 
     return forward
+
+
+class HalfCopies:
+    """One model's linear adapter weights cast to the autocast dtype in one multi-tensor copy
+    (a handful of launches on CUDA instead of two per module), before each forward of that
+    model. Fresh tensors each time, never written in place: a graph still holding the last
+    copies (a model called twice before backward, a checkpointed block recomputed) keeps
+    them intact, and every forward reads the weights as they are now, however they changed
+    (optimizer, checkpoint load, a preview's strength)."""
+
+    def __init__(self, loras_and_cells: list) -> None:
+        self.cells = [cell for _, cell in loras_and_cells]
+        self.weights = [w for lora, _ in loras_and_cells for w in (lora.lora_down.weight, lora.lora_up.weight)]
+
+    def refresh(self) -> None:
+        dtype = autocast_dtype(self.weights[0].device) if self.weights else None
+        if dtype is None or dtype == self.weights[0].dtype:
+            for cell in self.cells:
+                cell[1] = None
+            return
+        with torch.no_grad():
+            copies = [torch.empty_like(w, dtype=dtype) for w in self.weights]
+            if hasattr(torch, "_foreach_copy_"):
+                torch._foreach_copy_(copies, self.weights)
+            else:  # torch < 2.1
+                for copy, weight in zip(copies, self.weights):
+                    copy.copy_(weight)
+        for index, cell in enumerate(self.cells):
+            cell[1] = (copies[2 * index], copies[2 * index + 1])
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The dtype autocast computes in on `device` now, None when it is off. torch before 2.4
+    cannot say per device: None, and each module casts for itself."""
+    try:
+        if not torch.is_autocast_enabled(device.type):
+            return None
+        return torch.get_autocast_dtype(device.type)
+    except (TypeError, AttributeError):
+        return None

@@ -16,6 +16,7 @@ all modules are computed together from r x r Gram products, with no host sync.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import torch
 
 from stylora_tui.config.schema import NetworkConfig
 from stylora_tui.model.kohya_names import text_encoder_key, unet_key
-from stylora_tui.trainer.bypass import linear_forward
+from stylora_tui.trainer.bypass import HalfCopies, linear_forward
 
 TRANSFORMER = ["Transformer2DModel"]
 CONV_BLOCKS = ["ResnetBlock2D", "Downsample2D", "Upsample2D"]
@@ -93,9 +94,11 @@ class LoConNetwork(torch.nn.Module):
         components = [("unet", unet, unet_targets(net), None)]
         if net.trains_text_encoders:
             components += [("te1", text_encoder, TEXT_BLOCKS, 1), ("te2", text_encoder_2, TEXT_BLOCKS, 2)]
-        # Plain lists, so the base models are not registered as this module's children.
-        self.adapted = [model for _, model, _, _ in components]
-        self.factors: list[list[torch.Tensor]] = []  # each module's factor in a cell, refreshed per forward
+        # A plain dict, so the base models are not registered as this module's children.
+        self.adapted = {component: model for component, model, _, _ in components}
+        # Each module's cell [factor, half-precision copy or None], refreshed per forward.
+        self.factors: list[list] = []
+        self.half_copies: dict[str, HalfCopies] = {}
         for component, model, targets, te_index in components:
             network = _lycoris(model, targets, net)
             names = {id(module): name for name, module in model.named_modules()}
@@ -146,15 +149,22 @@ class LoConNetwork(torch.nn.Module):
     def apply_to(self) -> None:
         for network in self.parts.values():
             network.apply_to()
-        self.factors[:] = [[torch.ones(())] for _ in self.order]
+        self.factors[:] = [[torch.ones(()), None] for _ in self.order]
+        lean: dict[str, list] = {component: [] for component in self.parts}
         for cell, key in zip(self.factors, self.order):
-            lora = self.modules_by_key[key].lora
-            base = lora.org_module[0]
+            module = self.modules_by_key[key]
+            lora, base = module.lora, module.lora.org_module[0]
             if isinstance(base, torch.nn.Linear) and not base.weight.requires_grad and not getattr(lora, "tucker", False):
                 base.forward = linear_forward(lora, cell)
-        for model in self.adapted:
-            model.register_forward_pre_hook(lambda module, args: self.refresh_factors())
+                lean[module.component].append((lora, cell))
+        self.half_copies = {component: HalfCopies(pairs) for component, pairs in lean.items()}
+        for component, model in self.adapted.items():
+            model.register_forward_pre_hook(functools.partial(self._before_forward, self.half_copies[component]))
         self.refresh_factors()
+
+    def _before_forward(self, half_copies: HalfCopies, module, args) -> None:
+        self.refresh_factors()
+        half_copies.refresh()
 
     def refresh_factors(self) -> None:
         """Every module's factor in one multiplication, as views the modules read: max-norm

@@ -156,3 +156,51 @@ def test_both_layouts_of_the_up_gradient_agree(dtype):
     tolerance = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 2e-2, "atol": 2e-1}
     torch.testing.assert_close(direct, expected, **tolerance)
     torch.testing.assert_close(transposed, expected, **tolerance)
+
+
+def _two_steps(half_copies: bool, checkpointing: bool, monkeypatch):
+    """Two bf16 steps with an optimizer step between them, the adapter read through its
+    half-precision copies or cast per module (the copies switched off)."""
+    from stylora_tui.trainer import bypass
+
+    with monkeypatch.context() as patch:
+        if not half_copies:
+            patch.setattr(bypass, "autocast_dtype", lambda device: None)
+        models, network = _network(lean=True, dtype=torch.bfloat16, checkpointing=checkpointing)
+        optimizer = torch.optim.SGD(network.parameters(), lr=0.5)
+        counting = Counting()
+        with counting:
+            first, _ = _step(models, network, autocast=True)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        second, grads = _step(models, network, autocast=True)
+    return first, second, grads, counting.count, network
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_half_precision_copies_train_exactly_what_per_module_casts_do(checkpointing, monkeypatch):
+    first, second, grads, casts, network = _two_steps(True, checkpointing, monkeypatch)
+    ref_first, ref_second, ref_grads, ref_casts, _ = _two_steps(False, checkpointing, monkeypatch)
+    # The second step reads the weights the optimizer changed, not the first step's copies.
+    assert not torch.equal(first, second)
+    assert torch.equal(first, ref_first) and torch.equal(second, ref_second)
+    for key in grads:
+        assert grads[key].dtype == torch.float32
+        assert torch.equal(grads[key], ref_grads[key]), key
+    linear = sum(isinstance(m.lora.org_module[0], torch.nn.Linear) for m in network.modules_by_key.values())
+    # Two casts fewer per linear module and forward (te2 runs twice here), more where
+    # checkpointing recomputes blocks; and the copies themselves are one operation a model.
+    assert ref_casts["_to_copy"] - casts["_to_copy"] >= 2 * linear, (ref_casts["_to_copy"], casts["_to_copy"], linear)
+    assert casts["_foreach_copy_"] == 4  # te1, te2 twice, the UNet
+
+
+@pytest.mark.parametrize("autocast", [False, True])
+def test_copies_are_made_only_under_autocast(autocast):
+    models, network = _network(lean=True, dtype=torch.bfloat16 if autocast else torch.float32)
+    _step(models, network, autocast=autocast)
+    copies = [cell[1] for cell in network.factors if cell[1] is not None]
+    if autocast:
+        linear = sum(isinstance(m.lora.org_module[0], torch.nn.Linear) for m in network.modules_by_key.values())
+        assert len(copies) == linear and all(c.dtype == torch.bfloat16 for pair in copies for c in pair)
+    else:
+        assert copies == []
