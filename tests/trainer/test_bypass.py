@@ -42,7 +42,7 @@ def _models(dtype):
     return unet, te1, te2
 
 
-def _network(lean: bool, dtype=torch.float32, checkpointing: bool = False):
+def _network(lean: bool, dtype=torch.float32, checkpointing: bool = False, device: str = "cpu"):
     from stylora_tui.trainer.network import LoConNetwork
 
     unet, te1, te2 = _models(dtype)
@@ -54,6 +54,8 @@ def _network(lean: bool, dtype=torch.float32, checkpointing: bool = False):
         for module in network.modules_by_key.values():  # lycoris starts up at zero: no gradient to see
             module.lora.lora_up.weight.copy_(torch.randn(module.lora.lora_up.weight.shape, generator=generator) * 0.05)
         network.scalars.copy_(torch.rand(len(network.order), generator=generator) * 0.5 + 0.5)  # max-norm at work
+    for model in (unet, te1, te2, network):
+        model.to(device)
     if lean:
         network.apply_to()
     else:
@@ -70,16 +72,17 @@ def _network(lean: bool, dtype=torch.float32, checkpointing: bool = False):
 
 def _step(models, network, autocast: bool):
     unet, te1, te2 = models
+    device = unet.device
     generator = torch.Generator().manual_seed(3)
-    ids = torch.randint(0, 1000, (1, 77), generator=generator)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+    ids = torch.randint(0, 1000, (1, 77), generator=generator).to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
         hidden = torch.cat(
             [te1(ids, output_hidden_states=True).hidden_states[-2], te2(ids, output_hidden_states=True).hidden_states[-2]], -1
         )
         pooled = te2(ids).text_embeds
-        latents = torch.randn(1, 4, 16, 24, generator=generator).to(unet.dtype)
-        added = {"text_embeds": pooled, "time_ids": torch.tensor([[192.0, 128, 0, 0, 192, 128]])}
-        out = unet(latents, torch.tensor([500]), hidden.to(unet.dtype), added_cond_kwargs=added).sample
+        latents = torch.randn(1, 4, 16, 24, generator=generator).to(device, unet.dtype)
+        added = {"text_embeds": pooled, "time_ids": torch.tensor([[192.0, 128, 0, 0, 192, 128]], device=device)}
+        out = unet(latents, torch.tensor([500], device=device), hidden.to(unet.dtype), added_cond_kwargs=added).sample
     loss = out.float().square().mean()
     loss.backward()
     # te1's last layer feeds nothing the UNet reads (its penultimate states are): no gradient.
@@ -87,7 +90,7 @@ def _step(models, network, autocast: bool):
         k: torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in m.lora.parameters()])
         for k, m in network.modules_by_key.items()
     }
-    return out.detach().float(), grads
+    return out.detach().float().cpu(), {key: grad.cpu() for key, grad in grads.items()}
 
 
 @pytest.mark.parametrize("checkpointing", [False, True])
@@ -158,7 +161,7 @@ def test_both_layouts_of_the_up_gradient_agree(dtype):
     torch.testing.assert_close(transposed, expected, **tolerance)
 
 
-def _two_steps(half_copies: bool, checkpointing: bool, monkeypatch):
+def _two_steps(half_copies: bool, checkpointing: bool, monkeypatch, device: str = "cpu"):
     """Two bf16 steps with an optimizer step between them, the adapter read through its
     half-precision copies or cast per module (the copies switched off)."""
     from stylora_tui.trainer import bypass
@@ -166,7 +169,7 @@ def _two_steps(half_copies: bool, checkpointing: bool, monkeypatch):
     with monkeypatch.context() as patch:
         if not half_copies:
             patch.setattr(bypass, "autocast_dtype", lambda device: None)
-        models, network = _network(lean=True, dtype=torch.bfloat16, checkpointing=checkpointing)
+        models, network = _network(lean=True, dtype=torch.bfloat16, checkpointing=checkpointing, device=device)
         optimizer = torch.optim.SGD(network.parameters(), lr=0.5)
         counting = Counting()
         with counting:

@@ -77,3 +77,21 @@ def test_the_step_path_never_waits_for_the_gpu(tmp_path, dataset, cache_env, ext
     )
     syncs = step_path_syncs(*in_process(tmp_path, config, "syncs"))
     assert syncs == [], syncs
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_half_precision_copies_on_the_gpu_train_what_per_module_casts_do(checkpointing, monkeypatch):
+    """CUDA's multi-tensor copy casting fp32 to bf16 (the path no CPU takes), against each
+    module casting for itself: the same adapter (to CUDA's run-to-run rounding), and the
+    casts gone from the step."""
+    from tests.trainer.test_bypass import _two_steps
+
+    first, second, grads, casts, network = _two_steps(True, checkpointing, monkeypatch, device="cuda")
+    ref_first, ref_second, ref_grads, ref_casts, _ = _two_steps(False, checkpointing, monkeypatch, device="cuda")
+    assert not torch.equal(first, second)
+    torch.testing.assert_close(second, ref_second, rtol=1e-2, atol=1e-3)
+    for key in grads:
+        if ref_grads[key].abs().sum() > 0:
+            assert torch.nn.functional.cosine_similarity(grads[key], ref_grads[key], dim=0) > 0.9999, key
+    linear = sum(isinstance(m.lora.org_module[0], torch.nn.Linear) for m in network.modules_by_key.values())
+    assert ref_casts["_to_copy"] - casts["_to_copy"] >= 2 * linear
