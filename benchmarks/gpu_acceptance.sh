@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Everything a GPU machine is lent for, in one command (aim: under 8 minutes on one H100):
+# Everything a GPU machine is lent for, in one command (aim: under 8 minutes on one H100),
+# in the order the estimates need it (a call cut short keeps what came first):
 #   1. the GPU-only tests (pytest -m gpu: bf16 with random crops, no host sync in the step);
-#   2. the loop benchmark on a full-size SDXL with random weights at 1024x1536, bf16: the
-#      trainer against the bare loop, alternating rounds, eager and with compiled blocks
-#      (whether training.compile "auto" should turn on is decided from these two rows);
+#   2. the loop benchmark on a full-size SDXL with random weights (fp16, as released) at
+#      1024x1536, bf16: the trainer against the bare loop, alternating rounds;
 #   3. a 50-step practice run at that size, then its step time, peak VRAM and NVML readings
 #      against what forecast/estimates.py predicted (benchmarks/estimates_check.py), at
 #      batch 1 and at batch 2 (what a larger batch buys, as forecast/batch.py estimates it);
+#   4. the loop benchmark with compiled blocks (whether training.compile "auto" turns on);
 # all written to one file (default gpu-acceptance.md). Copy its tables into
 # docs/BENCHMARKS.md and correct EFFICIENCY / STEP_OVERHEAD_S / the memory model from it.
 #
@@ -14,7 +15,8 @@
 #   bash benchmarks/gpu_acceptance.sh --dry-run       # anywhere: the demo model, a few CPU steps
 #   bash benchmarks/gpu_acceptance.sh --out FILE --workdir DIR
 #
-# The dry run checks the plumbing (the suite runs it), not the figures.
+# The dry run checks the plumbing (the suite runs it), not the figures. A lent machine has
+# no package index: benchmarks/device_wheels.sh prepares what its image lacks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python}
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
         --dry-run) dry=1 ;;
         --out) out=$2; shift ;;
         --workdir) work=$2; shift ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "gpu_acceptance.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -75,27 +77,32 @@ if [ "$tests" != 0 ] && ! { [ "$dry" = 1 ] && [ "$tests" = 5 ]; }; then
     failed=1
 fi
 
+# One work folder for every benchmark below, so the full-size model is built once. Ordered
+# by what the estimates need most: a call cut short by its time limit keeps what came first.
+bench="$work/bench"
+newest_run() { ls -d "$bench"/runs/*/ | sort -V | tail -n 1; }
+
 section "Loop benchmark: $model at $resolution, real against bare"
 run "$python" benchmarks/train_loop.py --model "$model" --resolution "$resolution" --steps "$loop_steps" \
-    --rounds "$rounds" --workdir "$work/loop" >> "$out"
-
-section "Loop benchmark: $model at $resolution, compiled blocks (training.compile = true)"
-run "$python" benchmarks/train_loop.py --model "$model" --resolution "$resolution" --steps "$loop_steps" \
-    --rounds "$rounds" --compile --workdir "$work/loop" >> "$out"
+    --rounds "$rounds" --workdir "$bench" >> "$out"
 
 section "Practice run: $run_steps steps, against the estimates"
 run "$python" benchmarks/train_loop.py --model "$model" --resolution "$resolution" --steps $((run_steps - 2)) \
-    --rounds 1 --warmup 2 --workdir "$work/run" > "$work/run-table.md"
-practice=$(ls -d "$work"/run/runs/*/ | tail -n 1)
-run "$python" benchmarks/estimates_check.py "$practice" >> "$out"
+    --rounds 1 --warmup 2 --real-only --workdir "$bench" > "$work/run-table.md"
+run "$python" benchmarks/estimates_check.py "$(newest_run)" >> "$out"
 
 # What a batch of 2 buys (forecast/batch.py offers larger batches from the estimates: the
 # per-step overhead shared by the batch); its s/step against batch 1's above.
 section "Practice run at batch 2: $run_steps steps, against the estimates"
 run "$python" benchmarks/train_loop.py --model "$model" --resolution "$resolution" --steps $((run_steps - 2)) \
-    --rounds 1 --warmup 2 --batch-size 2 --workdir "$work/run-batch2" > "$work/run-batch2-table.md"
-practice=$(ls -d "$work"/run-batch2/runs/*/ | tail -n 1)
-run "$python" benchmarks/estimates_check.py "$practice" >> "$out"
+    --rounds 1 --warmup 2 --batch-size 2 --real-only --workdir "$bench" > "$work/run-batch2-table.md"
+run "$python" benchmarks/estimates_check.py "$(newest_run)" >> "$out"
+
+# Last, as the longest (each process compiles first) and the least needed: whether
+# training.compile "auto" should turn on. One round: the eager rows above are the baseline.
+section "Loop benchmark: $model at $resolution, compiled blocks (training.compile = true)"
+run "$python" benchmarks/train_loop.py --model "$model" --resolution "$resolution" --steps "$loop_steps" \
+    --rounds 1 --compile --workdir "$bench" >> "$out"
 
 echo "gpu_acceptance.sh: wrote $out"
 exit "${failed:-0}"

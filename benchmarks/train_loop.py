@@ -73,7 +73,11 @@ def model_path(name: str, work: Path) -> str:
     folder = work / "models" / name
     if not (folder / "unet" / "diffusion_pytorch_model.safetensors").exists():
         print(f"building the {name} model (random weights) in {folder} ...", file=sys.stderr)
-        build_model(folder, overrides)
+        import torch
+
+        # Full size in fp16, as SDXL checkpoints are released: half the disk and loading
+        # time, and the UNet in one file (fp32 would be sharded).
+        build_model(folder, overrides, dtype=torch.float16 if name == "sdxl" else None)
     return str(folder)
 
 
@@ -347,6 +351,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=1, help="images per step in both loops (default 1)")
     parser.add_argument("--compile", action="store_true", help="training.compile = true in both loops")
+    parser.add_argument(
+        "--real-only", action="store_true", help="the real loop alone: a practice run for estimates_check.py, no ratio"
+    )
     parser.add_argument("--workdir", type=Path, help="keep models, data and runs here (default: a temporary folder)")
     parser.add_argument("--bare", type=Path, help=argparse.SUPPRESS)  # internal: the bare loop's own process
     args = parser.parse_args()
@@ -364,12 +371,14 @@ def main() -> None:
     for _round in range(args.rounds):
         run = prepare(per_round, work)
         reals.append(real_loop(run, per_round))
+        if args.real_only:
+            continue
         command = [sys.executable, __file__, "--bare", str(run.path), "--warmup", str(args.warmup)]
         bare = subprocess.run(command + ["--steps", str(per_round.steps)], capture_output=True, text=True, cwd=ROOT)
         if bare.returncode != 0:
             raise SystemExit(f"the bare loop failed:\n{bare.stderr[-3000:]}")
         bares.append(json.loads(bare.stdout.strip().splitlines()[-1]))
-    real, bare_result = merged(reals), merged(bares)
+    real, bare_result = merged(reals), merged(bares) if bares else None
     width, height = args.resolution
     print(
         f"model {args.model}, {width}x{height}, preset {args.preset}, device {real['device']}, "
@@ -377,12 +386,17 @@ def main() -> None:
         f"{'compiled blocks' if args.compile else 'eager'}, "
         f"{real['steps']} steps timed each, in {args.rounds} alternating rounds after {args.warmup} untimed"
     )
+    print_table(real, bare_result)
+
+
+def print_table(real: dict, bare_result: dict | None) -> None:
+    """One row per loop; ratios against the bare loop where it ran."""
 
     def gib(mib):
         return f"{mib / 1024:.2f} GiB" if mib else "-"
 
     def cpu(result):
-        if not result.get("cpu_s_per_step") or not bare_result.get("cpu_s_per_step"):
+        if not result.get("cpu_s_per_step") or not bare_result or not bare_result.get("cpu_s_per_step"):
             return "- | -"
         return f"{result['cpu_s_per_step']:.2f} | {result['cpu_s_per_step'] / bare_result['cpu_s_per_step']:.2f}x"
 
@@ -391,9 +405,11 @@ def main() -> None:
         "| peak RSS | before step 1 | peak VRAM |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, result in (("bare", bare_result), ("real", real)):
+    rows = (("bare", bare_result), ("real", real)) if bare_result else (("real", real),)
+    for name, result in rows:
+        ratio = f"{result['s_per_step'] / bare_result['s_per_step']:.2f}x" if bare_result else "-"
         print(
-            f"| {name} | {result['s_per_step']:.3f} | {result['s_per_step'] / bare_result['s_per_step']:.2f}x | "
+            f"| {name} | {result['s_per_step']:.3f} | {ratio} | "
             f"{result['mean_s']:.3f} | {result['p10_s']:.3f}–{result['p90_s']:.3f} | "
             f"{' '.join(f'{m:.3f}' for m in result['round_medians'])} | {cpu(result)} | "
             f"{result['first_step_s']:.1f} s | {gib(result['peak_rss_mib'])} | {gib(result.get('setup_peak_rss_mib'))} | "

@@ -37,7 +37,10 @@ def test_the_dry_run_writes_every_section(tmp_path):
         assert heading in text, text
     assert "| bare |" in text and "| real |" in text, text
     assert "| s/step |" in text and "| peak VRAM (torch) |" in text, text
-    assert ", batch 2, " in text, "the second practice run trained at batch 2"
+    practice, batch2 = text.split("## Practice run: 5 steps")[1], text.split("## Practice run at batch 2")[1]
+    assert ", batch 1, " in practice.split("## ")[0] and ", batch 2, " in batch2.split("## ")[0], text
+    # The practice runs are the real loop alone: estimates_check reads their run folders.
+    assert text.index("## Practice run: 5 steps") < text.index("compiled blocks"), "compiled blocks come last"
 
 
 def test_it_refuses_unknown_arguments_and_a_machine_without_a_gpu(tmp_path):

@@ -81,8 +81,9 @@ def build_demo_model(folder: Path) -> Path:
     return build_model(folder, DEMO_OVERRIDES)
 
 
-def build_model(folder: Path, overrides: dict[str, dict], seed: int = SEED) -> Path:
-    """A random-weight SDXL-architecture diffusers folder (`overrides` over the SDXL configs)."""
+def build_model(folder: Path, overrides: dict[str, dict], seed: int = SEED, dtype=None) -> Path:
+    """A random-weight SDXL-architecture diffusers folder (`overrides` over the SDXL configs),
+    saved in `dtype` (a torch dtype; None: fp32)."""
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
@@ -95,7 +96,7 @@ def build_model(folder: Path, overrides: dict[str, dict], seed: int = SEED) -> P
     te1 = CLIPTextModel(CLIPTextConfig.from_pretrained(folder / "text_encoder"))
     te2 = CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(folder / "text_encoder_2"))
     for name, model in (("unet", unet), ("vae", vae), ("text_encoder", te1), ("text_encoder_2", te2)):
-        model.save_pretrained(folder / name, safe_serialization=True)
+        (model if dtype is None else model.to(dtype)).save_pretrained(folder / name, safe_serialization=True)
     return folder
 
 
