@@ -7,7 +7,7 @@
 # Linux. Nothing the image has is replaced: its torch and CUDA libraries are the ones to test.
 #
 #   bash benchmarks/device_wheels.sh              # here: the wheels into .device-wheels/ (git-ignored)
-#   bash benchmarks/device_wheels.sh --install    # there: install them (no index, no dependency resolution)
+#   bash benchmarks/device_wheels.sh --install    # there: install them and stylora-tui (editable), no index
 #
 # On the GPU machine, in one call of the device tool (carry [".device-wheels"]):
 #   bash benchmarks/device_wheels.sh --install && PYTHON=python3 bash benchmarks/gpu_acceptance.sh \
@@ -24,13 +24,14 @@ case "${1:-}" in
         rm -rf "$folder"
         "$python" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
             --python-version 3.12 --implementation py --dest "$folder" "${packages[@]}"
-        # stylora-tui itself, so the trainer process it launches imports from any folder.
-        "$python" -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir "$folder" .
         ls "$folder"
         ;;
     --install)
         python=${PYTHON:-python3}
         "$python" -m pip install -q --disable-pip-version-check --no-index --no-deps --force-reinstall "$folder"/*.whl
+        # stylora-tui itself, editable: the trainer processes it launches from other folders
+        # import this tree, as the tests do.
+        "$python" -m pip install -q --disable-pip-version-check --no-index --no-deps --no-build-isolation -e .
         "$python" -c 'import diffusers, lycoris, textual, tomlkit, stylora_tui, torch; print("device wheels: diffusers", diffusers.__version__, "torch", torch.__version__)'
         ;;
     *)
