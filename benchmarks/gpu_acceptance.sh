@@ -47,7 +47,8 @@ else
 fi
 export XDG_CACHE_HOME="$work/cache" XDG_STATE_HOME="$work/state"
 
-section() { printf '\n## %s\n\n' "$1" >> "$out"; }
+# Each section says when it began: a call cut short shows where the minutes went.
+section() { printf '\n## %s\n\n(began %d s into the script)\n\n' "$1" "$SECONDS" >> "$out"; }
 # A benchmark's table goes to the file, its progress and errors to a log: on failure the
 # log's tail says why.
 run() {
@@ -104,5 +105,6 @@ section "Loop benchmark: $model at $resolution, compiled blocks (training.compil
 run "$python" benchmarks/train_loop.py --model "$model" --resolution "$resolution" --steps "$loop_steps" \
     --rounds 1 --compile --workdir "$bench" >> "$out"
 
+printf '\n(all done in %d s)\n' "$SECONDS" >> "$out"
 echo "gpu_acceptance.sh: wrote $out"
 exit "${failed:-0}"
