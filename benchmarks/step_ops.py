@@ -2,6 +2,7 @@
 
     python benchmarks/step_ops.py                       # full module tree at tiny widths, 256x384
     python benchmarks/step_ops.py --model demo --steps 4
+    python benchmarks/step_ops.py --bf16                # under bf16 autocast: what a GPU step dispatches
 
 At tiny widths the arithmetic is negligible, so what a step costs is the host's work: one
 Python-and-dispatcher trip per operation. On a GPU that work is what the GPU waits on when
@@ -149,6 +150,17 @@ def base_steps(run, warmup: int, steps: int, count: bool) -> tuple[list[float], 
 
 
 MEASURES = {"base": base_steps, "real": real_steps}
+
+
+def as_on_a_gpu() -> None:
+    """The trainer's precision as on a bf16 GPU, here on the CPU (where it trains in fp32):
+    bf16 weights and autocast, so the count has the casts a GPU step has. The text
+    encoders stay fp32 where they train on a CPU (both loops alike)."""
+    from stylora_tui.trainer import session
+
+    session.precision = lambda config: (torch.device("cpu"), "bf16", torch.bfloat16)
+
+
 SCALED_DIM = {"full-tree": 6, "demo": 6, "mid": 26}  # 64 x (first width / 320)
 
 
@@ -169,11 +181,18 @@ def main() -> None:
     )
     parser.add_argument("--compile", action="store_true", help="training.compile = true: the same blocks compiled in both loops")
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds, base then real in each (default 2)")
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="both loops under bf16 autocast, as on a GPU: the operations a GPU step dispatches (CPU bf16 times are not GPU times)",
+    )
     parser.add_argument("--measure", choices=("base", "real"), help=argparse.SUPPRESS)  # internal: one pass
     parser.add_argument("--count", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
+        if args.bf16:
+            as_on_a_gpu()
         wall, cpu, operations = MEASURES[args.measure](RunDir(args.run), args.warmup, args.steps, args.count)
         print(json.dumps({"wall": wall, "cpu": cpu, "operations": operations}))
         return
@@ -198,6 +217,7 @@ def main() -> None:
         run = prepare(plan, work)
         command = [sys.executable, __file__, "--measure", name, "--run", str(run.path)]
         command += ["--warmup", str(args.warmup), "--steps", str(plan.steps)] + (["--count"] if count else [])
+        command += ["--bf16"] if args.bf16 else []
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
             raise SystemExit(f"the {name} pass failed:\n{done.stderr[-3000:]}")
@@ -216,7 +236,8 @@ def main() -> None:
     width, height = args.resolution
     timed_steps = per_round * args.rounds
     print(
-        f"model {args.model}, {width}x{height}, preset {args.preset} at rank {args.dim}{', compiled blocks' if args.compile else ''}, {timed_steps} steps timed in {args.rounds} "
+        f"model {args.model}, {width}x{height}, preset {args.preset} at rank {args.dim}{', compiled blocks' if args.compile else ''}"
+        f"{', bf16 autocast' if args.bf16 else ''}, {timed_steps} steps timed in {args.rounds} "
         f"alternating rounds after {args.warmup} each, CPU ({os.cpu_count()} cores)"
     )
     print("| loop | operations/step | casts+copies/step | s/step (median) | ratio | p10–p90 | CPU s/step |")
