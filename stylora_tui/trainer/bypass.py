@@ -10,12 +10,13 @@ flattened once, one scaling by a factor (scale x multiplier x the max-norm scala
 for all modules at once before each model's forward, the sum an in-place addmm, and the
 backward as the matmuls it is. Same numbers up to float rounding (a test).
 
-Under mixed precision the fp32 adapter is read in half precision. Cast per module forward
-that is two casts per module (and two more each time gradient checkpointing recomputes a
-block), each a launch and an autograd node: ~2,100-3,600 per practice step. Instead each
-model's adapter is cast in one multi-tensor copy before that model's forward
-(`HalfCopies`), the modules read their copy, and their gradients come back to the fp32
-weights through autograd's own dtype conversion, as the per-module casts' did.
+Under mixed precision the fp32 adapter is read in half precision. Cast in each module's
+forward, that is two casts per module (two more each time gradient checkpointing
+recomputes a block), each a kernel launch and an autograd node: ~2,000 per practice step,
+~3,500 with checkpointing. Instead each model's adapter is cast in one multi-tensor copy
+before that model's forward (`HalfCopies`), the modules read their copy, and their
+gradients come back to the fp32 weights through autograd's own dtype conversion, as the
+per-module casts' did.
 
 Convolution modules (a few dozen) keep lycoris' own forward: each is already one
 convolution op per direction.
