@@ -28,14 +28,21 @@ case "${1:-}" in
         ;;
     --install)
         python=${PYTHON:-python3}
+        if ! ls "$folder"/*.whl >/dev/null 2>&1; then
+            echo "device_wheels.sh: no wheels in $folder: run \`bash benchmarks/device_wheels.sh\` where there is a package index, and carry $folder" >&2
+            exit 1
+        fi
         "$python" -m pip install -q --disable-pip-version-check --no-index --no-deps --force-reinstall "$folder"/*.whl
         # stylora-tui itself, editable: the trainer processes it launches from other folders
         # import this tree, as the tests do.
         "$python" -m pip install -q --disable-pip-version-check --no-index --no-deps --no-build-isolation -e .
         "$python" -c 'import diffusers, lycoris, textual, tomlkit, stylora_tui, torch; print("device wheels: diffusers", diffusers.__version__, "torch", torch.__version__)'
         ;;
+    -h|--help)
+        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+        ;;
     *)
-        sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+        echo "device_wheels.sh: unknown argument $1 (see --help)" >&2
         exit 2
         ;;
 esac

@@ -57,3 +57,17 @@ def test_it_refuses_unknown_arguments_and_a_machine_without_a_gpu(tmp_path):
     refused = subprocess.run(["bash", str(SCRIPT), "--out", str(out)], capture_output=True, text=True, env=env, timeout=120)
     assert refused.returncode == 1 and "--dry-run" in refused.stderr
     assert not out.exists()
+
+
+def test_the_device_wheels_script_says_what_to_do(tmp_path):
+    """Its usage, a wrong argument, and --install on a machine the wheels were not carried to."""
+    import shutil
+
+    (tmp_path / "benchmarks").mkdir()
+    script = shutil.copy(ROOT / "benchmarks" / "device_wheels.sh", tmp_path / "benchmarks")
+    usage = subprocess.run(["bash", script, "--help"], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 0 and usage.stdout.startswith("The packages a lent GPU machine") and "set -e" not in usage.stdout
+    wrong = subprocess.run(["bash", script, "--fast"], capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "unknown argument --fast" in wrong.stderr
+    bare = subprocess.run(["bash", script, "--install"], capture_output=True, text=True, timeout=60)
+    assert bare.returncode == 1 and "no wheels in .device-wheels" in bare.stderr and "carry" in bare.stderr

@@ -110,12 +110,15 @@ class HalfCopies:
     def __init__(self, loras_and_cells: list) -> None:
         self.cells = [cell for _, cell in loras_and_cells]
         self.weights = [w for lora, _ in loras_and_cells for w in (lora.lora_down.weight, lora.lora_up.weight)]
+        self.made = False  # whether the cells hold copies (only then is there anything to clear)
 
     def refresh(self) -> None:
         dtype = autocast_dtype(self.weights[0].device) if self.weights else None
         if dtype is None or dtype == self.weights[0].dtype:
-            for cell in self.cells:
-                cell[1] = None
+            if self.made:  # a forward without autocast after one with: full precision again
+                for cell in self.cells:
+                    cell[1] = None
+                self.made = False
             return
         with torch.no_grad():
             copies = [torch.empty_like(w, dtype=dtype) for w in self.weights]
@@ -126,6 +129,7 @@ class HalfCopies:
                     copy.copy_(weight)
         for index, cell in enumerate(self.cells):
             cell[1] = (copies[2 * index], copies[2 * index + 1])
+        self.made = True
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:

@@ -207,3 +207,6 @@ def test_copies_are_made_only_under_autocast(autocast):
         assert len(copies) == linear and all(c.dtype == torch.bfloat16 for pair in copies for c in pair)
     else:
         assert copies == []
+    if autocast:  # the same network without autocast afterwards: no copy left behind to read
+        _step(models, network, autocast=False)
+        assert all(cell[1] is None for cell in network.factors)
