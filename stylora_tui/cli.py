@@ -233,9 +233,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The options that only the wizard / `--resume` read, by their flag: given with a command,
+# or `--from` without `--resume`, they would be ignored without a word.
+TOP_LEVEL_ONLY = {
+    "demo": "--demo",
+    "resume": "--resume",
+    "headless": "--headless",
+    "from_mirror": "--from",
+    "resume_dataset": "--dataset",
+    "resume_model": "--model",
+}
+WITH_RESUME = ("from_mirror", "resume_dataset", "resume_model")
+
+
+def _check_top_level(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    given = [flag for dest, flag in TOP_LEVEL_ONLY.items() if getattr(args, dest, None)]
+    if args.command and given:
+        parser.error(
+            f"{' and '.join(given)} {'go' if len(given) > 1 else 'goes'} without a command "
+            f"(`stylora-tui --resume NAME` or `stylora-tui --demo`), not with `{args.command}`"
+        )
+    orphans = [TOP_LEVEL_ONLY[dest] for dest in WITH_RESUME if getattr(args, dest)]
+    if orphans and not args.resume:
+        verb = "need" if len(orphans) > 1 else "needs"
+        parser.error(f"{' and '.join(orphans)} {verb} --resume NAME: `stylora-tui --resume NAME {orphans[0]} ...`")
+    if args.resume and args.demo:
+        parser.error("--resume and --demo open different things: give one of them")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _check_top_level(parser, args)
     try:
         return args.handler(args)
     except StyloraError as exc:

@@ -142,3 +142,33 @@ def test_the_tui_process_never_imports_torch():
 def test_wizard_without_a_terminal_says_what_to_do():
     proc = run_cli()
     assert proc.returncode == 1 and "needs an interactive terminal" in proc.stderr and "--demo --headless" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--from", "/mnt/mirror"], "--from needs --resume NAME"),
+        (["--dataset", "d", "--model", "m"], "--dataset and --model need --resume NAME"),
+        (["--resume", "run-01", "--demo"], "give one of them"),
+        (["--demo", "check", "ds"], "--demo goes without a command"),
+        (["--resume", "run-01", "runs"], "not with `runs`"),
+        (["--headless", "--from", "x", "train"], "--headless and --from go without a command"),
+    ],
+)
+def test_top_level_options_out_of_place_are_usage_errors(argv, said, capsys):
+    """An option that would be ignored (`--from` without `--resume`, `--demo` before a
+    command) is refused with exit 2, not silently dropped while the wizard opens."""
+    from stylora_tui.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_top_level_options_in_place_still_run(tmp_path, capsys):
+    from stylora_tui.cli import main
+
+    assert main(["--runs-dir", str(tmp_path), "runs", "--json"]) == 0
+    assert main(["--resume", "run-01", "--runs-dir", str(tmp_path)]) == 1  # no such run: an input error, not usage
+    assert "no run named 'run-01'" in capsys.readouterr().err

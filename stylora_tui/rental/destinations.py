@@ -127,8 +127,12 @@ class Folder:
 
     def pull(self, name: str, into: Path) -> None:
         source = self.root / name
+        if not self.root.is_dir():
+            raise MirrorError(f"mirror folder {self.root} does not exist", "mount it, or check the path `[mirror] to` named")
         if not (source / "config.toml").is_file():
-            raise MirrorError(f"{source} holds no mirrored run {name!r}", f"look in {self.root} for the runs it holds")
+            held = sorted(p.parent.name for p in self.root.glob("*/config.toml"))
+            where = f"it holds {', '.join(held)}" if held else f"it holds no run: was {self.root} the run's `[mirror] to`?"
+            raise MirrorError(f"{source} holds no mirrored run {name!r}", where)
         shutil.copytree(source, into, dirs_exist_ok=True)
 
 

@@ -249,6 +249,11 @@ def test_restore_brings_a_run_back_and_points_it_at_this_machine(tmp_path):
     with pytest.raises(RunError) as info:
         restore("run-01", str(tmp_path / "mirror"), tmp_path / "new")
     assert "already in" in info.value.message
-    with pytest.raises(MirrorError):
+    with pytest.raises(MirrorError) as missing:
         restore("run-02", str(tmp_path / "mirror"), tmp_path / "new")
+    assert "no mirrored run 'run-02'" in missing.value.message and missing.value.hint == "it holds run-01"
     assert not (tmp_path / "new" / "run-02").exists() and not list((tmp_path / "new").glob(".*restoring"))
+    with pytest.raises(MirrorError) as nowhere:
+        restore("run-01", str(tmp_path / "unmounted"), tmp_path / "elsewhere")
+    assert nowhere.value.message == f"mirror folder {tmp_path / 'unmounted'} does not exist"
+    assert not (tmp_path / "unmounted").exists(), "a restore never creates the folder it reads from"
