@@ -125,9 +125,14 @@ class LoConNetwork(torch.nn.Module):
         self._bind_scalars()
 
     def _bind_scalars(self) -> None:
-        """Each lycoris module's `scalar` buffer becomes a view into `scalars`."""
+        """Each lycoris module's `scalar` buffer becomes a view into `scalars`, and max-norm's
+        weights are listed once per shape group: gathered through the modules' attributes
+        after every optimizer step, the lists alone cost more host time than the norms."""
         for index, key in enumerate(self.order):
             self.modules_by_key[key].lora._buffers["scalar"] = self.scalars[index]
+        self.group_weights = [
+            ([m.lora.lora_up.weight for m in group], [m.lora.lora_down.weight for m in group]) for group in self.groups
+        ]
 
     def _apply(self, fn, recurse=True):
         # .to()/.cuda() replace every buffer: bind the views again afterwards.
@@ -241,9 +246,9 @@ class LoConNetwork(torch.nn.Module):
         floored at max_norm / 2; a module above max_norm has its scalar multiplied by
         max_norm / norm. ||up @ down||^2 = sum((up^T up) * (down down^T)): r x r products only."""
         squared = []
-        for group in self.groups:
-            up = torch.stack([m.lora.lora_up.weight.flatten(1) for m in group]).float()  # (modules, out, rank)
-            down = torch.stack([m.lora.lora_down.weight.flatten(1) for m in group]).float()  # (modules, rank, in)
+        for ups, downs in self.group_weights:
+            up = torch.stack(ups).flatten(2).float()  # (modules, out, rank): a conv's 1x1 up flattened
+            down = torch.stack(downs).flatten(2).float()  # (modules, rank, in x kernel)
             squared.append(((up.transpose(1, 2) @ up) * (down @ down.transpose(1, 2))).sum(dim=(1, 2)))
         norm = torch.cat(squared).clamp(min=0).sqrt() * self.scales * self.scalars
         norm = norm.clamp(min=max_norm / 2)

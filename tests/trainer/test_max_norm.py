@@ -105,3 +105,19 @@ def test_scalars_survive_a_checkpoint_round_trip():
     assert fresh.modules_by_key[first].lora.scalar.data_ptr() == fresh.scalars[0].data_ptr(), "module scalars stay views"
     fresh.to(torch.float32)
     assert fresh.modules_by_key[first].lora.scalar.data_ptr() == fresh.scalars[0].data_ptr()
+
+
+def test_max_norm_reads_the_weights_a_conversion_put_in_place(monkeypatch):
+    """The weights max-norm reads are listed once; a `.to()` that replaces the parameters
+    (torch's overwrite-on-conversion) must not leave it capping the old ones."""
+    _, network = _network(3)
+    monkeypatch.setattr(torch.__future__, "get_overwrite_module_params_on_conversion", lambda: True)
+    network.to(torch.float64)
+    first = network.modules_by_key[network.order[0]].lora
+    assert network.group_weights[0][0][0] is first.lora_up.weight and first.lora_up.weight.dtype == torch.float64
+    with torch.no_grad():
+        first.lora_up.weight.fill_(1.0)
+        first.lora_down.weight.fill_(1.0)
+    network.apply_max_norm(0.5)
+    assert network.scalars[0] < 0.5, "the module made large after the conversion is capped"
+    assert (network.scalars[1:] == 1).all()
