@@ -452,3 +452,10 @@ def test_every_step_has_its_screen_in_order():
     from stylora_tui.tui.steps import STEP_SCREENS
 
     assert tuple(STEP_SCREENS) == STEPS
+
+
+@pytest.mark.parametrize(("mixed", "shown"), [("no", "fp32"), ("bf16", "bf16 mixed precision"), ("fp16", "fp16 mixed precision")])
+def test_the_review_names_the_precision_in_words(mixed, shown):
+    from stylora_tui.tui.screens.review import precision_label
+
+    assert precision_label(mixed) == shown

@@ -53,6 +53,11 @@ def when_done(config) -> str:
     return said
 
 
+def precision_label(mixed: str) -> str:
+    """`training.mixed_precision` in words: its "no" alone read as a stray word in the summary."""
+    return "fp32" if mixed == "no" else f"{mixed} mixed precision"
+
+
 class ReviewScreen(WizardStepScreen):
     STEP = "review"
 
@@ -142,7 +147,7 @@ class ReviewScreen(WizardStepScreen):
         )
         table.add_row(
             "training",
-            f"{tr.epochs} epochs x {config.dataset.repeats} repeats, batch {tr.batch_size}, {config.resolution[0]}x{config.resolution[1]}, {tr.mixed_precision}",
+            f"{tr.epochs} epochs x {config.dataset.repeats} repeats, batch {tr.batch_size}, {config.resolution[0]}x{config.resolution[1]}, {precision_label(tr.mixed_precision)}",
         )
         table.add_row("saving", f"every {config.saving.every_n_epochs} epochs at {config.saving.precision}")
         if config.dataset.random_crop:
