@@ -58,6 +58,8 @@ async def test_epochs_mark_copies_and_the_suggestion_with_why(services, monkeypa
         assert options.highlighted == 1, "the suggested epoch is highlighted first"
         assert "suggested ◀ e2: style" in text_of(app, "#chosen")
         assert "style " in text_of(app, "#prompt") and "suggested" in text_of(app, "#prompt")
+        first_line = text_of(app, "#prompt").split("\n")[0]
+        assert "suggested" in first_line and "\\x0a" not in text_of(app, "#prompt"), "details, then the prompts below"
         await pilot.press("down")
         await pilot.pause(0.1)
         assert "copies 03.png" in text_of(app, "#prompt")

@@ -151,7 +151,9 @@ class EpochsScreen(Screen):
         pictures.mount_all([image_class(str(path)) for path in samples.images[:3]])
         details = self.details(samples)
         prompts = " | ".join(samples.prompts[:3])
-        self.query_one("#prompt", Static).update(Text(printable(f"{details}\n{prompts}" if details else prompts)))
+        # Each part escaped on its own: the line break between them is ours, not a prompt's.
+        shown = f"{printable(details)}\n{printable(prompts)}" if details else printable(prompts)
+        self.query_one("#prompt", Static).update(Text(shown))
 
     def action_choose(self) -> None:
         listing = self.query_one("#epochs", OptionList)
