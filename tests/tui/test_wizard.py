@@ -459,3 +459,19 @@ def test_the_review_names_the_precision_in_words(mixed, shown):
     from stylora_tui.tui.screens.review import precision_label
 
     assert precision_label(mixed) == shown
+
+
+async def test_a_config_with_several_problems_lists_them_on_lines_of_their_own(services):
+    """Each problem on a line of its own in the review, as the command line prints them: not
+    one line with the breaks written out as escapes."""
+    from dataclasses import replace
+
+    state = replace(demo_state(), edits={"network.dim": 0, "training.epochs": 0})
+    app = StyloraApp(services, state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.show_step("review")
+        await pilot.pause(0.2)
+        summary = text_of(app, "#summary")
+        lines = [line for line in summary.splitlines() if line.strip()]
+        assert "config problems:" in lines[0] and "\\x0a" not in summary
+        assert any("dim" in line for line in lines[1:]) and any("epochs" in line for line in lines[1:])

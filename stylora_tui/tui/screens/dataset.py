@@ -15,7 +15,7 @@ from stylora_tui.dataset.buckets import aspect_label
 from stylora_tui.dataset.crop import crop_dataset, crop_losses, describe_losses, parse_aspect
 from stylora_tui.dataset.doctor import examine
 from stylora_tui.dataset.scan import scan_dataset
-from stylora_tui.display import printable
+from stylora_tui.display import printable, printable_lines
 from stylora_tui.errors import StyloraError
 from stylora_tui.tui.messages import DatasetScanned, ScanProgressed
 from stylora_tui.tui.palette import theme_palette
@@ -136,7 +136,7 @@ class DatasetScreen(WizardStepScreen):
     def scanned(self, message: DatasetScanned) -> None:
         self.query_one("#scan-progress").display = False
         if message.error:
-            self.query_one("#summary", Static).update(Text(printable(message.error), style=theme_palette(self.app).error))
+            self.query_one("#summary", Static).update(Text(printable_lines(message.error), style=theme_palette(self.app).error))
             self.set_report(None)
             return
         self.set_report(message.report)

@@ -14,7 +14,7 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Label, Select, Static
 
 from stylora_tui.dataset.doctor import examine, steps_for
-from stylora_tui.display import printable
+from stylora_tui.display import printable, printable_lines
 from stylora_tui.errors import PreflightError, StyloraError
 from stylora_tui.findings import Severity
 from stylora_tui.forecast.batch import batch_line
@@ -110,7 +110,7 @@ class ReviewScreen(WizardStepScreen):
         try:
             config = self.wizard.config()
         except StyloraError as exc:
-            return Text(printable(exc.message), style=theme_palette(self.app).error)
+            return Text(printable_lines(exc.message), style=theme_palette(self.app).error)
         report = self.report
         # Counted here from the settings of now, never taken from a report judged earlier.
         steps = steps_for(report.scan, config) if report is not None else None

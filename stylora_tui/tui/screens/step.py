@@ -15,7 +15,7 @@ from textual.worker import Worker, WorkerState
 
 from stylora_tui.config.wizard import STEPS, TITLES, WizardState
 from stylora_tui.dataset.doctor import DoctorReport
-from stylora_tui.display import printable
+from stylora_tui.display import printable_lines
 from stylora_tui.tui.context import StepContext
 from stylora_tui.tui.messages import ReportChanged, StepRequested, WizardChanged
 
@@ -103,7 +103,7 @@ class WizardStepScreen(Screen):
 
     def show_error(self, message: str) -> None:
         """Plain text (no markup): messages quote the user's paths and values."""
-        self.query_one("#step-error", Static).update(Text(printable(message)))
+        self.query_one("#step-error", Static).update(Text(printable_lines(message)))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "next":
