@@ -5,6 +5,7 @@ from __future__ import annotations
 from stylora_tui.launch.queue import start_queue
 from stylora_tui.run.catalog import locate_run
 from stylora_tui.views.console import console, safe
+from stylora_tui.views.invocation import command, resume_command
 
 
 def run(args) -> int:
@@ -21,5 +22,5 @@ def run(args) -> int:
     out = console()
     how = f"one per GPU on {gpus} GPUs" if gpus > 1 else "one after another"
     out.print(f"queued {', '.join(safe(r.name) for r in runs)} ({how}; runner pid {pid}): it goes on without this terminal")
-    out.print("watch with `stylora-tui runs`, or `stylora-tui --resume RUN` for one of them")
+    out.print(f"watch with `{safe(command('runs'))}`, or one of them with `{safe(resume_command(runs[0]))}`")
     return 0

@@ -10,7 +10,7 @@ from stylora_tui.run.catalog import locate_run, search_roots
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.summary import RunSummary, list_runs, run_status
 from stylora_tui.views.console import console, print_json, safe
-from stylora_tui.views.invocation import resume_command
+from stylora_tui.views.invocation import command, resume_command
 from stylora_tui.views.rental import cost, mirror_state_line
 
 STATUS_STYLE = {
@@ -35,7 +35,7 @@ def run(args) -> int:
     out = console()
     if not runs:
         looked = ", ".join(safe(r) for r in roots)
-        out.print(f"No runs in {looked}. Start one with `stylora-tui` (the wizard) or `stylora-tui train`.")
+        out.print(f"No runs in {looked}. Start one with `{safe(command())}` (the wizard) or `{safe(command('train'))}`.")
         return 0
     from rich.table import Table
 

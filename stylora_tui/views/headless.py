@@ -23,7 +23,7 @@ from stylora_tui.run.status import CACHING, FAILED, FINISHED, SAMPLING, STOPPED,
 from stylora_tui.run.watch import Watch
 from stylora_tui.views.console import console, safe
 from stylora_tui.views.gpu import gpu_line
-from stylora_tui.views.invocation import check_command, resume_command
+from stylora_tui.views.invocation import check_command, command, resume_command, run_args
 from stylora_tui.views.rental import await_rental, cost, summarize_rental
 
 POLL_S = 0.5
@@ -213,7 +213,7 @@ def summarize(state: RunState, run: RunDir) -> None:
         if state.suggested is not None:
             out.print(f"[bold green]{safe(suggested_line(state.suggested))}[/]")
             out.print(
-                f"  side by side: `stylora-tui compare {safe(run.name)} -o sheet.png`; "
+                f"  side by side: `{safe(command('compare', *run_args(run), '-o', 'sheet.png'))}`; "
                 f"add --best to copy the suggested adapter to output/{safe(run.name)}-best.safetensors"
             )
     elif state.phase == STOPPED:

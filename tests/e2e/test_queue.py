@@ -45,6 +45,7 @@ def test_a_queue_trains_its_runs_in_turn_and_stops_the_machine_once(tmp_path, ca
     queued = run_cli("queue", *names, "--runs-dir", str(root), env=env)
     assert queued.returncode == 0, queued.stderr
     assert "one after another" in queued.stdout
+    assert "--resume variant-a" in " ".join(queued.stdout.split()), "a command to watch the first run, as printed"
     wait_for(lambda: calls(log), timeout=600)
     assert [run_status(RunDir(root / n)).status for n in names] == ["finished"] * 3
     logs = {n: events(RunDir(root / n)) for n in names}

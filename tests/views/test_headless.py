@@ -58,3 +58,21 @@ def test_a_poll_keeps_the_line_each_event_added(tmp_path):
 def test_before_the_trainer_reports_the_plain_line_says_it_is_starting(tmp_path):
     watch = Watch(RunDir(tmp_path / "run-02"), alive=lambda: True)
     assert describe(watch.state) == "starting: loading the model"
+
+
+def test_the_finished_summary_prints_a_compare_command_that_runs_as_printed(tmp_path, capsys):
+    """Pasted into a new shell without the virtual environment on PATH, the printed command
+    must still name this installation (views/invocation.py), as the resume command does."""
+    import shlex
+
+    from stylora_tui.views.invocation import program
+
+    run = finished_run(tmp_path)
+    log.EventWriter(run.events).write(
+        ev.AdapterSuggested(epoch=1, adapter="run-01-e0001.safetensors", why="e1: the best style score")
+    )
+    follow(run, stop_on_interrupt=False)
+    line = next(line for line in capsys.readouterr().out.splitlines() if "side by side" in line)
+    printed = line.split("`")[1]
+    assert printed.startswith(program() + " compare run-01")
+    assert shlex.split(printed)[-2:] == ["-o", "sheet.png"]
