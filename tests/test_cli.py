@@ -107,6 +107,11 @@ def test_runs_and_resume_find_runs_from_any_folder(tmp_path):
     create_run(tmp_path / "other" / "runs", "hokusai")
     ambiguous = run_cli("--resume", "hokusai", "--headless", cwd=home)
     assert ambiguous.returncode == 1 and "2 runs named 'hokusai'" in ambiguous.stderr and "--runs-dir" in ambiguous.stderr
+    # From the project's own folder its ./runs comes first: every project has a run-01.
+    mine = run_cli("runs", "hokusai", "--json", cwd=workspace)
+    assert mine.returncode == 0 and json.loads(mine.stdout)["root"] == str(workspace / "runs"), mine.stderr
+    theirs = run_cli("runs", "hokusai", "--json", cwd=tmp_path / "other")
+    assert json.loads(theirs.stdout)["root"] == str(tmp_path / "other" / "runs")
 
 
 def test_unknown_preset_is_one_clear_error():

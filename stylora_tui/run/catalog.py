@@ -63,7 +63,10 @@ def locate_run(name: str, cli_value: str | os.PathLike | None = None) -> RunDir:
         return existing_run(roots[0], name)
     validate_run_name(name)
     found = [run_path(root, name) for root in roots if (root / name).is_dir()]
-    if len(found) == 1:
+    # The folder the user is in comes first: every project starts at run-01, and from the
+    # project's folder `run-01` means its own. The remembered roots are for coming back
+    # from elsewhere, where the same name twice is a question.
+    if len(found) == 1 or (found and found[0].path.parent == roots[0]):
         return found[0]
     if found:
         where = "; ".join(f"--runs-dir {shlex.quote(str(r.path.parent))}" for r in found)
