@@ -7,6 +7,7 @@ events.jsonl.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,22 @@ def output_for_epoch(run: RunDir, epoch: int) -> Path:
     status = read_status(run.status_file)
     if final.is_file() and ((status.state == FINISHED and status.epoch == epoch) or _saved_at(final) == epoch):
         return final
-    saved = ", ".join(run.outputs()) or "none yet"
-    raise RunError(f"run {run.name!r} has no adapter saved at epoch {epoch}", f"adapters saved so far: {saved}")
+    epochs = saved_epochs(run)
+    saved = f"epochs with an adapter: {', '.join(map(str, epochs))}" if epochs else "no epoch's adapter is saved yet"
+    raise RunError(f"run {run.name!r} has no adapter saved at epoch {epoch}", saved)
+
+
+def saved_epochs(run: RunDir) -> list[int]:
+    """The epochs `output_for_epoch` finds an adapter for (not the chosen copy, -best)."""
+    numbered = re.compile(re.escape(run.name) + r"-e([0-9]+)\.safetensors")
+    epochs = {int(m.group(1)) for name in run.outputs() if (m := numbered.fullmatch(name))}
+    final = run.output / f"{run.name}.safetensors"
+    if final.is_file():
+        status = read_status(run.status_file)
+        at = _saved_at(final) or (status.epoch if status.state == FINISHED else None)
+        if at:
+            epochs.add(at)
+    return sorted(epochs)
 
 
 def _saved_at(adapter: Path) -> int | None:

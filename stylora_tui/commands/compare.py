@@ -75,7 +75,8 @@ def show(comparison: Comparison) -> None:
             f"{judged.strength:g}",
             f"{loss:.4f}" if loss is not None else "",
             f"{judged.style_score:.3f}" if judged.style_score is not None else "",
-            f"[red]{safe(copies)}[/]" if copies else "",
+            # "none": the alarm looked and found nothing; empty: it could not look (said below).
+            f"[red]{safe(copies)}[/]" if copies else ("" if judged.copies_unavailable else "[dim]none[/]"),
             safe(judged.adapter or "(not saved)")
             + (" [green]◀ suggested[/]" if is_suggested(judged, comparison.suggestion) else ""),
         ]

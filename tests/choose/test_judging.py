@@ -219,6 +219,8 @@ def test_a_sheet_marks_scores_alarms_and_the_suggestion(tmp_path, dataset, score
     proc = run_cli("compare", "sheet", "-o", str(tmp_path / "sheet.png"), "--runs-dir", str(root))
     assert proc.returncode == 0, proc.stderr
     assert "suggested:" in proc.stdout and "02.png" in proc.stdout
+    epoch_1 = next(line for line in proc.stdout.splitlines() if line.startswith("│     1 "))
+    assert "none" in epoch_1, "the copy alarm looked at epoch 1 and found nothing: said, not a blank"
     from stylora_tui.choose.sheet import FRAME_PX, HEADER_PX, SUGGESTED
 
     with Image.open(tmp_path / "sheet.png") as sheet:

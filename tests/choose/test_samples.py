@@ -34,7 +34,17 @@ def test_choosing_an_epoch_without_an_adapter_says_which_exist(tmp_path):
     run = run_with_samples(tmp_path)
     with pytest.raises(RunError) as info:
         choose_best(run, 7)
-    assert "run-01-e0001.safetensors" in info.value.hint
+    assert info.value.hint == "epochs with an adapter: 1, 2"
+    choose_best(run, 2)  # the chosen copy (-best) and a final adapter are no epochs of their own
+    (run.output / "run-01.safetensors").write_bytes(b"final")
+    with pytest.raises(RunError) as again:
+        choose_best(run, 7)
+    assert again.value.hint == "epochs with an adapter: 1, 2"
+    for adapter in run.output.glob("*.safetensors"):
+        adapter.unlink()
+    with pytest.raises(RunError) as none:
+        choose_best(run, 1)
+    assert none.value.hint == "no epoch's adapter is saved yet"
 
 
 def test_no_samples_is_a_clear_error(tmp_path):
