@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stylora_tui.choose.samples import chosen_epoch
 from stylora_tui.rental.meter import money
 from stylora_tui.rental.take_home import take_home
 from stylora_tui.run.catalog import locate_run, search_roots
@@ -108,8 +109,10 @@ def one(args) -> int:
     target = locate_run(args.name, args.runs_dir)
     summary = run_status(target)
     home = take_home(target.output)
+    chosen = chosen_epoch(target)
+    picked = {"epoch": chosen[0], "source": chosen[1], "adapter": f"{target.name}-best.safetensors"} if chosen else None
     if args.json:
-        print_json({**as_json(summary), "take_home": home})
+        print_json({**as_json(summary), "chosen": picked, "take_home": home})
         return 0
     out = console()
     out.print(
@@ -122,6 +125,8 @@ def one(args) -> int:
         out.print(
             f"suggested: {safe(summary.suggested.adapter)} at {summary.suggested.strength:g} ({safe(summary.suggested.why)})"
         )
+    if picked is not None:
+        out.print(f"chosen: e{picked['epoch']} ({safe(picked['source'])}) as output/{safe(picked['adapter'])}")
     if summary.mirror is not None:
         out.print(safe(mirror_state_line(summary.mirror)))
     found = cost(summary.price_per_hour, summary.elapsed_s, summary.eta_s)

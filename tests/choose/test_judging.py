@@ -194,6 +194,7 @@ def test_runs_of_other_datasets_are_not_ranked_together(tmp_path, dataset, score
 def test_best_alone_copies_the_suggested_epoch_and_runs_shows_it(tmp_path, dataset, scorer):
     root = tmp_path / "runs"
     run = judged_run(root, "chooser", dataset, [Epoch(1, 0.2), Epoch(2, 0.99), Epoch(3, 1.0)], str(scorer))
+    assert json.loads(run_cli("runs", "chooser", "--json", "--runs-dir", str(root)).stdout)["chosen"] is None
     proc = run_cli("compare", "chooser", "--best", "--runs-dir", str(root))
     assert proc.returncode == 0, proc.stderr
     assert "e2 chosen (suggested)" in proc.stdout and "<lora:chooser-best:1>" in proc.stdout
@@ -203,6 +204,9 @@ def test_best_alone_copies_the_suggested_epoch_and_runs_shows_it(tmp_path, datas
     assert entry["suggested"]["epoch"] == 2 and entry["suggested"]["adapter"] == "chooser-e0002.safetensors"
     table = run_cli("runs", "--runs-dir", str(root)).stdout
     assert "suggested" in table and "e2" in table
+    one = json.loads(run_cli("runs", "chooser", "--json", "--runs-dir", str(root)).stdout)
+    assert one["chosen"] == {"epoch": 2, "source": "chooser-e0002.safetensors", "adapter": "chooser-best.safetensors"}
+    assert "chosen: e2 (chooser-e0002.safetensors)" in run_cli("runs", "chooser", "--runs-dir", str(root)).stdout
 
 
 def test_best_alone_with_every_epoch_copying_is_a_clear_error(tmp_path, dataset, scorer):
