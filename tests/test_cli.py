@@ -177,3 +177,16 @@ def test_top_level_options_in_place_still_run(tmp_path, capsys):
     assert main(["--runs-dir", str(tmp_path), "runs", "--json"]) == 0
     assert main(["--resume", "run-01", "--runs-dir", str(tmp_path)]) == 1  # no such run: an input error, not usage
     assert "no run named 'run-01'" in capsys.readouterr().err
+
+
+def test_no_command_reuses_a_top_level_only_destination():
+    """A command's own option stored under one of these names would read as the top-level
+    option given out of place, and the command would be refused."""
+    import argparse
+
+    from stylora_tui.cli import TOP_LEVEL_ONLY, build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, parser in commands.choices.items():
+        declared = {action.dest for action in parser._actions} | set(parser._defaults)
+        assert not declared & set(TOP_LEVEL_ONLY), name
