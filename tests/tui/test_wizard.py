@@ -475,3 +475,12 @@ async def test_a_config_with_several_problems_lists_them_on_lines_of_their_own(s
         lines = [line for line in summary.splitlines() if line.strip()]
         assert "config problems:" in lines[0] and "\\x0a" not in summary
         assert any("dim" in line for line in lines[1:]) and any("epochs" in line for line in lines[1:])
+
+
+@pytest.mark.parametrize(
+    ("every", "shown"), [(0, "the final adapter only"), (1, "every epoch"), (10, "every 10 epochs and the final")]
+)
+def test_the_review_says_when_adapters_are_saved(every, shown):
+    from stylora_tui.tui.screens.review import saving_label
+
+    assert saving_label(every) == shown

@@ -58,6 +58,13 @@ def precision_label(mixed: str) -> str:
     return "fp32" if mixed == "no" else f"{mixed} mixed precision"
 
 
+def saving_label(every: int) -> str:
+    """`saving.every_n_epochs` in words, the final adapter included (0 saves only that one)."""
+    if every == 0:
+        return "the final adapter only"
+    return "every epoch" if every == 1 else f"every {every} epochs and the final"
+
+
 class ReviewScreen(WizardStepScreen):
     STEP = "review"
 
@@ -149,7 +156,7 @@ class ReviewScreen(WizardStepScreen):
             "training",
             f"{tr.epochs} epochs x {config.dataset.repeats} repeats, batch {tr.batch_size}, {config.resolution[0]}x{config.resolution[1]}, {precision_label(tr.mixed_precision)}",
         )
-        table.add_row("saving", f"every {config.saving.every_n_epochs} epochs at {config.saving.precision}")
+        table.add_row("saving", f"{saving_label(config.saving.every_n_epochs)} at {config.saving.precision}")
         if config.dataset.random_crop:
             table.add_row("latents", "random_crop: every image is cropped and VAE-encoded again at every step (slower, no cache)")
         size = estimate(config)
