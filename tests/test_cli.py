@@ -190,3 +190,18 @@ def test_no_command_reuses_a_top_level_only_destination():
     for name, parser in commands.choices.items():
         declared = {action.dest for action in parser._actions} | set(parser._defaults)
         assert not declared & set(TOP_LEVEL_ONLY), name
+
+
+def test_stop_says_what_a_run_that_is_not_running_needs(tmp_path, capsys):
+    from stylora_tui.cli import main
+    from stylora_tui.run.catalog import create_run
+
+    for name, state in (("done", "finished"), ("paused", "stopped")):
+        run = create_run(tmp_path, name)
+        run.status_file.write_text(json.dumps({"state": state, "step": 8, "total_steps": 8}))
+    assert main(["stop", "done", "--runs-dir", str(tmp_path)]) == 1
+    said = capsys.readouterr().err
+    assert "has finished: there is nothing to stop" in said and str(tmp_path / "done" / "output") in said
+    assert main(["stop", "paused", "--runs-dir", str(tmp_path)]) == 1
+    said = capsys.readouterr().err
+    assert "is not running (it is stopped)" in said and "--resume paused" in said

@@ -5,7 +5,7 @@ from __future__ import annotations
 from stylora_tui.errors import RunError
 from stylora_tui.run import control
 from stylora_tui.run.catalog import locate_run
-from stylora_tui.run.status import RUNNING
+from stylora_tui.run.status import FINISHED, RUNNING
 from stylora_tui.run.summary import run_status
 from stylora_tui.views.console import console
 from stylora_tui.views.headless import follow
@@ -20,10 +20,12 @@ def run(args) -> int:
         control.request(target, control.KEEP_MACHINE)
         console().print(f"{target.name}: this machine will be kept when the run ends (a countdown under way is cancelled)")
         return 0
+    if status == FINISHED:
+        raise RunError(f"run {target.name!r} has finished: there is nothing to stop", f"its adapters are in {target.output}")
     if status != RUNNING:
         raise RunError(
             f"run {target.name!r} is not running (it is {status})",
-            f"see `stylora-tui runs`; `{resume_command(target)}` continues a stopped run",
+            f"`{resume_command(target)}` continues it from its newest checkpoint",
         )
     control.request(target, control.STOP)
     console().print(f"stop requested for {target.name}: the trainer saves a checkpoint at the next step and stops")
