@@ -24,11 +24,14 @@ def test_check_exit_1_on_errors_and_readable_report(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"")
     Image.new("RGB", (1024, 1536)).save(tmp_path / "b.jpg")
     (tmp_path / "b.txt").write_text("other, 1girl")
+    Image.new("RGB", (1024, 1536), "white").save(tmp_path / "c.jpg")
     proc = run_cli("check", str(tmp_path), "--trigger", "mystyle")
     assert proc.returncode == 1
     assert "unreadable-image" in proc.stdout and "trigger-missing" in proc.stdout and "fix the errors" in proc.stdout
     data = json.loads(run_cli("check", str(tmp_path), "--trigger", "mystyle", "--json").stdout)
     assert {f["code"] for f in data["findings"]} >= {"unreadable-image", "trigger-missing", "missing-caption"}
+    # The empty a.jpg is reported once, as unreadable: its missing caption is moot.
+    assert [f["path"] for f in data["findings"] if f["code"] == "missing-caption"] == ["c.jpg"]
 
 
 def test_check_missing_folder_exit_1():

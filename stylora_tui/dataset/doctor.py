@@ -101,7 +101,7 @@ def examine(scan: DatasetScan, config: Config, tokenizer: TokenizerLike | None =
         _image_findings(image, placements[image.rel], add)
     _duplicate_findings(usable, add)
     _bucket_findings(scan, steps, config, add)
-    caption_findings(scan.images, config, tokenizer, add)
+    caption_findings(usable, config, tokenizer, add)  # an image that cannot be trained: its caption is moot
     for rel, why in scan.ignored:
         add(_f(Severity.INFO, "ignored-file", rel, f"not used: {why}", "move it out of the dataset folder to silence this"))
     refusal_hints = {
