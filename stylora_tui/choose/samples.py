@@ -79,10 +79,8 @@ def output_for_epoch(run: RunDir, epoch: int) -> Path:
     numbered = run.output / f"{run.name}-e{epoch:04d}.safetensors"
     if numbered.is_file():
         return numbered
-    final = run.output / f"{run.name}.safetensors"
-    status = read_status(run.status_file)
-    if final.is_file() and ((status.state == FINISHED and status.epoch == epoch) or _saved_at(final) == epoch):
-        return final
+    if epoch in _final_epochs(run):
+        return run.output / f"{run.name}.safetensors"
     epochs = saved_epochs(run)
     saved = f"epochs with an adapter: {', '.join(map(str, epochs))}" if epochs else "no epoch's adapter is saved yet"
     raise RunError(f"run {run.name!r} has no adapter saved at epoch {epoch}", saved)
@@ -92,13 +90,17 @@ def saved_epochs(run: RunDir) -> list[int]:
     """The epochs `output_for_epoch` finds an adapter for (not the chosen copy, -best)."""
     numbered = re.compile(re.escape(run.name) + r"-e([0-9]+)\.safetensors")
     epochs = {int(m.group(1)) for name in run.outputs() if (m := numbered.fullmatch(name))}
+    return sorted(epochs | _final_epochs(run))
+
+
+def _final_epochs(run: RunDir) -> set[int]:
+    """The epochs the final adapter stands for: the finished run's last, and the one its
+    metadata names (it is written, and judged, before the run is finished)."""
     final = run.output / f"{run.name}.safetensors"
-    if final.is_file():
-        status = read_status(run.status_file)
-        at = _saved_at(final) or (status.epoch if status.state == FINISHED else None)
-        if at:
-            epochs.add(at)
-    return sorted(epochs)
+    if not final.is_file():
+        return set()
+    status = read_status(run.status_file)
+    return {e for e in (status.epoch if status.state == FINISHED else None, _saved_at(final)) if e}
 
 
 def _saved_at(adapter: Path) -> int | None:
