@@ -111,7 +111,9 @@ def save_checkpoint(
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
-        state = {k: v.detach().to("cpu").contiguous() for k, v in network.state_dict().items()}
+        # Copies: the weights are views into the optimizer's flat tensors, which safetensors
+        # would refuse as shared memory.
+        state = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in network.state_dict().items()}
         save_file(state, str(tmp / "network.safetensors"))
         apply_umask(tmp / "network.safetensors")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")

@@ -54,6 +54,10 @@ class Loop:
         self.alphas_cumprod = session.base.noise_scheduler.alphas_cumprod.to(session.device)
         # Listed once: adapter.parameters() walks ~1000 modules, ~20 ms of Python a step.
         self.trainable = [p for group in session.optimizer.param_groups for p in group["params"]]
+        # AdamW steps flat tensors the gradients are gathered into (flat_adamw.py); other
+        # optimizers step the parameters themselves.
+        optimizer = getattr(session.optimizer, "optimizer", session.optimizer)  # accelerate's wrapper
+        self.gather = getattr(optimizer, "gather", lambda: self.trainable)
 
     # ------------------------------------------------------------ predicates
 
@@ -197,8 +201,9 @@ class Loop:
     def optimizer_step(self, finite: bool) -> None:
         s = self.s
         if finite:
+            stepped = self.gather()
             if s.config.optimizer.max_grad_norm:
-                s.accelerator.clip_grad_norm_(self.trainable, s.config.optimizer.max_grad_norm)
+                s.accelerator.clip_grad_norm_(stepped, s.config.optimizer.max_grad_norm)
             s.optimizer.step()
             s.scheduler.step()
             if s.config.training.scale_weight_norms:

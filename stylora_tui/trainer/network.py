@@ -202,8 +202,9 @@ class LoConNetwork(torch.nn.Module):
                 ("lora_up.weight", lora.lora_up.weight * lora.scalar),
                 ("alpha", lora.alpha),
             ):
-                value = tensor.detach().to("cpu")
-                state[f"{key}.{suffix}"] = (value.to(dtype) if dtype is not None else value).contiguous()
+                # A copy: the weights are views into the optimizer's flat tensors.
+                value = tensor.detach().to("cpu", dtype or tensor.dtype, copy=True)
+                state[f"{key}.{suffix}"] = value.contiguous()
         return state
 
     @contextmanager
