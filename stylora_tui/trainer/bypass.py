@@ -52,13 +52,16 @@ class LinearBypass(torch.autograd.Function):
             down, up = half if half is not None and half[0].dtype == out.dtype else (down.to(out.dtype), up.to(out.dtype))
         mid = down.mm(flat.t()).mul_(factor)  # (r, tokens)
         out.addmm_(mid.t(), up.t())
-        ctx.save_for_backward(flat, weight, down, up, mid, factor)
-        ctx.input_dtype = x.dtype
+        ctx.save_for_backward(flat, weight, down, up, mid)
+        # Not saved: the network writes the factors in place before each model's forward
+        # (network.refresh_factors), the same values within a step.
+        ctx.factor, ctx.input_dtype = factor, x.dtype
         return out.view(*shape[:-1], out.shape[-1])
 
     @staticmethod
     def backward(ctx, grad):
-        flat, weight, down, up, mid, factor = ctx.saved_tensors
+        flat, weight, down, up, mid = ctx.saved_tensors
+        factor = ctx.factor
         dtype = mid.dtype  # the backward is never autocast: it runs in the forward's dtype
         g = grad.reshape(-1, grad.shape[-1])
         if g.dtype != dtype:

@@ -98,6 +98,7 @@ class LoConNetwork(torch.nn.Module):
         self.adapted = {component: model for component, model, _, _ in components}
         # Each module's cell [factor, half-precision copy or None], refreshed per forward.
         self.factors: list[list] = []
+        self.factor_values: torch.Tensor | None = None  # what the cells' factors are views of
         self.half_copies: dict[str, HalfCopies] = {}
         for component, model, targets, te_index in components:
             network = _lycoris(model, targets, net)
@@ -154,7 +155,8 @@ class LoConNetwork(torch.nn.Module):
     def apply_to(self) -> None:
         for network in self.parts.values():
             network.apply_to()
-        self.factors[:] = [[torch.ones(()), None] for _ in self.order]
+        self.factors[:] = [[None, None] for _ in self.order]
+        self.factor_values = None
         lean: dict[str, list] = {component: [] for component in self.parts}
         for cell, key in zip(self.factors, self.order):
             module = self.modules_by_key[key]
@@ -172,10 +174,20 @@ class LoConNetwork(torch.nn.Module):
         half_copies.refresh()
 
     def refresh_factors(self) -> None:
-        """Every module's factor in one multiplication, as views the modules read: max-norm
-        changes the scalars after each optimizer step, and previews the scales."""
-        for cell, factor in zip(self.factors, (self.scales * self.scalars).unbind()):
-            cell[0] = factor
+        """Every module's factor in one multiplication, written in place into the vector whose
+        elements the modules hold as views: before each model's forward, so every forward
+        reads them as they are now (max-norm changes the scalars after each optimizer step,
+        previews the scales), without making ~1,000 new views each time (2 ms a forward). The
+        modules keep the factor for their backward without saving it: the refresh before the
+        next model's forward writes the same values (none changes inside a step) and would
+        trip autograd's check for tensors saved and then written."""
+        values = self.factor_values
+        if values is None or values.device != self.scalars.device or values.dtype != self.scalars.dtype:
+            self.factor_values = values = self.scales * self.scalars
+            for cell, factor in zip(self.factors, values.unbind()):
+                cell[0] = factor
+        else:
+            torch.mul(self.scales, self.scalars, out=values)
 
     def param_groups(self, unet_lr: float, text_encoder_lr: float) -> list[dict]:
         groups = []

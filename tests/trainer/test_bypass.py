@@ -127,6 +127,21 @@ def test_the_lean_bypass_dispatches_far_fewer_operations():
     assert counts[False] - counts[True] >= 15 * linear, (counts, linear)
 
 
+def test_max_norm_scalars_changed_between_steps_reach_the_next_forward_and_backward():
+    models, network = _network(lean=True)
+    _step(models, network, autocast=False)
+    network.zero_grad(set_to_none=True)
+    ref_models, reference = _network(lean=False)
+    for net in (network, reference):
+        with torch.no_grad():
+            net.scalars[::3] *= 0.5  # what max-norm does after an optimizer step, in place
+    out, grads = _step(models, network, autocast=False)
+    ref_out, ref_grads = _step(ref_models, reference, autocast=False)
+    torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-6)
+    for key in grads:
+        torch.testing.assert_close(grads[key], ref_grads[key], rtol=1e-4, atol=1e-7)
+
+
 def test_previews_at_a_strength_scale_the_lean_modules():
     """loaded_as_file's strength reaches the lean modules: at strength 0 the base alone."""
     models, network = _network(lean=True)
