@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import torch
 
-from stylora_tui.trainer.foreach import copy_all
-
 
 class LinearBypass(torch.autograd.Function):
     """W x + b + up(factor * down(x)) for x of any leading shape: the frozen Linear (W, b) and
@@ -125,8 +123,13 @@ class HalfCopies:
                     cell[1] = None
                 self.made = False
             return
-        copies = [torch.empty_like(w, dtype=dtype) for w in self.weights]
-        copy_all(copies, self.weights)
+        with torch.no_grad():
+            copies = [torch.empty_like(w, dtype=dtype) for w in self.weights]
+            if hasattr(torch, "_foreach_copy_"):
+                torch._foreach_copy_(copies, self.weights)
+            else:  # torch < 2.1
+                for copy, weight in zip(copies, self.weights):
+                    copy.copy_(weight)
         for index, cell in enumerate(self.cells):
             cell[1] = (copies[2 * index], copies[2 * index + 1])
         self.made = True

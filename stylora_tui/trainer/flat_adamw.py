@@ -4,8 +4,9 @@ The adapter is ~2,000 small tensors (a down and an up per module). torch's AdamW
 foreach, and gradient clipping walk them one by one on the host: ~40 ms a step on a 2-core
 CPU (clipping 19, AdamW 20, zero_grad 4), host time a GPU step waits on too. Here each
 group's weights live in one flat tensor that the modules' parameters are views of; each
-step the gradients are copied into its twin (one multi-tensor copy), and clipping and
-AdamW see one tensor per group. AdamW is elementwise, so the update is the one per-tensor AdamW makes,
+step the gradients are flattened into one tensor beside it, and clipping and AdamW see one
+tensor per group. That gradient exists only from the gather to the next zero_grad, when
+the backward's activations are gone: the step's peak memory does not grow. AdamW is elementwise, so the update is the one per-tensor AdamW makes,
 bit for bit; the clipping norm differs only by float rounding (a sum in another order).
 
 What stays as one process with per-tensor AdamW has it:
@@ -27,19 +28,17 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import torch
-
-from stylora_tui.trainer.foreach import copy_all
+from torch._utils import _flatten_dense_tensors
 
 
 @dataclass
 class Flat:
-    """One group's flat tensor: `param` (what AdamW steps), its members in order, where each
-    starts in it, and its gradient's slices shaped as theirs."""
+    """One group's flat tensor: `param` (what AdamW steps), its members in order and where
+    each starts in it."""
 
     param: torch.nn.Parameter
     members: list[torch.nn.Parameter]
     offsets: list[int]
-    grad_slices: list[torch.Tensor]
 
 
 class FlatAdamW(torch.optim.AdamW):
@@ -68,11 +67,14 @@ class FlatAdamW(torch.optim.AdamW):
             self.stepped = [p for group in self.param_groups for p in group["params"]]
         for flat in self.flats:
             if flat is not None:
-                copy_all(flat.grad_slices, [p.grad for p in flat.members])
+                flat.param.grad = _flatten_dense_tensors([p.grad for p in flat.members])
         return self.stepped
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        # The flat gradients are overwritten by the next gather, never accumulated into.
+        # The flat gradients are made anew by each gather, never accumulated into.
+        for flat in self.flats:
+            if flat is not None:
+                flat.param.grad = None
         for members in self.members:
             for p in members:
                 if set_to_none:
@@ -115,16 +117,13 @@ class FlatAdamW(torch.optim.AdamW):
             offsets.append(offsets[-1] + size)
         data = torch.cat([p.detach().reshape(-1) for p in chosen])
         param = torch.nn.Parameter(data)
-        param.grad = torch.empty_like(data)
-        grad_slices = []
         for p, offset, size in zip(chosen, offsets, sizes):
             p.data = data[offset : offset + size].view_as(p)
-            grad_slices.append(param.grad[offset : offset + size].view_as(p))
         if chosen[0] in self.state:
             self.state[param] = _join([self.state.pop(p) for p in chosen])
         taken = {id(p) for p in chosen}
         group["params"] = [param] + [p for p in members if id(p) not in taken]
-        self.flats[index] = Flat(param, chosen, offsets, grad_slices)
+        self.flats[index] = Flat(param, chosen, offsets)
 
     def _unflatten(self, index: int) -> None:
         flat = self.flats[index]

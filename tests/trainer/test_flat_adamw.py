@@ -57,8 +57,10 @@ def test_same_weights_and_state_bit_for_bit_as_per_tensor_adamw(kind):
             assert torch.equal(flat_params[3], untouched)
         for a, b in zip(flat_params, plain_params):
             assert torch.equal(a, b), step
-    # Grouped while it ran: the weights of a group were views of one tensor.
+    # Grouped while it ran: the weights of a group were views of one tensor, and between
+    # steps no gradient is held (the flat one lives from the gather to zero_grad only).
     assert flat_params[0].untyped_storage().data_ptr() == flat_params[2].untyped_storage().data_ptr()
+    assert all(p.grad is None for group in flat.param_groups for p in group["params"])
     assert flat.state_dict()["state"].keys() == plain.state_dict()["state"].keys()
     for key, state in plain.state_dict()["state"].items():
         for name, value in state.items():
