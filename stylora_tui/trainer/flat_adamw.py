@@ -160,11 +160,15 @@ def _one_step_count(candidates: list[torch.Tensor], state: dict) -> list[torch.T
 
 
 def _join(states: list[dict]) -> dict:
-    """The members' states as the flat tensor's: their moments end to end, one step count."""
+    """The members' states as the flat tensor's: their moments end to end, one step count.
+    Each moment is freed once joined, so a resumed run's first step holds one extra copy of
+    one moment at a time, not of all of them."""
     joined = {}
-    for key, value in states[0].items():
+    for key, value in list(states[0].items()):
         if isinstance(value, torch.Tensor) and value.dim() > 0:
             joined[key] = torch.cat([s[key].reshape(-1) for s in states])
+            for state in states:
+                del state[key]
         else:
             joined[key] = value.clone() if isinstance(value, torch.Tensor) else value
     return joined
