@@ -7,7 +7,9 @@
 #   3. a 50-step practice run at that size, then its step time, peak VRAM and NVML readings
 #      against what forecast/estimates.py predicted (benchmarks/estimates_check.py), at
 #      batch 1 and at batch 2 (what a larger batch buys, as forecast/batch.py estimates it);
-#   4. the loop benchmark with compiled blocks (whether training.compile "auto" turns on);
+#   4. the optimizer's part of a step on the practice's adapter (dim 64), per tensor
+#      against flat (benchmarks/optimizer_step.py);
+#   5. the loop benchmark with compiled blocks (whether training.compile "auto" turns on);
 # all written to one file (default gpu-acceptance.md). Copy its tables into
 # docs/BENCHMARKS.md and correct EFFICIENCY / STEP_OVERHEAD_S / the memory model from it.
 #
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
         --dry-run) dry=1 ;;
         --out) out=$2; shift ;;
         --workdir) work=$2; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "gpu_acceptance.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -37,13 +39,13 @@ done
 work=${work:-$(mktemp -d -t stylora-acceptance-XXXXXX)}
 mkdir -p "$work"
 if [ "$dry" = 1 ]; then
-    model=demo resolution=128x192 loop_steps=2 rounds=1 run_steps=5
+    model=demo resolution=128x192 loop_steps=2 rounds=1 run_steps=5 dim=4
 else
     if ! "$python" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
         echo "gpu_acceptance.sh: torch sees no CUDA GPU here; run it on the GPU machine, or --dry-run" >&2
         exit 1
     fi
-    model=sdxl resolution=1024x1536 loop_steps=20 rounds=2 run_steps=50
+    model=sdxl resolution=1024x1536 loop_steps=20 rounds=2 run_steps=50 dim=64
 fi
 export XDG_CACHE_HOME="$work/cache" XDG_STATE_HOME="$work/state"
 
@@ -98,6 +100,9 @@ section "Practice run at batch 2: $run_steps steps, against the estimates"
 run "$python" benchmarks/train_loop.py --model "$model" --resolution "$resolution" --steps $((run_steps - 2)) \
     --rounds 1 --warmup 2 --batch-size 2 --real-only --workdir "$bench" > "$work/run-batch2-table.md"
 run "$python" benchmarks/estimates_check.py "$(newest_run)" >> "$out"
+
+section "Optimizer step: the $model adapter at dim $dim, per tensor against flat"
+run "$python" benchmarks/optimizer_step.py --model "$model" --dim "$dim" --steps 20 >> "$out"
 
 # Last, as the longest (each process compiles first) and the least needed: whether
 # training.compile "auto" should turn on. One round: the eager rows above are the baseline.

@@ -33,10 +33,12 @@ def test_the_dry_run_writes_every_section(tmp_path):
         "## Loop benchmark: demo at 128x192, compiled blocks",
         "## Practice run: 5 steps",
         "## Practice run at batch 2: 5 steps",
+        "## Optimizer step: the demo adapter at dim 4, per tensor against flat",
     ):
         assert heading in text, text
     assert "| bare |" in text and "| real |" in text, text
     assert "| s/step |" in text and "| peak VRAM (torch) |" in text, text
+    assert "| per tensor |" in text and "| flat |" in text, text
     practice, batch2 = text.split("## Practice run: 5 steps")[1], text.split("## Practice run at batch 2")[1]
     assert ", batch 1, " in practice.split("## ")[0] and ", batch 2, " in batch2.split("## ")[0], text
     # The practice runs are the real loop alone: estimates_check reads their run folders.
