@@ -43,7 +43,8 @@ class Flat:
 
 class FlatAdamW(torch.optim.AdamW):
     """torch's AdamW, stepping each group's parameters as one flat tensor. Call `gather`
-    after the backward and before clipping and `step`."""
+    after the backward and before clipping and `step` (a `step` without it gathers first:
+    the members' gradients are never silently left out)."""
 
     def __init__(self, params, **kwargs) -> None:
         super().__init__(params, **kwargs)
@@ -51,6 +52,7 @@ class FlatAdamW(torch.optim.AdamW):
         self.flats: list[Flat | None] = [None] * len(self.param_groups)
         self.grouped = False  # whether the groups were formed since the last state load
         self.stepped: list[torch.Tensor] = [p for members in self.members for p in members]
+        self.register_step_pre_hook(_gather_if_not_yet)
 
     @torch.no_grad()
     def gather(self) -> list[torch.Tensor]:
@@ -136,6 +138,11 @@ class FlatAdamW(torch.optim.AdamW):
             p.data = p.data.clone()  # storage of its own again: the flat tensor is freed
         self.param_groups[index]["params"] = list(self.members[index])
         self.flats[index] = None
+
+
+def _gather_if_not_yet(optimizer: FlatAdamW, args, kwargs) -> None:
+    if not optimizer.grouped or any(flat is not None and flat.param.grad is None for flat in optimizer.flats):
+        optimizer.gather()
 
 
 def _signature(state: dict) -> tuple | None:

@@ -33,16 +33,17 @@ def _grads(params: list, step: int, skip: set[int]) -> None:
             p.grad = grad
 
 
-def _step(optimizer, params, step: int, skip: set[int] = frozenset()) -> None:
+def _step(optimizer, params, step: int, skip: set[int] = frozenset(), gather: bool = True) -> None:
     _grads(params, step, skip)
-    if isinstance(optimizer, FlatAdamW):
+    if isinstance(optimizer, FlatAdamW) and gather:
         optimizer.gather()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
 
 
+@pytest.mark.parametrize("gather", [True, False], ids=["gathered", "step-alone"])
 @pytest.mark.parametrize("kind", KINDS, ids=["fused-or-foreach", "foreach", "for-loop"])
-def test_same_weights_and_state_bit_for_bit_as_per_tensor_adamw(kind):
+def test_same_weights_and_state_bit_for_bit_as_per_tensor_adamw(kind, gather):
     # Parameter 3 has no gradient at the first steps (like CLIP-L's last layer): one process
     # leaves it alone, no weight decay; then it gets gradients and its own step count.
     flat_params, plain_params = _params(), _params()
@@ -51,7 +52,7 @@ def test_same_weights_and_state_bit_for_bit_as_per_tensor_adamw(kind):
     untouched = flat_params[3].detach().clone()
     for step in range(6):
         skip = {3} if step < 3 else ({1} if step == 4 else set())
-        _step(flat, flat_params, step, skip)
+        _step(flat, flat_params, step, skip, gather)
         _step(plain, plain_params, step, skip)
         if step < 3:
             assert torch.equal(flat_params[3], untouched)
