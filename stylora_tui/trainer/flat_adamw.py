@@ -6,8 +6,9 @@ CPU (clipping 19, AdamW 20, zero_grad 4), host time a GPU step waits on too. Her
 group's weights live in one flat tensor that the modules' parameters are views of; each
 step the gradients are flattened into one tensor beside it, and clipping and AdamW see one
 tensor per group. That gradient exists only from the gather to the next zero_grad, when
-the backward's activations are gone: the step's peak memory does not grow. AdamW is elementwise, so the update is the one per-tensor AdamW makes,
-bit for bit; the clipping norm differs only by float rounding (a sum in another order).
+the backward's activations are gone: the step's peak memory does not grow. AdamW is
+elementwise, so the update is the one per-tensor AdamW makes, bit for bit; the clipping
+norm differs only by float rounding (a sum in another order).
 
 What stays as one process with per-tensor AdamW has it:
 - A parameter without a gradient is not stepped: no weight decay, no moment decay. The
@@ -145,25 +146,26 @@ def _gather_if_not_yet(optimizer: FlatAdamW, args, kwargs) -> None:
         optimizer.gather()
 
 
-def _signature(state: dict) -> tuple | None:
-    """What must be equal for parameters to share one AdamW state: its scalars (the step)."""
-    if not state:
-        return None
-    return tuple(
-        (key, float(value) if isinstance(value, torch.Tensor) else value)
-        for key, value in sorted(state.items())
-        if not isinstance(value, torch.Tensor) or value.dim() == 0
-    )
-
-
 def _one_step_count(candidates: list[torch.Tensor], state: dict) -> list[torch.Tensor]:
-    """The candidates sharing the most common state signature: every one of them, unless a
-    resumed state or a parameter that gained a gradient late has a step count of its own."""
-    signatures = [_signature(state.get(p, {})) for p in candidates]
+    """The candidates sharing the most common state scalars (the step count): every one of
+    them, unless a resumed state or a parameter that gained a gradient late has a step count
+    of its own. The counts are read to the host in one go: one sync, not one per tensor."""
+    scalars = [None if not state.get(p) else sorted((k, v) for k, v in state[p].items() if not _is_moment(v)) for p in candidates]
+    tensors = [v for items in scalars if items for _, v in items if isinstance(v, torch.Tensor)]
+    read = iter(torch.stack([t.reshape(()).double() for t in tensors]).tolist() if tensors else [])
+    signatures = [
+        None if items is None else tuple((k, next(read) if isinstance(v, torch.Tensor) else v) for k, v in items)
+        for items in scalars
+    ]
     if not signatures:
         return []
     common, _ = Counter(signatures).most_common(1)[0]
     return [p for p, signature in zip(candidates, signatures) if signature == common]
+
+
+def _is_moment(value) -> bool:
+    """A per-element state tensor (exp_avg, exp_avg_sq), as opposed to a scalar (the step)."""
+    return isinstance(value, torch.Tensor) and value.dim() > 0
 
 
 def _join(states: list[dict]) -> dict:
@@ -172,7 +174,7 @@ def _join(states: list[dict]) -> dict:
     one moment at a time, not of all of them."""
     joined = {}
     for key, value in list(states[0].items()):
-        if isinstance(value, torch.Tensor) and value.dim() > 0:
+        if _is_moment(value):
             joined[key] = torch.cat([s[key].reshape(-1) for s in states])
             for state in states:
                 del state[key]
@@ -188,7 +190,7 @@ def _split(state: dict, flat: Flat, clone: bool) -> dict:
     for p, offset in zip(flat.members, flat.offsets):
         own = {}
         for key, value in state.items():
-            if isinstance(value, torch.Tensor) and value.dim() > 0:
+            if _is_moment(value):
                 piece = value[offset : offset + p.numel()].view_as(p)
                 own[key] = piece.clone() if clone else piece
             else:

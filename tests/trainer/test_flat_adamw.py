@@ -171,3 +171,24 @@ def test_the_trainers_adamw_on_the_sdxl_adapter_equals_per_tensor_adamw_and_leav
             torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)
             if key in last:
                 assert torch.equal(ours, before), f"{key} has no gradient: not decayed, not moved"
+
+
+def test_grouping_a_resumed_state_reads_the_step_counts_in_one_go(monkeypatch):
+    # On a GPU each read of a device value stalls the host: one for ~2,000 step counts.
+    params = _params()
+    optimizer = FlatAdamW(_groups(params), weight_decay=0.05)
+    _step(optimizer, params, 0)
+    saved = copy.deepcopy(optimizer.state_dict())
+    resumed = FlatAdamW(_groups(params), weight_decay=0.05)
+    resumed.load_state_dict(saved)
+    reads = []
+    for name in ("item", "tolist", "__float__", "__bool__", "__int__"):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(
+            torch.Tensor, name, lambda self, *a, _o=original, _n=name, **k: reads.append(_n) or _o(self, *a, **k)
+        )
+    _grads(params, 1, skip=set())
+    resumed.gather()
+    monkeypatch.undo()
+    assert len(resumed.param_groups[0]["params"]) == 1, "the resumed per-tensor state was grouped"
+    assert len(reads) <= len(resumed.param_groups), reads
