@@ -184,9 +184,7 @@ def test_grouping_a_resumed_state_reads_the_step_counts_in_one_go(monkeypatch):
     reads = []
     for name in ("item", "tolist", "__float__", "__bool__", "__int__"):
         original = getattr(torch.Tensor, name)
-        monkeypatch.setattr(
-            torch.Tensor, name, lambda self, *a, _o=original, _n=name, **k: reads.append(_n) or _o(self, *a, **k)
-        )
+        monkeypatch.setattr(torch.Tensor, name, lambda self, *a, _o=original, _n=name, **k: reads.append(_n) or _o(self, *a, **k))
     _grads(params, 1, skip=set())
     resumed.gather()
     monkeypatch.undo()
