@@ -447,20 +447,6 @@ async def test_what_sits_below_the_fold_at_80x24_is_announced(services, tmp_path
         await wait_until(pilot, lambda: not app.screen.query_one("#below").display)
 
 
-def test_every_step_has_its_screen_in_order():
-    from stylora_tui.config.wizard import STEPS
-    from stylora_tui.tui.steps import STEP_SCREENS
-
-    assert tuple(STEP_SCREENS) == STEPS
-
-
-@pytest.mark.parametrize(("mixed", "shown"), [("no", "fp32"), ("bf16", "bf16 mixed precision"), ("fp16", "fp16 mixed precision")])
-def test_the_review_names_the_precision_in_words(mixed, shown):
-    from stylora_tui.tui.screens.review import precision_label
-
-    assert precision_label(mixed) == shown
-
-
 async def test_a_config_with_several_problems_lists_them_on_lines_of_their_own(services):
     """Each problem on a line of its own in the review, as the command line prints them: not
     one line with the breaks written out as escapes."""
@@ -475,12 +461,3 @@ async def test_a_config_with_several_problems_lists_them_on_lines_of_their_own(s
         lines = [line for line in summary.splitlines() if line.strip()]
         assert "config problems:" in lines[0] and "\\x0a" not in summary
         assert any("dim" in line for line in lines[1:]) and any("epochs" in line for line in lines[1:])
-
-
-@pytest.mark.parametrize(
-    ("every", "shown"), [(0, "the final adapter only"), (1, "every epoch"), (10, "every 10 epochs and the final")]
-)
-def test_the_review_says_when_adapters_are_saved(every, shown):
-    from stylora_tui.tui.screens.review import saving_label
-
-    assert saving_label(every) == shown
