@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import struct
 import subprocess
 import sys
@@ -50,6 +51,19 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
         text=True,
         timeout=timeout,
     )
+
+
+def as_in_a_terminal(*signals: signal.Signals):
+    """A Popen `preexec_fn` giving the child `signals` at their default action, as a terminal's
+    shell starts a program. A suite run in the background (`nohup`, a `&` job in a script)
+    hands every child SIGHUP or SIGINT ignored, and a test that sends one would then see the
+    signal do nothing."""
+
+    def reset() -> None:
+        for sig in signals:
+            signal.signal(sig, signal.SIG_DFL)
+
+    return reset
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from stylora_tui.run.layout import RunDir
-from tests.conftest import run_cli
+from tests.conftest import as_in_a_terminal, run_cli
 from tests.trainer.conftest import events, wait_for
 
 pytestmark = pytest.mark.slow
@@ -35,6 +35,7 @@ def test_terminal_hangup_keeps_training_then_kill9_crash_then_headless_resume(tm
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=as_in_a_terminal(signal.SIGHUP),
     )
     run = RunDir(root / "rental")
     wait_for(lambda: any(e["type"] == "train.step" for e in events(run)), timeout=180)
@@ -131,6 +132,7 @@ def test_ctrl_c_on_foreground_train_stops_cleanly(tmp_path, cache_env):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=as_in_a_terminal(signal.SIGINT),
     )
     run = RunDir(root / "run-01")
     wait_for(lambda: any(e["type"] == "train.step" for e in events(run)), timeout=180)

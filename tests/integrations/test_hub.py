@@ -16,6 +16,7 @@ import pytest
 from stylora_tui.config.bases import KNOWN_BASES
 from stylora_tui.errors import ModelError
 from stylora_tui.integrations import hub
+from tests.conftest import as_in_a_terminal
 from tests.fakehub import FakeHub
 
 
@@ -78,7 +79,7 @@ def fetch_in_process(spec: str, env: dict, **popen) -> subprocess.Popen | subpro
     )
     full_env = {**os.environ, **env}
     if popen:
-        return subprocess.Popen([sys.executable, "-c", code], env=full_env, **popen)
+        return subprocess.Popen([sys.executable, "-c", code], env=full_env, preexec_fn=as_in_a_terminal(signal.SIGINT), **popen)
     return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=120)
 
 
