@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from itertools import accumulate
 
 import torch
 from torch._utils import _flatten_dense_tensors
@@ -59,15 +60,17 @@ class FlatAdamW(torch.optim.AdamW):
     def gather(self) -> list[torch.Tensor]:
         """Each group's gradients into its flat gradient, grouping anew where a member has
         none. Returns the tensors the step updates (for clipping their gradients)."""
-        changed = not self.grouped
-        for index, flat in enumerate(self.flats):
-            if not self.grouped or (flat is not None and any(p.grad is None for p in flat.members)):
-                self._unflatten(index)
-                self._flatten(index)
-                changed = True
-        self.grouped = True
-        if changed:
+        regroup = [
+            index
+            for index, flat in enumerate(self.flats)
+            if not self.grouped or (flat is not None and any(p.grad is None for p in flat.members))
+        ]
+        for index in regroup:
+            self._unflatten(index)
+            self._flatten(index)
+        if regroup:
             self.stepped = [p for group in self.param_groups for p in group["params"]]
+        self.grouped = True
         for flat in self.flats:
             if flat is not None:
                 flat.param.grad = _flatten_dense_tensors([p.grad for p in flat.members])
@@ -115,9 +118,7 @@ class FlatAdamW(torch.optim.AdamW):
         if len(chosen) < 2:
             return
         sizes = [p.numel() for p in chosen]
-        offsets = [0]
-        for size in sizes[:-1]:
-            offsets.append(offsets[-1] + size)
+        offsets = [0, *accumulate(sizes[:-1])]
         data = torch.cat([p.detach().reshape(-1) for p in chosen])
         param = torch.nn.Parameter(data)
         for p, offset, size in zip(chosen, offsets, sizes):
