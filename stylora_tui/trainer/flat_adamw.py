@@ -41,6 +41,10 @@ class Flat:
     param: torch.nn.Parameter
     members: list[torch.nn.Parameter]
     offsets: list[int]
+    # Each member's dimensions in the order its storage runs (None: row-major), so a member
+    # stored transposed (the linear modules' `up`, see bypass) keeps its layout in the flat
+    # tensor, and its gradient, made in that layout, is kept by autograd without a copy.
+    orders: list[tuple[int, ...] | None]
 
 
 class FlatAdamW(torch.optim.AdamW):
@@ -73,7 +77,8 @@ class FlatAdamW(torch.optim.AdamW):
         self.grouped = True
         for flat in self.flats:
             if flat is not None:
-                flat.param.grad = _flatten_dense_tensors([p.grad for p in flat.members])
+                grads = [p.grad if order is None else p.grad.permute(order) for p, order in zip(flat.members, flat.orders)]
+                flat.param.grad = _end_to_end(grads)
         return self.stepped
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -114,20 +119,23 @@ class FlatAdamW(torch.optim.AdamW):
 
     def _flatten(self, index: int) -> None:
         group, members = self.param_groups[index], self.members[index]
-        chosen = _one_step_count([p for p in members if p.grad is not None], self.state)
+        # An empty tensor has nothing to step (and torch's one-op concatenation refuses it).
+        chosen = _one_step_count([p for p in members if p.grad is not None and p.numel() > 0], self.state)
         if len(chosen) < 2:
             return
         sizes = [p.numel() for p in chosen]
         offsets = [0, *accumulate(sizes[:-1])]
-        data = torch.cat([p.detach().reshape(-1) for p in chosen])
+        orders = [_storage_order(p) for p in chosen]
+        data = torch.cat([_in_storage_order(p.detach(), order).reshape(-1) for p, order in zip(chosen, orders)])
         param = torch.nn.Parameter(data)
-        for p, offset, size in zip(chosen, offsets, sizes):
-            p.data = data[offset : offset + size].view_as(p)
+        flat = Flat(param, chosen, offsets, orders)
+        for p, piece in zip(chosen, _pieces(data, flat)):
+            p.data = piece
         if chosen[0] in self.state:
-            self.state[param] = _join([self.state.pop(p) for p in chosen])
+            self.state[param] = _join([self.state.pop(p) for p in chosen], orders)
         taken = {id(p) for p in chosen}
         group["params"] = [param] + [p for p in members if id(p) not in taken]
-        self.flats[index] = Flat(param, chosen, offsets)
+        self.flats[index] = flat
 
     def _unflatten(self, index: int) -> None:
         flat = self.flats[index]
@@ -169,14 +177,45 @@ def _is_moment(value) -> bool:
     return isinstance(value, torch.Tensor) and value.dim() > 0
 
 
-def _join(states: list[dict]) -> dict:
-    """The members' states as the flat tensor's: their moments end to end, one step count.
-    Each moment is freed once joined, so a resumed run's first step holds one extra copy of
-    one moment at a time, not of all of them."""
+def _end_to_end(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """`tensors` flattened into one 1-D tensor: in one operation where torch has it (2.4+,
+    FSDP2's `_chunk_cat`), not a view per tensor and a concatenation."""
+    if hasattr(torch, "_chunk_cat"):
+        return torch._chunk_cat(tensors, 0, 1).view(-1)
+    return _flatten_dense_tensors(tensors)
+
+
+def _storage_order(tensor: torch.Tensor) -> tuple[int, ...] | None:
+    """`tensor`'s dimensions from the slowest-moving in memory to the fastest; None when that
+    is their own order (row-major)."""
+    order = tuple(sorted(range(tensor.dim()), key=lambda d: -tensor.stride(d)))
+    return None if order == tuple(range(tensor.dim())) else order
+
+
+def _in_storage_order(tensor: torch.Tensor, order: tuple[int, ...] | None) -> torch.Tensor:
+    return tensor if order is None else tensor.permute(order)
+
+
+def _pieces(values: torch.Tensor, flat: Flat) -> list[torch.Tensor]:
+    """A flat tensor (the weights or a moment) as views shaped and laid out as the members."""
+    pieces = []
+    for p, offset, order in zip(flat.members, flat.offsets, flat.orders):
+        piece = values[offset : offset + p.numel()]
+        if order is None:
+            pieces.append(piece.view_as(p))
+        else:
+            pieces.append(piece.view([p.shape[d] for d in order]).permute([order.index(d) for d in range(p.dim())]))
+    return pieces
+
+
+def _join(states: list[dict], orders: list[tuple[int, ...] | None]) -> dict:
+    """The members' states as the flat tensor's: their moments end to end, each in its
+    member's storage order, one step count. Each moment is freed once joined, so a resumed
+    run's first step holds one extra copy of one moment at a time, not of all of them."""
     joined = {}
     for key, value in list(states[0].items()):
         if _is_moment(value):
-            joined[key] = torch.cat([s[key].reshape(-1) for s in states])
+            joined[key] = torch.cat([_in_storage_order(s[key], order).reshape(-1) for s, order in zip(states, orders)])
             for state in states:
                 del state[key]
         else:
@@ -187,14 +226,12 @@ def _join(states: list[dict]) -> dict:
 def _split(state: dict, flat: Flat, clone: bool) -> dict:
     """The flat state as each member's: its slice of every moment, the step count its own
     copy (a step tensor shared by several parameters would be advanced once per parameter)."""
-    result = {}
-    for p, offset in zip(flat.members, flat.offsets):
-        own = {}
-        for key, value in state.items():
-            if _is_moment(value):
-                piece = value[offset : offset + p.numel()].view_as(p)
-                own[key] = piece.clone() if clone else piece
-            else:
-                own[key] = value.clone() if isinstance(value, torch.Tensor) else value
-        result[p] = own
+    result: dict = {p: {} for p in flat.members}
+    for key, value in state.items():
+        if _is_moment(value):
+            for p, piece in zip(flat.members, _pieces(value, flat)):
+                result[p][key] = piece.clone() if clone else piece
+        else:
+            for p in flat.members:
+                result[p][key] = value.clone() if isinstance(value, torch.Tensor) else value
     return result

@@ -25,7 +25,7 @@ import torch
 
 from stylora_tui.config.schema import NetworkConfig
 from stylora_tui.model.kohya_names import text_encoder_key, unet_key
-from stylora_tui.trainer.bypass import HalfCopies, linear_forward
+from stylora_tui.trainer.bypass import HalfCopies, linear_forward, store_up_transposed
 
 TRANSFORMER = ["Transformer2DModel"]
 CONV_BLOCKS = ["ResnetBlock2D", "Downsample2D", "Upsample2D"]
@@ -163,6 +163,7 @@ class LoConNetwork(torch.nn.Module):
             lora, base = module.lora, module.lora.org_module[0]
             if isinstance(base, torch.nn.Linear) and not base.weight.requires_grad and not getattr(lora, "tucker", False):
                 base.forward = linear_forward(lora, cell)
+                store_up_transposed(lora.lora_up.weight)
                 lean[module.component].append((lora, cell))
         self.half_copies = {component: HalfCopies(pairs) for component, pairs in lean.items()}
         for component, model in self.adapted.items():

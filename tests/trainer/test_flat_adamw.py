@@ -18,7 +18,10 @@ KINDS = [{"fused": "cpu" in fused_devices(), "foreach": "cpu" not in fused_devic
 
 def _params(seed: int = 0) -> list[torch.nn.Parameter]:
     generator = torch.Generator().manual_seed(seed)
-    return [torch.nn.Parameter(torch.randn(shape, generator=generator)) for shape in SHAPES]
+    params = [torch.nn.Parameter(torch.randn(shape, generator=generator)) for shape in SHAPES]
+    # Stored transposed, as the linear modules' `up` is (bypass.store_up_transposed).
+    params[1].data = params[1].data.t().contiguous().t()
+    return params
 
 
 def _groups(params: list) -> list[dict]:
@@ -30,7 +33,9 @@ def _grads(params: list, step: int, skip: set[int]) -> None:
     for index, p in enumerate(params):
         grad = torch.randn(p.shape, generator=generator)
         if index not in skip:
-            p.grad = grad
+            # In the weight's layout, as autograd makes every gradient (torch's fused AdamW
+            # reads a weight and its gradient element by element in memory order).
+            p.grad = torch.empty_like(p).copy_(grad)
 
 
 def _step(optimizer, params, step: int, skip: set[int] = frozenset(), gather: bool = True) -> None:
@@ -61,11 +66,25 @@ def test_same_weights_and_state_bit_for_bit_as_per_tensor_adamw(kind, gather):
     # Grouped while it ran: the weights of a group were views of one tensor, and between
     # steps no gradient is held (the flat one lives from the gather to zero_grad only).
     assert flat_params[0].untyped_storage().data_ptr() == flat_params[2].untyped_storage().data_ptr()
+    assert flat_params[1].stride() == (1, 32), "a member stored transposed keeps its layout"
     assert all(p.grad is None for group in flat.param_groups for p in group["params"])
     assert flat.state_dict()["state"].keys() == plain.state_dict()["state"].keys()
     for key, state in plain.state_dict()["state"].items():
         for name, value in state.items():
             assert torch.equal(flat.state_dict()["state"][key][name], value), (key, name)
+
+
+def test_without_torchs_one_op_concatenation_the_same_weights(monkeypatch):
+    # torch before 2.4 has no _chunk_cat: the gradients are flattened a tensor at a time.
+    monkeypatch.delattr(torch, "_chunk_cat", raising=False)
+    flat_params, plain_params = _params(), _params()
+    flat, plain = FlatAdamW(_groups(flat_params), weight_decay=0.1), torch.optim.AdamW(_groups(plain_params), weight_decay=0.1)
+    for step in range(3):
+        _step(flat, flat_params, step)
+        _step(plain, plain_params, step)
+    assert flat.flats[0] is not None
+    for a, b in zip(flat_params, plain_params):
+        assert torch.equal(a, b)
 
 
 def test_a_checkpoint_holds_the_state_per_tensor_and_resumes_exactly():
