@@ -61,11 +61,12 @@ def real_steps(run, warmup: int, steps: int, count: bool) -> tuple[list[float], 
     from stylora_tui.run import events as ev
     from stylora_tui.trainer.loop import Loop
     from stylora_tui.trainer.seams import Intents, Reporter, Signals
-    from stylora_tui.trainer.session import open_session
+    from stylora_tui.trainer.session import open_session, out_of_the_collectors_way
 
     config = build_config(read_toml_file(run.path / "config.toml", "the run's config"))
     intents, reporter = Intents(run, Signals()), Reporter(None, None)
     session = open_session(run, config, intents, reporter)
+    out_of_the_collectors_way()  # as the trainer's main does
     counting = Counting()
     marks: list[tuple[float, float, collections.Counter]] = []
 
@@ -90,7 +91,7 @@ def base_steps(run, warmup: int, steps: int, count: bool) -> tuple[list[float], 
     from stylora_tui.config.build import build_config
     from stylora_tui.config.toml_io import read_toml_file
     from stylora_tui.dataset.synthetic import PRACTICE_TAGS
-    from stylora_tui.trainer.session import compile_blocks, compiles, precision
+    from stylora_tui.trainer.session import compile_blocks, compiles, out_of_the_collectors_way, precision
     from stylora_tui.trainer.text import TextConditioner
 
     config = build_config(read_toml_file(run.path / "config.toml", "the run's config"))
@@ -134,6 +135,7 @@ def base_steps(run, warmup: int, steps: int, count: bool) -> tuple[list[float], 
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    out_of_the_collectors_way()  # as the trainer does after its set-up: like against like
     counting = Counting()
     wall, cpu = [], []
     for index in range(warmup + steps):

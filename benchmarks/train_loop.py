@@ -241,7 +241,13 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
     from stylora_tui.config.toml_io import read_toml_file
     from stylora_tui.trainer.network import LoConNetwork
     from stylora_tui.trainer.optim import build_optimizer
-    from stylora_tui.trainer.session import compile_blocks, compiles, enable_checkpointing, precision
+    from stylora_tui.trainer.session import (
+        compile_blocks,
+        compiles,
+        enable_checkpointing,
+        out_of_the_collectors_way,
+        precision,
+    )
     from stylora_tui.trainer.text import TextConditioner
 
     config = build_config(read_toml_file(run_path / "config.toml", "the run's config"))
@@ -315,6 +321,7 @@ def bare_loop(run_path: Path, warmup: int, steps: int) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    out_of_the_collectors_way()  # as the trainer's main does after its set-up
     first, durations, cpu = None, [], []
     for index, args in enumerate(inputs):
         synchronize()  # each step timed whole, as the real loop's one read per step makes it

@@ -34,7 +34,7 @@ from stylora_tui.trainer.loop import Loop
 from stylora_tui.trainer.rental import RentalSide
 from stylora_tui.trainer.saves import disk_problem
 from stylora_tui.trainer.seams import Intents, Reporter, Signals
-from stylora_tui.trainer.session import StoppedBeforeTraining, open_session
+from stylora_tui.trainer.session import StoppedBeforeTraining, open_session, out_of_the_collectors_way
 from stylora_tui.trainer.watchdog import Watchdog
 
 GPU_EVERY_S = 2.0
@@ -102,6 +102,7 @@ def main(run: RunDir, lock: int | None, rank: int = 0) -> int:
             reporter.status(force=True, state=STOPPED, reason=stopped.reason)
             reporter.emit(ev.RunStopped(step=reporter.current.step if reporter.current else 0, reason=stopped.reason))
             return 0
+        out_of_the_collectors_way()
         Loop(session, intents, reporter).run()
         return 0
     except Exception as exc:  # the run failed: say why in the events, keep the traceback in the log
