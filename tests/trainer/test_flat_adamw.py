@@ -19,8 +19,10 @@ KINDS = [{"fused": "cpu" in fused_devices(), "foreach": "cpu" not in fused_devic
 def _params(seed: int = 0) -> list[torch.nn.Parameter]:
     generator = torch.Generator().manual_seed(seed)
     params = [torch.nn.Parameter(torch.randn(shape, generator=generator)) for shape in SHAPES]
-    # Stored transposed, as the linear modules' `up` is (bypass.store_up_transposed).
+    # Stored transposed, as the linear modules' `up` is (bypass.store_up_transposed), and a
+    # convolution's weight channels-last: members keep their layouts in the flat tensor.
     params[1].data = params[1].data.t().contiguous().t()
+    params[2].data = params[2].data.contiguous(memory_format=torch.channels_last)
     return params
 
 
@@ -67,6 +69,7 @@ def test_same_weights_and_state_bit_for_bit_as_per_tensor_adamw(kind, gather):
     # steps no gradient is held (the flat one lives from the gather to zero_grad only).
     assert flat_params[0].untyped_storage().data_ptr() == flat_params[2].untyped_storage().data_ptr()
     assert flat_params[1].stride() == (1, 32), "a member stored transposed keeps its layout"
+    assert flat_params[2].is_contiguous(memory_format=torch.channels_last)
     assert all(p.grad is None for group in flat.param_groups for p in group["params"])
     assert flat.state_dict()["state"].keys() == plain.state_dict()["state"].keys()
     for key, state in plain.state_dict()["state"].items():
