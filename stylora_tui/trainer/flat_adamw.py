@@ -77,9 +77,7 @@ class FlatAdamW(torch.optim.AdamW):
         self.grouped = True
         for flat in self.flats:
             if flat is not None:
-                grads = [
-                    p.grad if order is None else _in_storage_order(p.grad, order) for p, order in zip(flat.members, flat.orders)
-                ]
+                grads = [_in_storage_order(p.grad, order) for p, order in zip(flat.members, flat.orders)]
                 flat.param.grad = _end_to_end(grads)
         return self.stepped
 

@@ -203,7 +203,7 @@ def out_of_the_collectors_way() -> None:
     kept out of Python's full garbage collections. Each step's autograd objects outlive a
     few young collections and count toward the next full one, which then walks every
     object: 270 ms every 15-20 steps on the full module tree (`benchmarks/step_ops.py`), a
-    stall the GPU waits through. Frozen, the same collection takes 3-6 ms. What is frozen
+    stall the GPU waits through. Frozen, the same collections took 2.5 and 3.5 ms. What is frozen
     is never collected as a cycle, so this runs once the set-up's garbage is collected, by
     the trainer's own process (main), after the session is open: what is left lives as
     long as the run."""
