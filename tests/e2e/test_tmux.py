@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -20,12 +21,17 @@ CLI = f"{sys.executable} -m stylora_tui"
 
 
 class Terminal:
+    """One tmux session on its own server (socket), so that closing one terminal never races
+    the next one's start: a shared server exits when its last session is killed, and a
+    `new-session` that reaches it while it shuts down fails with exit status 1."""
+
     def __init__(self, command: str, env: dict, cwd: Path) -> None:
         self.name = f"stylora-{uuid.uuid4().hex[:8]}"
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="stylora-tmux-"))
         exports = " ".join(f"export {k}={v};" for k, v in env.items())
-        subprocess.run(
+        started = subprocess.run(
             [
-                "tmux",
+                *self._tmux(),
                 "new-session",
                 "-d",
                 "-s",
@@ -38,14 +44,19 @@ class Terminal:
                 str(cwd),
                 f"{exports} export TERM=xterm-256color; {command}; sleep 600",
             ],
-            check=True,
+            capture_output=True,
+            text=True,
         )
+        assert started.returncode == 0, f"tmux could not start the terminal: {started.stderr.strip()}"
+
+    def _tmux(self) -> list[str]:
+        return ["tmux", "-S", str(self.socket_dir / "socket")]
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return subprocess.run([*self._tmux(), "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self._tmux(), "send-keys", "-t", self.name, *keys], check=True)
 
     def wait_for(self, text: str, timeout: float = 60) -> str:
         deadline = time.time() + timeout
@@ -57,7 +68,8 @@ class Terminal:
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run([*self._tmux(), "kill-server"], capture_output=True)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
 
 
 def test_wizard_launch_quit_keeps_training_and_resume_shows_it(tmp_path, cache_env):
