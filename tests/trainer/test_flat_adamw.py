@@ -90,6 +90,55 @@ def test_without_torchs_one_op_concatenation_the_same_weights(monkeypatch):
         assert torch.equal(a, b)
 
 
+def _scaled_step(optimizer, params, scaler, step: int, overflow: bool, clip: bool) -> None:
+    """One fp16 step in the order the trainer's accelerator runs it on a GPU: the scaled
+    loss's backward, the gather, `clip_grad_norm_` (which unscales first; without clipping
+    the scaler's step unscales, or hands the scale to the fused kernel), and the scaler's
+    step and update. The loss is linear in the weights, so each gradient is known exactly."""
+    generator = torch.Generator().manual_seed(200 + step)
+    targets = [torch.randn(p.shape, generator=generator) for p in params]
+    if overflow:
+        targets[4][0, 0] = float("inf")  # an fp16 overflow in one module's gradient
+    loss = sum((p * target).sum() for p, target in zip(params, targets))
+    scaler.scale(loss).backward()
+    stepped = optimizer.gather() if isinstance(optimizer, FlatAdamW) else params
+    if clip:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(stepped, max_norm=5.0)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+
+
+@pytest.mark.parametrize("clip", [True, False], ids=["clipped", "unclipped"])
+@pytest.mark.parametrize("kind", KINDS[:2], ids=["fused-or-foreach", "foreach"])
+def test_fp16_loss_scaling_unscales_the_flat_gradients_and_skips_an_overflowing_step(kind, clip):
+    # fp16 runs (GPUs without bf16) step through torch's GradScaler: it must unscale the
+    # flat gradients the gather made (not the members' it replaced), and an overflow must
+    # leave every weight and moment as it was, in the fused kernel (which is handed the
+    # overflow flag) as in the foreach path (which the scaler skips).
+    flat_params, plain_params = _params(), _params()
+    flat = FlatAdamW(_groups(flat_params), weight_decay=0.1, **kind)
+    plain = torch.optim.AdamW(_groups(plain_params), weight_decay=0.1, **kind)
+    flat_scaler, plain_scaler = (torch.amp.GradScaler("cpu", init_scale=2.0**12) for _ in range(2))
+    for step in range(5):
+        before = [p.detach().clone() for p in flat_params]
+        _scaled_step(flat, flat_params, flat_scaler, step, overflow=step == 2, clip=clip)
+        _scaled_step(plain, plain_params, plain_scaler, step, overflow=step == 2, clip=clip)
+        if step == 2:
+            assert all(torch.equal(a, b) for a, b in zip(flat_params, before)), "an overflowing step changed weights"
+            assert flat_scaler.get_scale() == 2.0**11
+        else:
+            assert not torch.equal(flat_params[0], before[0])
+        for a, b in zip(flat_params, plain_params):
+            # Unscaled, the update is per-tensor AdamW's: only the clip norm is summed in
+            # another order.
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-6), step
+    assert flat_scaler.get_scale() == plain_scaler.get_scale()
+    steps = {float(state["step"]) for state in flat.state_dict()["state"].values()}
+    assert steps == {4.0}, "the skipped step is not counted"
+
+
 def test_a_checkpoint_holds_the_state_per_tensor_and_resumes_exactly():
     params = _params()
     optimizer = FlatAdamW(_groups(params), weight_decay=0.05)
