@@ -187,6 +187,17 @@ def test_each_up_is_stored_transposed_and_its_gradient_is_kept_without_a_copy():
     assert all(t.is_contiguous() for t in network.kohya_state_dict().values())
 
 
+def test_a_conversion_after_apply_to_keeps_each_up_transposed(device: str = "cpu", dtype=torch.float64):
+    # The session applies the adapter, then moves it to the GPU (`.to(device, float32)`): a
+    # conversion that made `up` row-major again would bring back a copy of every gradient.
+    # On a CPU a dtype conversion stands in for the move (the same copy); test_cuda moves it.
+    _, network = _network(lean=True)
+    network.to(device, dtype)
+    ups = [m.lora.lora_up.weight for m in network.modules_by_key.values() if isinstance(m.lora.org_module[0], torch.nn.Linear)]
+    assert ups and all(up.dtype == dtype and up.device.type == device for up in ups)
+    assert all(up.stride() == (1, up.shape[0]) for up in ups)
+
+
 def _two_steps(half_copies: bool, checkpointing: bool, monkeypatch, device: str = "cpu"):
     """Two bf16 steps with an optimizer step between them, the adapter read through its
     half-precision copies or cast per module (the copies switched off)."""

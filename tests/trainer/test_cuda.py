@@ -95,3 +95,9 @@ def test_half_precision_copies_on_the_gpu_train_what_per_module_casts_do(checkpo
             assert torch.nn.functional.cosine_similarity(grads[key], ref_grads[key], dim=0) > 0.9999, key
     linear = sum(isinstance(m.lora.org_module[0], torch.nn.Linear) for m in network.modules_by_key.values())
     assert ref_casts["_to_copy"] - casts["_to_copy"] >= 2 * linear
+
+
+def test_the_move_to_the_gpu_keeps_each_up_transposed():
+    from tests.trainer.test_bypass import test_a_conversion_after_apply_to_keeps_each_up_transposed
+
+    test_a_conversion_after_apply_to_keeps_each_up_transposed("cuda", torch.float32)
