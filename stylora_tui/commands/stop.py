@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stylora_tui.errors import RunError
+from stylora_tui.launch.queue import keep_machine
 from stylora_tui.run import control
 from stylora_tui.run.catalog import locate_run
 from stylora_tui.run.status import FINISHED, RUNNING
@@ -16,9 +17,8 @@ def run(args) -> int:
     target = locate_run(args.run, args.runs_dir)
     status = run_status(target).status
     if args.keep_machine:
-        # Whatever the run's state: a countdown runs after the run has ended.
-        control.request(target, control.KEEP_MACHINE)
-        console().print(f"{target.name}: this machine will be kept when the run ends (a countdown under way is cancelled)")
+        # Whatever the run's state: a countdown runs after the run (or its queue) has ended.
+        console().print(keep_machine(target))
         return 0
     if status == FINISHED:
         raise RunError(f"run {target.name!r} has finished: there is nothing to stop", f"its adapters are in {target.output}")

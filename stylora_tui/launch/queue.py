@@ -22,6 +22,7 @@ from stylora_tui.launch.launcher import Launched, TrainerLauncher
 from stylora_tui.launch.prepare import frozen_config
 from stylora_tui.launch.resume import restart
 from stylora_tui.rental.lifecycle import QUEUED_ENV, deal_with_machine
+from stylora_tui.run import control
 from stylora_tui.run import events as ev
 from stylora_tui.run.event_log import EventWriter
 from stylora_tui.run.layout import RunDir
@@ -60,6 +61,16 @@ def running_queue(root: Path) -> dict | None:
         return data
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def keep_machine(run: RunDir) -> str:
+    """Ask that this machine be kept when `run` ends, or when its queue does (a queue deals with
+    the machine once, after its last run); what will happen, said for the user."""
+    control.request(run, control.KEEP_MACHINE)
+    queue = running_queue(run.path.parent)
+    if queue is not None and run.name in queue.get("runs", []):
+        return f"{run.name}: this machine will be kept when its queue ends (after {queue['runs'][-1]})"
+    return f"{run.name}: this machine will be kept when the run ends (a countdown under way is cancelled)"
 
 
 def start_queue(root: Path, runs: list[RunDir], gpu_count: int) -> int:
@@ -139,7 +150,8 @@ def launch(run: RunDir, gpus: tuple[int, ...]) -> Launched:
 
 def finish(runs: list[RunDir]) -> None:
     """After the last run: the machine, as the last run's `[rental]` says for how the queue
-    ended (every run finished, or not), said in the last run's events."""
+    ended (every run finished, or not), said in the last run's events; kept when any of the
+    queue's runs was asked to keep it."""
     last = runs[-1]
     rental = frozen_config(last).rental
     all_finished = all(run_status(r).status == FINISHED for r in runs)
@@ -151,7 +163,7 @@ def finish(runs: list[RunDir]) -> None:
         writer.write(
             ev.Log(message=f"the queue has ended ({'every run finished' if all_finished else 'not every run finished'})")
         )
-        deal_with_machine(last, action, rental.command, writer.write, why_not)
+        deal_with_machine(last, action, rental.command, writer.write, why_not, kept_by=runs)
     finally:
         writer.close()
 

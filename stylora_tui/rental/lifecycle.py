@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from stylora_tui.rental.provider import Provider, detect, run_action, shown
 from stylora_tui.run import control
@@ -25,9 +25,17 @@ NO_PROVIDER = (
 )
 
 
-def deal_with_machine(run: RunDir, action: str, command: str, emit: Callable[[ev.Event], object], why_not: str = "") -> None:
+def deal_with_machine(
+    run: RunDir,
+    action: str,
+    command: str,
+    emit: Callable[[ev.Event], object],
+    why_not: str = "",
+    kept_by: Sequence[RunDir] = (),
+) -> None:
     """`action` (stop / terminate) after the countdown, unless `why_not` says it must not
-    happen or someone keeps the machine."""
+    happen or someone keeps the machine: a keep request on `run`, or on any of `kept_by`
+    (a queue's runs: the user asked it of the run they were watching, whichever it was)."""
     if action == "nothing":
         return
     provider = detect(os.environ, command)
@@ -35,7 +43,7 @@ def deal_with_machine(run: RunDir, action: str, command: str, emit: Callable[[ev
     if why_not or provider is None:
         emit(ev.RentalAction(action=action, outcome="skipped", output=why_not))
         return
-    if not count_down(run, action, provider, emit):
+    if not count_down([run, *kept_by], action, provider, emit):
         emit(ev.RentalAction(action=action, outcome="cancelled"))
         return
     ok, output = run_action(provider, action)
@@ -46,14 +54,17 @@ def deal_with_machine(run: RunDir, action: str, command: str, emit: Callable[[ev
     )
 
 
-def count_down(run: RunDir, action: str, provider: Provider, emit: Callable[[ev.Event], object]) -> bool:
-    """True when the countdown ran out; False when someone asked to keep the machine."""
+def count_down(runs: Sequence[RunDir], action: str, provider: Provider, emit: Callable[[ev.Event], object]) -> bool:
+    """True when the countdown ran out; False when someone asked any of `runs` to keep the
+    machine (every such request is consumed: it has been honoured)."""
     deadline = time.monotonic() + COUNTDOWN_S
     said_at = None
     while True:
         left = deadline - time.monotonic()
-        if control.KEEP_MACHINE in control.pending(run):
-            control.consume(run, control.KEEP_MACHINE)
+        keeping = [run for run in runs if control.KEEP_MACHINE in control.pending(run)]
+        if keeping:
+            for run in keeping:
+                control.consume(run, control.KEEP_MACHINE)
             return False
         if left <= 0:
             return True

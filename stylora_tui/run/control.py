@@ -35,7 +35,9 @@ def consume(run: RunDir, intent: str) -> None:
 
 
 def clear(run: RunDir) -> None:
-    """Drop every pending intent: a restarted trainer starts clean (a stop that was honoured,
-    or asked of a trainer that died before it could honour it, must not stop it again)."""
-    for intent in pending(run):
+    """Drop every pending intent to the trainer: a restarted trainer starts clean (a stop that
+    was honoured, or asked of a trainer that died before it could honour it, must not stop it
+    again). A request to keep the machine stays: it is the user's word about the machine, not
+    about one trainer, and a resumed run's end must honour it."""
+    for intent in pending(run) - {KEEP_MACHINE}:
         consume(run, intent)

@@ -68,6 +68,16 @@ async def test_stop_asks_first_then_requests_through_control(services, running):
         assert (running.control / "save-now").exists()
 
 
+async def test_k_keeps_the_machine_and_says_when(services, running):
+    app = StyloraApp(services, monitor=running)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
+        await pilot.press("k")
+        assert (running.control / "keep-machine").exists()
+        said = [notification.message for notification in app._notifications]
+        assert said == ["run-01: this machine will be kept when the run ends (a countdown under way is cancelled)"]
+
+
 async def test_quit_only_detaches_and_says_so(services, running):
     app = StyloraApp(services, monitor=running)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Sparkline, Static
 from textual.worker import get_current_worker
 
+from stylora_tui.launch.queue import keep_machine
 from stylora_tui.run import control
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.state import RunState, format_duration, suggested_line
@@ -247,8 +248,7 @@ class MonitorScreen(Screen):
             self.notify("sample requested")
 
     def action_keep_machine(self) -> None:
-        control.request(self.run, control.KEEP_MACHINE)
-        self.notify("this machine will be kept when the run ends (the countdown is cancelled)")
+        self.notify(keep_machine(self.run))
 
     def action_epochs(self) -> None:
         from stylora_tui.tui.screens.epochs import EpochsScreen

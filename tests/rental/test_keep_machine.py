@@ -1,0 +1,76 @@
+"""Keeping the machine is the user's word about the machine: it holds whichever of a queue's
+runs they said it to, and through a resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+
+from stylora_tui.launch import queue
+from stylora_tui.rental import lifecycle
+from stylora_tui.run import control
+from stylora_tui.run.catalog import create_run
+from tests.conftest import run_cli
+from tests.rental.fakes import calls, fake_cli, with_path
+from tests.trainer.conftest import events
+
+
+@pytest.fixture
+def queued(tmp_path, monkeypatch):
+    """Three runs a queue trained, each set to stop the RunPod pod at the end, and the fake
+    runpodctl that records the call."""
+    runs = [create_run(tmp_path / "runs", name) for name in ("variant-a", "variant-b", "variant-c")]
+    for run in runs:
+        run.config.write_text('[rental]\non_finish = "stop"\non_failure = "stop"\n')
+        run.status_file.write_text(json.dumps({"state": "finished", "step": 10, "total_steps": 10}))
+    log = tmp_path / "runpodctl.jsonl"
+    fake_cli(tmp_path / "bin", "runpodctl", log)
+    monkeypatch.setenv("PATH", with_path(tmp_path / "bin")["PATH"])
+    monkeypatch.setenv("RUNPOD_POD_ID", "pod7")
+    monkeypatch.delenv("CONTAINER_ID", raising=False)
+    monkeypatch.setattr(lifecycle, "COUNTDOWN_S", 3)
+    return runs, log
+
+
+@pytest.mark.parametrize("when", ["nobody", "before the end", "during the countdown"])
+def test_a_keep_asked_of_any_run_of_a_queue_keeps_the_machine(queued, when):
+    runs, log = queued
+    watched = runs[0]  # the run the user was watching: not the queue's last
+    if when == "before the end":
+        control.request(watched, control.KEEP_MACHINE)
+    elif when == "during the countdown":
+        threading.Timer(0.5, lambda: control.request(watched, control.KEEP_MACHINE)).start()
+    queue.finish(runs)
+    outcome = events(runs[-1])[-1]
+    assert outcome["type"] == "rental.action"
+    if when == "nobody":
+        assert [c["argv"] for c in calls(log)] == [["stop", "pod", "pod7"]]
+        assert outcome["outcome"] == "done"
+    else:
+        assert calls(log) == [] and outcome["outcome"] == "cancelled"
+        assert all(control.KEEP_MACHINE not in control.pending(run) for run in runs), "the request is honoured"
+
+
+def test_a_resume_starts_clean_but_keeps_a_request_to_keep_the_machine(tmp_path):
+    run = create_run(tmp_path / "runs", "run-01")
+    for intent in control.INTENTS:
+        control.request(run, intent)
+    control.clear(run)
+    assert control.pending(run) == {control.KEEP_MACHINE}
+
+
+def test_stop_keep_machine_says_when_the_queue_ends_for_a_queued_run(queued):
+    runs, _ = queued
+    root = runs[0].path.parent
+    create_run(root, "alone")  # a run of the same root, not in the queue
+    # A queue running in this root (its runner's pid: one that is alive).
+    queue.queue_file(root).write_text(json.dumps({"runs": [r.name for r in runs], "pid": os.getpid(), "gpus": 0}))
+    said = run_cli("stop", "variant-a", "--keep-machine", "--runs-dir", str(root))
+    assert said.returncode == 0, said.stderr
+    assert "kept when its queue ends (after variant-c)" in said.stdout
+    assert control.KEEP_MACHINE in control.pending(runs[0])
+    said = run_cli("stop", "alone", "--keep-machine", "--runs-dir", str(root))
+    assert said.returncode == 0 and "kept when the run ends" in said.stdout
