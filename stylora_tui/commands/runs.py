@@ -6,7 +6,7 @@ from pathlib import Path
 
 from stylora_tui.choose.samples import chosen_epoch
 from stylora_tui.rental.meter import money
-from stylora_tui.rental.take_home import take_home
+from stylora_tui.rental.take_home import address_note, take_home
 from stylora_tui.run.catalog import locate_run, search_roots
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.summary import RunSummary, list_runs, run_status
@@ -112,7 +112,7 @@ def one(args) -> int:
     chosen = chosen_epoch(target)
     picked = {"epoch": chosen[0], "source": chosen[1], "adapter": f"{target.name}-best.safetensors"} if chosen else None
     if args.json:
-        print_json({**as_json(summary), "chosen": picked, "take_home": home})
+        print_json({**as_json(summary), "chosen": picked, "take_home": home, "take_home_note": address_note() if home else ""})
         return 0
     out = console()
     out.print(
@@ -138,4 +138,6 @@ def one(args) -> int:
         out.print("take the outputs home (on your own computer):")
         for command in home:
             out.print(f"  {safe(command)}")
+        if note := address_note():
+            out.print(f"  note: {safe(note)}")
     return 0

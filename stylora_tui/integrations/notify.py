@@ -42,6 +42,7 @@ class RunEnded:
     suggested: str = ""  # the suggested adapter and why, in one line
     cost: str = ""  # what the run cost at the machine's price, when known
     take_home: tuple[str, ...] = ()  # commands that copy the outputs to the user's computer
+    take_home_note: str = ""  # where the commands' address may not work from outside, why
 
     def text(self) -> str:
         head = f"stylora-tui: {self.run} {self.status} at step {self.step}/{self.total_steps} after {_duration(self.duration_s)}"
@@ -58,6 +59,8 @@ class RunEnded:
         if self.take_home:
             lines.append("take it home:")
             lines.extend(f"  {command}" for command in self.take_home)
+            if self.take_home_note:
+                lines.append(f"  note: {self.take_home_note}")
         return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ from stylora_tui.config.toml_io import read_toml_file
 from stylora_tui.errors import StyloraError
 from stylora_tui.integrations import notify
 from stylora_tui.rental.meter import meter
-from stylora_tui.rental.take_home import take_home
+from stylora_tui.rental.take_home import address_note, take_home
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
 from stylora_tui.run.event_log import EventWriter
@@ -186,6 +186,7 @@ def announce(run: RunDir, config: Config, reporter: Reporter) -> None:
         suggested_line(reporter.suggested) if isinstance(final, ev.RunFinished) else "",
         cost_line(current),
         tuple(take_home(run.output)) if isinstance(final, ev.RunFinished) else (),
+        address_note() if isinstance(final, ev.RunFinished) else "",
     )
     kind = notify.kind_of(url, config.notify.kind)
     problem = notify.send(url, kind, ended)

@@ -10,7 +10,7 @@ from stylora_tui.display import printable
 from stylora_tui.errors import StyloraError
 from stylora_tui.launch.prepare import frozen_config
 from stylora_tui.rental.meter import Meter, meter
-from stylora_tui.rental.take_home import take_home
+from stylora_tui.rental.take_home import address_note, take_home
 from stylora_tui.run import events as ev
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.mirror_state import MirrorState
@@ -92,3 +92,5 @@ def summarize_rental(state: RunState, run: RunDir, out) -> None:
             out.print("take the outputs home (on your own computer):")
             for command in home:
                 out.print(f"  {printable(command)}", markup=False)
+            if note := address_note():
+                out.print(f"  note: {printable(note)}", markup=False)

@@ -145,9 +145,11 @@ def test_the_message_says_the_suggestion_the_cost_and_the_way_home():
         suggested="run-07-e0012.safetensors at strength 0.8 (e12: style 0.712)",
         cost="$1.40 so far at $1.00/h",
         take_home=("rsync -avP -e 'ssh -p 2222' root@1.2.3.4:/root/runs/run-07/output/ ./run-07/",),
+        take_home_note="10.0.0.5 is the address this SSH session reached, not a public one",
     )
     text = ended.text()
     assert "suggested: run-07-e0012.safetensors at strength 0.8" in text
     assert "cost: $1.40 so far at $1.00/h" in text
     assert "take it home:\n  rsync -avP -e 'ssh -p 2222' root@1.2.3.4:" in text
+    assert text.endswith("./run-07/\n  note: 10.0.0.5 is the address this SSH session reached, not a public one")
     assert "cost" not in ENDED.text() and "take it home" not in ENDED.text(), "only what is known is said"
