@@ -78,7 +78,7 @@ def finished_run(tmp_path):
     return run
 
 
-def end_of(run, tmp_path, monkeypatch, rental: dict, mirror: str = "", env: dict | None = None, keep: bool = False):
+def end_of(run, tmp_path, monkeypatch, rental: dict, mirror: str = "", env: dict | None = None, keep: bool = False, final=None):
     from stylora_tui.rental import lifecycle
     from stylora_tui.trainer import rental as rental_module
 
@@ -96,7 +96,8 @@ def end_of(run, tmp_path, monkeypatch, rental: dict, mirror: str = "", env: dict
     if keep:
         threading.Timer(0.3, lambda: control.request(run, control.KEEP_MACHINE)).start()
     released = []
-    side.end(ev.RunFinished(output="output/done.safetensors", step=10), lambda: released.append(time.time()))
+    final = final or ev.RunFinished(output="output/done.safetensors", step=10)
+    side.end(final, lambda: released.append(time.time()))
     assert released, "the lock is released before the countdown"
     return reporter.events, calls(log)
 
@@ -138,6 +139,24 @@ def test_no_provider_and_no_command_is_said(finished_run, tmp_path, monkeypatch)
 def test_the_setting_decides(finished_run, tmp_path, monkeypatch):
     events, made = end_of(finished_run, tmp_path, monkeypatch, {"on_finish": "nothing", "on_failure": "stop"})
     assert made == [] and not any(isinstance(e, (ev.RentalCountdown, ev.RentalAction)) for e in events)
+
+
+@pytest.mark.parametrize(
+    "final, expected",
+    [
+        (ev.RunFailed(reason="out of memory"), [["remove", "pod", "abc"]]),
+        (ev.RunStopped(step=4, checkpoint="checkpoints/step-000004"), []),
+    ],
+    ids=["failed", "stopped-by-the-user"],
+)
+def test_a_failed_run_gets_on_failure_and_a_stopped_one_nothing(finished_run, tmp_path, monkeypatch, final, expected):
+    rental = {"on_finish": "stop", "on_failure": "terminate"}
+    events, made = end_of(finished_run, tmp_path, monkeypatch, rental, final=final)
+    assert [c["argv"] for c in made] == expected
+    if expected:
+        assert (events[-1].action, events[-1].outcome) == ("terminate", "done")
+    else:
+        assert not any(isinstance(e, (ev.RentalCountdown, ev.RentalAction)) for e in events), "the user is here"
 
 
 def test_a_command_replaces_the_provider(finished_run, tmp_path, monkeypatch):
