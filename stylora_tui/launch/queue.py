@@ -27,7 +27,7 @@ from stylora_tui.run import events as ev
 from stylora_tui.run.event_log import EventWriter
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.mirror_state import read_mirror_state
-from stylora_tui.run.status import FINISHED, NEW
+from stylora_tui.run.status import FINISHED, NEW, STOPPED
 from stylora_tui.run.summary import run_status
 
 QUEUE_FILE = "queue.json"
@@ -150,22 +150,32 @@ def launch(run: RunDir, gpus: tuple[int, ...]) -> Launched:
 
 def finish(runs: list[RunDir]) -> None:
     """After the last run: the machine, as the last run's `[rental]` says for how the queue
-    ended (every run finished, or not), said in the last run's events; kept when any of the
-    queue's runs was asked to keep it."""
+    ended, said in the last run's events; kept when any of the queue's runs was asked to keep
+    it."""
     last = runs[-1]
     rental = frozen_config(last).rental
-    all_finished = all(run_status(r).status == FINISHED for r in runs)
-    action = rental.on_finish if all_finished else rental.on_failure
+    ended, action = queue_end([run_status(r).status for r in runs], rental.on_finish, rental.on_failure)
     failing = [r.name for r in runs if (m := read_mirror_state(r)) is not None and m.error]
     why_not = f"the mirror of {', '.join(failing)} is failing; the machine is kept" if failing else ""
     writer = EventWriter(last.events)
     try:
-        writer.write(
-            ev.Log(message=f"the queue has ended ({'every run finished' if all_finished else 'not every run finished'})")
-        )
+        writer.write(ev.Log(message=f"the queue has ended ({ended})"))
         deal_with_machine(last, action, rental.command, writer.write, why_not, kept_by=runs)
     finally:
         writer.close()
+
+
+def queue_end(statuses: list[str], on_finish: str, on_failure: str) -> tuple[str, str]:
+    """(how the queue ended, said; what to do about the machine). A run the user stopped on the
+    way is no failure: the queue went on for hours after, and on_failure ("nothing" unless
+    set) would keep the machine billing all night. A stopped last run means the user is there,
+    as for a single run: nothing."""
+    if statuses[-1] == STOPPED:
+        return "its last run was stopped", "nothing"
+    if any(status not in (FINISHED, STOPPED) for status in statuses):
+        return "not every run finished", on_failure
+    stopped = statuses.count(STOPPED)
+    return ("every run finished" if not stopped else f"{stopped} run(s) stopped on the way, the others finished"), on_finish
 
 
 if __name__ == "__main__":

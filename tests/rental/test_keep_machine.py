@@ -1,5 +1,5 @@
-"""Keeping the machine is the user's word about the machine: it holds whichever of a queue's
-runs they said it to, and through a resume."""
+"""The machine at the end of a queue: dealt with as its runs ended, and kept when the user
+said so, whichever of its runs they said it to, and through a resume."""
 
 from __future__ import annotations
 
@@ -74,3 +74,29 @@ def test_stop_keep_machine_says_when_the_queue_ends_for_a_queued_run(queued):
     assert control.KEEP_MACHINE in control.pending(runs[0])
     said = run_cli("stop", "alone", "--keep-machine", "--runs-dir", str(root))
     assert said.returncode == 0 and "kept when the run ends" in said.stdout
+
+
+@pytest.mark.parametrize(
+    "statuses, action",
+    [
+        (["finished", "finished", "finished"], "stop"),
+        (["finished", "stopped", "finished"], "stop"),  # a variant the user gave up on
+        (["finished", "failed", "finished"], "terminate"),
+        (["crashed", "finished", "finished"], "terminate"),
+        (["finished", "finished", "new"], "terminate"),  # the last never started (its dataset changed)
+        (["finished", "finished", "stopped"], "nothing"),  # the user stopped the end: they are here
+    ],
+)
+def test_how_the_queue_ended_decides_what_happens_to_the_machine(statuses, action):
+    ended, chosen = queue.queue_end(statuses, on_finish="stop", on_failure="terminate")
+    assert chosen == action, ended
+
+
+def test_a_run_stopped_on_the_way_still_stops_the_machine_after_the_last(queued):
+    runs, log = queued
+    runs[-1].config.write_text('[rental]\non_finish = "stop"\n')  # on_failure: "nothing", as by default
+    runs[1].status_file.write_text(json.dumps({"state": "stopped", "step": 4, "total_steps": 10}))
+    queue.finish(runs)
+    assert [c["argv"] for c in calls(log)] == [["stop", "pod", "pod7"]]
+    said = [e["message"] for e in events(runs[-1]) if e["type"] == "log"]
+    assert "the queue has ended (1 run(s) stopped on the way, the others finished)" in said
