@@ -24,7 +24,7 @@ from stylora_tui.launch.resume import restart
 from stylora_tui.rental.lifecycle import QUEUED_ENV, deal_with_machine
 from stylora_tui.run import control
 from stylora_tui.run import events as ev
-from stylora_tui.run.event_log import EventWriter
+from stylora_tui.run.event_log import EventWriter, read_events
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.mirror_state import read_mirror_state
 from stylora_tui.run.status import FINISHED, NEW, STOPPED
@@ -129,13 +129,35 @@ def run_queue(root: Path) -> int:
             free = [g for g in free if g not in gpus]
             running[run.name] = (launched, gpus)
         for name, (launched, gpus) in list(running.items()):
-            if launched.exit_code() is not None:
-                del running[name]
-                free = sorted(free + list(gpus))
+            if launched.exit_code() is None:
+                continue
+            if restart_asked(RunDir(root / name)):
+                # Its watchdog ended a stalled trainer for a new one, which the queue starts: it
+                # watches the process, and would otherwise take the run for ended and start the
+                # next one beside the restarted trainer, on the same GPUs.
+                try:
+                    running[name] = (launch(RunDir(root / name), gpus), gpus)
+                    continue
+                except StyloraError as exc:
+                    print(f"{name} not restarted: {exc.message} ({exc.hint})", flush=True)
+            del running[name]
+            free = sorted(free + list(gpus))
         time.sleep(POLL_S)
     finish(runs)
     queue_file(root).unlink(missing_ok=True)
     return 0
+
+
+def restart_asked(run: RunDir) -> bool:
+    """Whether the run's watchdog ended its trainer to be restarted (`[rental] on_stall =
+    "restart"`), and no trainer has started or ended the run since."""
+    asked = False
+    for event in read_events(run.events):
+        if isinstance(event, ev.RunStalled):
+            asked = event.action == "restart"
+        elif isinstance(event, (ev.RunStarted, ev.RunResumed, *ev.FINAL)):
+            asked = False
+    return asked
 
 
 def launch(run: RunDir, gpus: tuple[int, ...]) -> Launched:

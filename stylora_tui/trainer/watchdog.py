@@ -23,10 +23,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import NoReturn
 
 from stylora_tui.config.schema import Config
 from stylora_tui.integrations import notify
 from stylora_tui.launch.launcher import OWN_GROUP_ENV, TrainerLauncher
+from stylora_tui.rental.lifecycle import QUEUED_ENV
 from stylora_tui.run import events as ev
 from stylora_tui.run.event_log import read_events
 from stylora_tui.run.layout import RunDir
@@ -136,7 +138,11 @@ class Watchdog:
         self.end_process()
 
     def restart(self) -> None:
-        """A new trainer for this run, started once this one (and its lock) is gone."""
+        """A new trainer for this run, started once this one (and its lock) is gone: by the
+        queue for a queued run (it watches its runs' processes and restarts the run when this
+        one has ended), else from here."""
+        if os.environ.get(QUEUED_ENV) == "1":
+            self.end_process()
         command = TrainerLauncher().command(self.run, self.config.training.gpus)
         waiting = 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; exec "$@"'
         with open(self.run.trainer_log, "ab") as log, open(os.devnull, "rb") as devnull:
@@ -152,7 +158,7 @@ class Watchdog:
             )
         self.end_process()
 
-    def end_process(self) -> None:
+    def end_process(self) -> NoReturn:
         sys.stderr.flush()
         if os.environ.get(OWN_GROUP_ENV) == "1":
             # Started by the launcher in a session of its own: every process of the run

@@ -244,11 +244,12 @@ def test_a_run_lost_with_its_machine_resumes_from_its_mirror(tmp_path, dataset, 
 
 
 def stalling(tmp_path, dataset, cache_env, name: str, on_stall: str):
-    """A run whose trainer hangs for good after step 3 (once), with a watchdog floor of 3 s."""
+    """A run whose trainer hangs for good after step 3 (once), with a watchdog floor of 10 s (3 s
+    found a first step on a busy 2-core machine a stall of its own: a queue test saw it)."""
     from stylora_tui.trainer.faults import ONCE_ENV
 
     run = prepare(tmp_path, demo_config(dataset, rental={"on_stall": on_stall}, **EVERY_STEP), name)
-    env = {**cache_env, ENV: "train.step:3:hang", ONCE_ENV: str(tmp_path / "hung-once"), "STYLORA_STALL_FLOOR_S": "3"}
+    env = {**cache_env, ENV: "train.step:3:hang", ONCE_ENV: str(tmp_path / "hung-once"), "STYLORA_STALL_FLOOR_S": "10"}
     return run, env
 
 

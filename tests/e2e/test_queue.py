@@ -61,3 +61,40 @@ def test_a_queue_trains_its_runs_in_turn_and_stops_the_machine_once(tmp_path, ca
     assert last[-1]["type"] == "rental.action" and last[-1]["outcome"] == "done"
     assert not (root / "queue.json").exists()
     assert json.loads(run_cli("runs", "--json", "--runs-dir", str(root), env=env).stdout)
+
+
+@pytest.mark.slow
+def test_a_run_that_hangs_in_a_queue_is_restarted_before_the_next_starts(tmp_path, cache_env):
+    """A queued trainer hangs at step 3 (once); its watchdog (on_stall = restart) ends it, the
+    queue restarts the run and starts the next only after it has finished."""
+    from stylora_tui.paths import examples_dir
+    from stylora_tui.trainer.faults import ENV, ONCE_ENV
+
+    env = {
+        **os.environ,
+        **cache_env,
+        ENV: "train.step:3:hang",
+        ONCE_ENV: str(tmp_path / "hung-once"),
+        "STYLORA_STALL_FLOOR_S": "10",
+    }
+    root = tmp_path / "runs"
+    names = ["hangs", "after"]
+    for name in names:
+        prepared = run_cli(
+            "train", "--model", "demo", "--dataset", str(examples_dir() / "demo-style"), "--trigger", "stylorademostyle",
+            "--family", "animagine", "--preset", "demo", "--run", name, "--runs-dir", str(root), "--no-start",
+            "--epochs", "1", "--set", "samples.every_n_epochs=0", "--set", "rental.on_stall=restart",
+            env=env,
+        )  # fmt: skip
+        assert prepared.returncode == 0, prepared.stderr
+    queued = run_cli("queue", *names, "--runs-dir", str(root), env=env)
+    assert queued.returncode == 0, queued.stderr
+    wait_for(lambda: not (root / "queue.json").exists(), timeout=600)
+    assert [run_status(RunDir(root / n)).status for n in names] == ["finished", "finished"]
+    hung = events(RunDir(root / "hangs"))
+    assert [e["action"] for e in hung if e["type"] == "run.stalled"] == ["restart"]
+    restarted = [e["ts"] for e in hung if e["type"] in ("run.started", "run.resumed")]
+    assert len(restarted) == 2, "the run was started again after its stall"
+    finished = next(e["ts"] for e in hung if e["type"] == "run.finished")
+    started_after = next(e["ts"] for e in events(RunDir(root / "after")) if e["type"] == "run.started")
+    assert finished <= started_after, "the next run waited for the restarted one"

@@ -100,3 +100,38 @@ def test_a_run_stopped_on_the_way_still_stops_the_machine_after_the_last(queued)
     assert [c["argv"] for c in calls(log)] == [["stop", "pod", "pod7"]]
     said = [e["message"] for e in events(runs[-1]) if e["type"] == "log"]
     assert "the queue has ended (1 run(s) stopped on the way, the others finished)" in said
+
+
+def test_a_queued_run_its_watchdog_restarts_is_restarted_by_the_queue_before_the_next(queued, monkeypatch):
+    """The watchdog leaves a queued run's restart to the queue: the queue sees the trainer's
+    process end, restarts the run on the same GPUs, and starts the next run only after."""
+    import subprocess
+
+    from stylora_tui.launch.launcher import Launched
+    from stylora_tui.run import events as ev
+    from stylora_tui.run.event_log import EventWriter
+
+    runs, log = queued
+    first, second, third = runs
+    launched: list[str] = []
+
+    def launch(run, gpus):
+        writer = EventWriter(run.events)
+        if run == first and first.name not in launched:
+            writer.write(ev.RunStarted(run=run.name))
+            writer.write(ev.RunStalled(step=3, seconds=3.0, action="restart"))
+        else:
+            writer.write(ev.RunResumed(run=run.name) if run.name in launched else ev.RunStarted(run=run.name))
+            writer.write(ev.RunFinished(output=f"output/{run.name}.safetensors", step=10))
+        writer.close()
+        launched.append(run.name)
+        return Launched(pid=0, log="", process=subprocess.Popen(["true"]))
+
+    monkeypatch.setattr(queue, "launch", launch)
+    monkeypatch.setattr(queue, "POLL_S", 0.05)
+    root = first.path.parent
+    queue.queue_file(root).write_text(json.dumps({"runs": [r.name for r in runs], "pid": os.getpid(), "gpus": 0}))
+    assert queue.run_queue(root) == 0
+    assert launched == [first.name, first.name, second.name, third.name]
+    assert [c["argv"] for c in calls(log)] == [["stop", "pod", "pod7"]], "the machine once, after the last"
+    assert not queue.restart_asked(first)
