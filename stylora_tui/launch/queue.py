@@ -63,6 +63,18 @@ def running_queue(root: Path) -> dict | None:
         return None
 
 
+def machine_at_stake(run: RunDir) -> bool:
+    """Whether the end of `run`, or of the queue it is in, may stop or give back this machine:
+    what a keep request can cancel."""
+    queued = running_queue(run.path.parent)
+    decides = run.path.parent / queued["runs"][-1] if queued is not None and run.name in queued.get("runs", []) else run.path
+    try:
+        rental = frozen_config(RunDir(decides)).rental
+    except (StyloraError, OSError):
+        return False
+    return rental.on_finish != "nothing" or rental.on_failure != "nothing"
+
+
 def keep_machine(run: RunDir) -> str:
     """Ask that this machine be kept when `run` ends, or when its queue does (a queue deals with
     the machine once, after its last run); what will happen, said for the user."""

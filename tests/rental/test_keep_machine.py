@@ -135,3 +135,12 @@ def test_a_queued_run_its_watchdog_restarts_is_restarted_by_the_queue_before_the
     assert launched == [first.name, first.name, second.name, third.name]
     assert [c["argv"] for c in calls(log)] == [["stop", "pod", "pod7"]], "the machine once, after the last"
     assert not queue.restart_asked(first)
+
+
+def test_the_machine_is_at_stake_for_a_queued_run_as_its_queue_ends(queued):
+    runs, _ = queued
+    runs[0].config.write_text("schema_version = 1\n")  # its own config stops nothing
+    assert not queue.machine_at_stake(runs[0]) and queue.machine_at_stake(runs[-1])
+    root = runs[0].path.parent
+    queue.queue_file(root).write_text(json.dumps({"runs": [r.name for r in runs], "pid": os.getpid(), "gpus": 0}))
+    assert queue.machine_at_stake(runs[0]), "the queue's last run stops the machine after it"

@@ -68,14 +68,20 @@ async def test_stop_asks_first_then_requests_through_control(services, running):
         assert (running.control / "save-now").exists()
 
 
-async def test_k_keeps_the_machine_and_says_when(services, running):
+@pytest.mark.parametrize("on_finish", ["stop", "nothing"])
+async def test_k_keeps_the_machine_where_the_run_would_stop_it(services, running, on_finish):
+    running.config.write_text(f'schema_version = 1\n[rental]\non_finish = "{on_finish}"\n')
     app = StyloraApp(services, monitor=running)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: "step 40" in text_of(app, "#stats"))
+        offered = any(active.binding.action == "keep_machine" and active.enabled for active in app.active_bindings.values())
         await pilot.press("k")
-        assert (running.control / "keep-machine").exists()
         said = [notification.message for notification in app._notifications]
+    if on_finish == "stop":
+        assert offered and (running.control / "keep-machine").exists()
         assert said == ["run-01: this machine will be kept when the run ends (a countdown under way is cancelled)"]
+    else:
+        assert not offered and not (running.control / "keep-machine").exists(), "nothing to keep: k is not offered"
 
 
 async def test_quit_only_detaches_and_says_so(services, running):

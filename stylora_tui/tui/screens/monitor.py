@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, ProgressBar, Sparkline, Static
 from textual.worker import get_current_worker
 
-from stylora_tui.launch.queue import keep_machine
+from stylora_tui.launch.queue import keep_machine, machine_at_stake
 from stylora_tui.run import control
 from stylora_tui.run.layout import RunDir
 from stylora_tui.run.state import RunState, format_duration, suggested_line
@@ -62,6 +62,8 @@ class MonitorScreen(Screen):
         self.alive = True
         self.offered_resume = False
         self.seen_live = False  # rings the bell only for an end seen happening, not for an old run opened
+        # Whether `k` has anything to keep (the config stops or gives back the machine at the end).
+        self.machine_at_stake = machine_at_stake(run)
 
     def compose(self) -> ComposeResult:
         yield Static(f"stylora-tui · monitor · {self.run.name}", classes="step-title", id="title")
@@ -90,7 +92,7 @@ class MonitorScreen(Screen):
             return not self.alive
         if action == "keep_machine":
             # While a countdown to stopping the machine runs, or before one can start.
-            return self.state.countdown is not None or (self.alive and not self.state.finished)
+            return self.state.countdown is not None or (self.alive and not self.state.finished and self.machine_at_stake)
         return True
 
     def tick(self) -> None:
