@@ -144,3 +144,30 @@ def test_the_machine_is_at_stake_for_a_queued_run_as_its_queue_ends(queued):
     root = runs[0].path.parent
     queue.queue_file(root).write_text(json.dumps({"runs": [r.name for r in runs], "pid": os.getpid(), "gpus": 0}))
     assert queue.machine_at_stake(runs[0]), "the queue's last run stops the machine after it"
+
+
+@pytest.mark.parametrize("in_a_queue", [False, True])
+def test_the_headless_view_waits_for_a_countdown_only_where_one_follows_the_run(queued, in_a_queue):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from stylora_tui.run.state import RunState
+    from stylora_tui.run.status import FINISHED
+    from stylora_tui.views.rental import await_rental
+
+    runs, _ = queued
+    run = runs[0]
+    if in_a_queue:  # the queue deals with the machine after its last run, once this trainer is gone
+        queue.queue_file(run.path.parent).write_text(json.dumps({"runs": [r.name for r in runs], "pid": os.getpid()}))
+
+    class Ended:  # what a Watch has seen once the run has finished
+        state, said, last_events = RunState(name=run.name, phase=FINISHED), [], []
+
+        def poll(self):
+            pass
+
+    buffer = StringIO()
+    await_rental(run, Ended(), Console(file=buffer, width=200), poll_s=0.01)
+    waited = "waiting for the mirror and the machine's countdown" in buffer.getvalue()
+    assert waited is not in_a_queue
