@@ -38,6 +38,10 @@ SAID_ALOUD = (
     ev.StepSkipped,
     ev.EpochJudged,
     ev.AdapterSuggested,
+    # The countdown can start in the same poll as the final event, before await_rental's own
+    # loop: said here too, or the user never hears that the machine is about to stop.
+    ev.RentalCountdown,
+    ev.RentalAction,
 )
 
 

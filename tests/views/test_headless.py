@@ -76,3 +76,16 @@ def test_the_finished_summary_prints_a_compare_command_that_runs_as_printed(tmp_
     printed = line.split("`")[1]
     assert printed.startswith(program() + " compare run-01")
     assert shlex.split(printed)[-2:] == ["-o", "sheet.png"]
+
+
+def test_a_countdown_that_starts_with_the_end_is_said(tmp_path, capsys):
+    """The machine's countdown begins as soon as the trainer has ended (no mirror to wait for):
+    it arrives in the poll that brings the final event, and must be said all the same."""
+    run = finished_run(tmp_path)
+    writer = log.EventWriter(run.events)
+    writer.write(ev.RentalCountdown(action="stop", seconds=120, provider="RunPod pod pod7"))
+    writer.write(ev.RentalAction(action="stop", outcome="done", command="runpodctl stop pod pod7", output="pod stopped"))
+    follow(run, stop_on_interrupt=False)
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    assert "stop this machine in 120 s (RunPod pod pod7); stylora-tui stop run-01 --keep-machine cancels" in lines
+    assert any(line.startswith("stop: runpodctl stop pod pod7") for line in lines), lines
