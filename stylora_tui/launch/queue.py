@@ -63,25 +63,32 @@ def running_queue(root: Path) -> dict | None:
         return None
 
 
+def queue_of(run: RunDir) -> list[str]:
+    """The runs of the queue running `run`, in order; empty where `run` is not in a running
+    queue. A queue deals with the machine once, after its last run."""
+    queued = running_queue(run.path.parent)
+    names = queued.get("runs", []) if queued is not None else []
+    return list(names) if run.name in names else []
+
+
 def machine_at_stake(run: RunDir) -> bool:
     """Whether the end of `run`, or of the queue it is in, may stop or give back this machine:
     what a keep request can cancel."""
-    queued = running_queue(run.path.parent)
-    decides = run.path.parent / queued["runs"][-1] if queued is not None and run.name in queued.get("runs", []) else run.path
+    queued = queue_of(run)
+    decides = RunDir(run.path.parent / queued[-1]) if queued else run
     try:
-        rental = frozen_config(RunDir(decides)).rental
+        rental = frozen_config(decides).rental
     except (StyloraError, OSError):
         return False
     return rental.on_finish != "nothing" or rental.on_failure != "nothing"
 
 
 def keep_machine(run: RunDir) -> str:
-    """Ask that this machine be kept when `run` ends, or when its queue does (a queue deals with
-    the machine once, after its last run); what will happen, said for the user."""
+    """Ask that this machine be kept when `run` ends, or when its queue does; what will happen,
+    said for the user."""
     control.request(run, control.KEEP_MACHINE)
-    queue = running_queue(run.path.parent)
-    if queue is not None and run.name in queue.get("runs", []):
-        return f"{run.name}: this machine will be kept when its queue ends (after {queue['runs'][-1]})"
+    if queued := queue_of(run):
+        return f"{run.name}: this machine will be kept when its queue ends (after {queued[-1]})"
     return f"{run.name}: this machine will be kept when the run ends (a countdown under way is cancelled)"
 
 

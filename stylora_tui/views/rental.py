@@ -9,7 +9,7 @@ from stylora_tui.atomic import pid_alive
 from stylora_tui.display import printable
 from stylora_tui.errors import StyloraError
 from stylora_tui.launch.prepare import frozen_config
-from stylora_tui.launch.queue import running_queue
+from stylora_tui.launch.queue import queue_of
 from stylora_tui.rental.meter import Meter, meter
 from stylora_tui.rental.take_home import address_note, take_home
 from stylora_tui.run import events as ev
@@ -47,8 +47,7 @@ def cost(price: float | None, elapsed_s: float, eta_s: float | None) -> Meter | 
 def expects_action(run: RunDir, state: RunState) -> bool:
     """Whether the run's config stops the machine after an end like this one, now: in a queue
     the queue deals with it after its last run, once this trainer is gone."""
-    queued = running_queue(run.path.parent)
-    if queued is not None and run.name in queued.get("runs", []):
+    if queue_of(run):
         return False
     try:
         rental = frozen_config(run).rental
