@@ -74,7 +74,7 @@ def test_the_printed_rsync_brings_the_outputs_home(run, tmp_path):
         assert (home / "run-03" / made.name).read_bytes() == made.read_bytes()
 
 
-def test_runs_name_prints_the_commands_and_the_note(run, tmp_path):
+def test_runs_name_prints_the_commands_and_the_note(run):
     env = {**os.environ, **INSIDE}
     shown = run_cli("runs", "run-03", "--runs-dir", str(run.path.parent), env=env)
     assert shown.returncode == 0, shown.stderr
